@@ -1,0 +1,269 @@
+"""The configuration file: timezone, paths and channels, with secrets only as ${ENV_VAR}."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from . import yamlfile
+from .fields import Reader
+from .problems import ConfigError, Mark, Problem, Problems
+from .timeparse import zone_or_error
+
+if TYPE_CHECKING:
+    from .adapters.base import Adapter, Setting
+    from .rules import PlatformRules
+
+DEFAULT_CONFIG = "crosspost.yaml"
+TOP_KEYS = ("timezone", "queue", "templates", "state", "channels")
+CHANNEL_KEYS = ("platform", "handle", "template", "quota", "credentials")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+CHANNEL_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Quota:
+    """At most `posts` publications in any rolling window of `per`."""
+
+    posts: int
+    per: timedelta
+    mark: Mark
+
+
+@dataclass
+class Channel:
+    """One account on one platform, as configured."""
+
+    key: str
+    platform: str
+    handle: str
+    template: str
+    settings: dict[str, Any]
+    credentials: dict[str, str]  # credential name -> environment variable
+    quota: Quota | None
+    adapter: type[Adapter]
+    rules: PlatformRules
+    mark: Mark
+    env_refs: list[tuple[str, str, Mark]] = field(default_factory=list)  # (var, used by, where)
+
+    @property
+    def label(self) -> str:
+        return f"{self.key} ({self.rules.label} {self.handle})"
+
+
+@dataclass
+class Config:
+    path: Path
+    root: Path  # the project: the config file's folder; media may not leave it
+    timezone: ZoneInfo
+    queue_dir: Path
+    templates_dir: Path
+    state_path: Path
+    channels: dict[str, Channel]
+    mark: Mark
+
+    def environment_problems(self, environ: Mapping[str, str] | None = None) -> list[Problem]:
+        """Errors for every ${VAR} a channel uses that the environment does not set."""
+        env = os.environ if environ is None else environ
+        out = []
+        for channel in self.channels.values():
+            for var, used_by, mark in channel.env_refs:
+                if not env.get(var):
+                    out.append(
+                        Problem(
+                            mark,
+                            f"environment variable {var} is not set "
+                            f"(channel {channel.key} needs it for {used_by})",
+                        )
+                    )
+        return out
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and check a config file; raise ConfigError listing every problem in it."""
+    path = Path(path).absolute()
+    if not path.exists():
+        raise ConfigError(
+            [
+                Problem(
+                    Mark(path),
+                    "config file not found; pass --config PATH or copy config.example.yaml "
+                    f"to {DEFAULT_CONFIG}",
+                )
+            ]
+        )
+    try:
+        data = yamlfile.load(path)
+    except yamlfile.YamlError as exc:
+        raise ConfigError([Problem(exc.mark, exc.message)]) from None
+    problems = Problems()
+    if not isinstance(data, yamlfile.LocatedDict):
+        raise ConfigError([Problem(Mark(path), "the config must be a mapping (key: value lines)")])
+    reader = Reader(data, problems, "the config")
+    reader.check_keys(TOP_KEYS)
+    root = path.parent
+
+    zone = ZoneInfo("Europe/London")
+    zone_name = reader.text("timezone")
+    if zone_name is not None:
+        try:
+            zone = zone_or_error(zone_name)
+        except ValueError as exc:
+            problems.error(data.value_mark("timezone"), str(exc))
+
+    def directory(key: str, default: str, must_exist: bool) -> Path:
+        value = reader.text(key) or default
+        resolved = (root / value).resolve()
+        if must_exist and not resolved.is_dir():
+            problems.error(data.value_mark(key), f"'{key}' folder {value} does not exist")
+        return resolved
+
+    queue_dir = directory("queue", "queue", True)
+    templates_dir = directory("templates", "templates", True)
+    state_path = directory("state", "var/crosspost.db", False)
+
+    channels: dict[str, Channel] = {}
+    raw_channels = reader.mapping("channels", required=True)
+    if raw_channels is not None and not raw_channels:
+        problems.error(data.value_mark("channels"), "no channels configured")
+    for key, raw in (raw_channels or {}).items():
+        assert isinstance(raw_channels, yamlfile.LocatedDict)
+        if not CHANNEL_KEY.match(key):
+            problems.error(
+                raw_channels.key_mark(key),
+                f"channel name '{key}' may hold only letters, digits, '_', '.' and '-'",
+            )
+        if not isinstance(raw, yamlfile.LocatedDict):
+            problems.error(raw_channels.value_mark(key), f"channel {key} must be a mapping")
+            continue
+        channel = _channel(key, raw, problems)
+        if channel is not None:
+            channels[key] = channel
+
+    if problems.errors:
+        raise ConfigError(problems.sorted())
+    return Config(
+        path=path,
+        root=root,
+        timezone=zone,
+        queue_dir=queue_dir,
+        templates_dir=templates_dir,
+        state_path=state_path,
+        channels=channels,
+        mark=data.mark,
+    )
+
+
+def _channel(key: str, raw: yamlfile.LocatedDict, problems: Problems) -> Channel | None:
+    from .adapters import UnknownPlatform, adapter_class
+
+    reader = Reader(raw, problems, f"channel {key}")
+    platform = reader.text("platform", required=True)
+    if platform is None:
+        return None
+    try:
+        adapter = adapter_class(platform)
+    except UnknownPlatform as exc:
+        problems.error(raw.value_mark("platform"), str(exc))
+        return None
+    reader.check_keys((*CHANNEL_KEYS, *adapter.settings))
+    handle = reader.text("handle") or key
+    template = reader.text("template") or key
+    env_refs: list[tuple[str, str, Mark]] = []
+
+    settings: dict[str, Any] = {}
+    for name, spec in adapter.settings.items():
+        value = _setting(reader, name, spec)
+        if value is not None:
+            settings[name] = value
+            if isinstance(value, str):
+                for var in ENV_REF.findall(value):
+                    env_refs.append((var, name, raw.value_mark(name)))
+
+    credentials: dict[str, str] = {}
+    creds = reader.mapping("credentials")
+    if adapter.credentials or creds:
+        creds_reader = Reader(creds, problems, f"channel {key} credentials") if creds else None
+        if creds_reader is None:
+            problems.error(
+                raw.mark,
+                f"channel {key} needs 'credentials' with {', '.join(adapter.credentials)} "
+                "as ${ENV_VAR} references",
+            )
+        else:
+            assert creds is not None
+            creds_reader.check_keys(adapter.credentials)
+            for name in adapter.credentials:
+                value = creds_reader.text(name, required=True)
+                if value is None:
+                    continue
+                match = ENV_REF.fullmatch(value.strip())
+                if not match:
+                    # never echo the value: it may be the secret itself
+                    problems.error(
+                        creds.value_mark(name),
+                        f"credentials.{name} must be an ${{ENV_VAR}} reference such as "
+                        f"${{{key.upper()}_{name.upper()}}}, never the secret itself",
+                    )
+                    continue
+                credentials[name] = match.group(1)
+                env_refs.append((match.group(1), f"credentials.{name}", creds.value_mark(name)))
+
+    quota = None
+    raw_quota = reader.mapping("quota")
+    if raw_quota is not None:
+        quota_reader = Reader(raw_quota, problems, f"channel {key} quota")
+        quota_reader.check_keys(("posts", "per"))
+        posts = quota_reader.integer("posts", minimum=1)
+        per = quota_reader.duration("per")
+        if posts is None or per is None:
+            if "posts" not in raw_quota or "per" not in raw_quota:
+                problems.error(raw_quota.mark, "a quota needs 'posts' and 'per' (e.g. 17 per 24h)")
+        else:
+            quota = Quota(posts, per, raw_quota.mark)
+
+    return Channel(
+        key=key,
+        platform=platform,
+        handle=handle,
+        template=template,
+        settings=settings,
+        credentials=credentials,
+        quota=quota,
+        adapter=adapter,
+        rules=adapter.rules_for(settings),
+        mark=raw.mark,
+        env_refs=env_refs,
+    )
+
+
+def _setting(reader: Reader, name: str, spec: Setting) -> Any:
+    data = reader.data
+    if name not in data:
+        if spec.required:
+            reader.error(data.mark, f"{reader.what} needs '{name}' ({spec.help})")
+        return spec.default
+    if spec.kind == "number":
+        return reader.number(name, minimum=0)
+    if spec.kind == "choice":
+        return reader.choice(name, spec.choices)
+    if spec.kind == "list":
+        items = reader.text_list(name)
+        for i, item in enumerate(items or []):
+            if spec.choices and item not in spec.choices:
+                where = data[name].item_mark(i) if isinstance(data[name], list) else data.mark
+                reader.error(
+                    where, f"'{item}' is not one of {', '.join(spec.choices)} in '{name}'"
+                )
+        return tuple(items or ())
+    value = reader.text(name)
+    if value is not None and spec.kind == "url" and not ENV_REF.search(value):
+        if not value.startswith("https://"):
+            reader.error(data.value_mark(name), f"'{name}' must be a public https:// URL")
+    return value

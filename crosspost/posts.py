@@ -1,0 +1,371 @@
+"""Post files in the queue: one post (a mapping) or a list of posts per YAML file."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import yamlfile
+from .config import Config
+from .fields import Reader
+from .problems import Mark, Problems, did_you_mean
+from .timeparse import TimeError, parse_publish_at
+from .yamlfile import LocatedDict, LocatedList
+
+STATUSES = ("draft", "ready")
+# fields a channel override may replace; `text` skips the template altogether
+CONTENT_KEYS = (
+    "title",
+    "body",
+    "link",
+    "hashtags",
+    "vars",
+    "media",
+    "thread",
+    "first_comment",
+    "template",
+)
+OVERRIDE_KEYS = (*CONTENT_KEYS, "publish_at", "text")
+POST_KEYS = (
+    "id",
+    "publish_at",
+    "channels",
+    "status",
+    "tags",
+    "author",
+    "overrides",
+    *CONTENT_KEYS,
+)
+MEDIA_KEYS = ("path", "alt")
+POST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+FILE_LIKE_ALT = re.compile(
+    r"^\s*[\w\-. ()]+\.(jpe?g|png|gif|webp|bmp|tiff?|heic|svg)\s*$|^\s*(IMG|DSC|PXL|image|photo)"
+    r"[_-]?\d+\s*$",
+    re.IGNORECASE,
+)
+PLACEHOLDER_ALT = {"image", "photo", "picture", "img", "alt", "alt text", "todo", "tbc", "tbd"}
+QUEUE_PATTERNS = ("*.yaml", "*.yml")
+
+
+@dataclass(frozen=True)
+class Media:
+    """An image attached to a post, with its alt text."""
+
+    path: Path  # resolved, inside the project
+    rel: str  # as written in the post
+    alt: str
+    mark: Mark
+    alt_mark: Mark
+
+
+@dataclass
+class Post:
+    """One post as written in the queue, before rendering."""
+
+    id: str
+    file: Path
+    mark: Mark
+    status: str
+    channels: list[str]
+    publish_at: datetime | None
+    fields: dict[str, Any]  # the CONTENT_KEYS the post sets
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    override_times: dict[str, datetime] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    author: str | None = None
+    data: LocatedDict | None = None
+
+    def fields_for(self, channel: str) -> dict[str, Any]:
+        """The post's fields with the channel's overrides applied (an override replaces)."""
+        if channel not in self.overrides:
+            return self.fields
+        return {**self.fields, **self.overrides[channel]}
+
+    def time_for(self, channel: str) -> datetime | None:
+        return self.override_times.get(channel, self.publish_at)
+
+
+def queue_files(queue_dir: Path) -> list[Path]:
+    """Post files in the queue, skipping hidden and editor backup files."""
+    found: set[Path] = set()
+    for pattern in QUEUE_PATTERNS:
+        for path in queue_dir.rglob(pattern):
+            rel = path.relative_to(queue_dir)
+            if any(part.startswith((".", "#")) for part in rel.parts):
+                continue
+            if path.is_file():
+                found.add(path)
+    return sorted(found)
+
+
+def load_queue(config: Config, problems: Problems) -> list[Post]:
+    """Every post in the queue; problems go to `problems` and broken posts are left out."""
+    posts: list[Post] = []
+    seen: dict[str, Post] = {}
+    for path in queue_files(config.queue_dir):
+        for post in load_file(path, config, problems):
+            if post.id in seen:
+                first = seen[post.id]
+                problems.error(
+                    _id_mark(post),
+                    f"post id '{post.id}' is used twice: here and in {first.mark}; "
+                    "ids must be unique across the queue",
+                )
+                continue
+            seen[post.id] = post
+            posts.append(post)
+    return posts
+
+
+def _id_mark(post: Post) -> Mark:
+    return post.data.key_mark("id") if post.data is not None and "id" in post.data else post.mark
+
+
+def load_file(path: Path, config: Config, problems: Problems) -> list[Post]:
+    """The posts in one file."""
+    try:
+        data = yamlfile.load(path)
+    except yamlfile.YamlError as exc:
+        problems.error(exc.mark, exc.message)
+        return []
+    if data is None:
+        problems.error(Mark(path), "empty post file")
+        return []
+    if isinstance(data, LocatedDict):
+        post = _post(data, path, path.stem, config, problems)
+        return [post] if post else []
+    if isinstance(data, LocatedList):
+        out = []
+        for i, item in enumerate(data):
+            if not isinstance(item, LocatedDict):
+                problems.error(data.item_mark(i), "each post in a list must be a mapping")
+                continue
+            if "id" not in item:
+                problems.error(
+                    item.mark,
+                    "a post in a list needs its own 'id' (the file name can only name one post)",
+                )
+                continue
+            post = _post(item, path, None, config, problems)
+            if post:
+                out.append(post)
+        return out
+    problems.error(Mark(path), "a post file holds a post (a mapping) or a list of posts")
+    return []
+
+
+def _post(
+    data: LocatedDict, path: Path, default_id: str | None, config: Config, problems: Problems
+) -> Post | None:
+    before = len(problems.errors)
+    reader = Reader(data, problems, "a post")
+    reader.check_keys(POST_KEYS)
+
+    post_id = reader.text("id") or default_id or ""
+    if not POST_ID.match(post_id):
+        problems.error(
+            data.value_mark("id") if "id" in data else data.mark,
+            f"post id '{post_id}' may hold only letters, digits, '.', '_' and '-' "
+            "and must start with a letter or digit",
+        )
+    status = reader.choice("status", STATUSES) or "ready"
+
+    channels = list(config.channels)
+    names = reader.text_list("channels")
+    if names is not None:
+        channels = []
+        raw = data["channels"]
+        for i, name in enumerate(names):
+            where = raw.item_mark(i) if isinstance(raw, LocatedList) else data.value_mark("channels")
+            if name in config.channels:
+                channels.append(name)
+            else:
+                problems.error(
+                    where,
+                    f"unknown channel '{name}'{did_you_mean(name, config.channels)}; "
+                    f"configured: {', '.join(config.channels)}",
+                )
+        if not names:
+            problems.error(data.value_mark("channels"), "'channels' is empty")
+
+    publish_at = _time(data, config, problems)
+    if publish_at is None and "publish_at" not in data and status == "ready":
+        problems.error(
+            data.mark,
+            "a ready post needs 'publish_at' (e.g. publish_at: 2027-01-15 10:00); "
+            "or mark it status: draft",
+        )
+
+    fields = _content(data, Reader(data, problems, "a post"), path, config, problems)
+    overrides: dict[str, dict[str, Any]] = {}
+    override_times: dict[str, datetime] = {}
+    raw_overrides = reader.mapping("overrides")
+    for channel, raw in (raw_overrides or {}).items():
+        assert raw_overrides is not None
+        if channel not in config.channels:
+            problems.error(
+                raw_overrides.key_mark(channel),
+                f"overrides for unknown channel '{channel}'"
+                f"{did_you_mean(channel, config.channels)}",
+            )
+            continue
+        if channel not in channels:
+            problems.warning(
+                raw_overrides.key_mark(channel),
+                f"overrides for {channel}, which this post is not published to",
+            )
+        if not isinstance(raw, LocatedDict):
+            problems.error(raw_overrides.value_mark(channel), "overrides must be a mapping")
+            continue
+        sub = Reader(raw, problems, f"overrides.{channel}")
+        sub.check_keys(OVERRIDE_KEYS)
+        overrides[channel] = _content(raw, sub, path, config, problems)
+        text = sub.text("text")
+        if text is not None:
+            overrides[channel]["text"] = text
+        when = _time(raw, config, problems)
+        if when is not None:
+            override_times[channel] = when
+
+    tags = reader.text_list("tags") or []
+    author = reader.text("author")
+    if len(problems.errors) > before:
+        return None
+    return Post(
+        id=post_id,
+        file=path,
+        mark=data.mark,
+        status=status,
+        channels=channels,
+        publish_at=publish_at,
+        fields=fields,
+        overrides=overrides,
+        override_times=override_times,
+        tags=tags,
+        author=author,
+        data=data,
+    )
+
+
+def _time(data: LocatedDict, config: Config, problems: Problems) -> datetime | None:
+    if data.get("publish_at") is None:
+        return None
+    raw = data.raw.get("publish_at", data["publish_at"])
+    if not isinstance(raw, str):
+        problems.error(data.value_mark("publish_at"), "'publish_at' must be a date and time")
+        return None
+    try:
+        return parse_publish_at(raw, config.timezone)
+    except TimeError as exc:
+        problems.error(data.value_mark("publish_at"), str(exc))
+        return None
+
+
+def _content(
+    data: LocatedDict, reader: Reader, path: Path, config: Config, problems: Problems
+) -> dict[str, Any]:
+    """The content fields set in `data` (a post or one channel's overrides)."""
+    out: dict[str, Any] = {}
+    for key in ("title", "body", "first_comment"):
+        value = reader.text(key)
+        if value is not None:
+            out[key] = value
+    link = reader.text("link")
+    if link is not None:
+        if not re.match(r"^https?://[^\s/]+\.[^\s]+$", link.strip()):
+            problems.error(
+                data.value_mark("link"), f"'link' must be a full web address (https://...): {link}"
+            )
+        out["link"] = link.strip()
+    hashtags = reader.text_list("hashtags")
+    if hashtags is not None:
+        out["hashtags"] = hashtags
+    thread = reader.text_list("thread")
+    if thread is not None:
+        out["thread"] = thread
+    template = reader.text("template")
+    if template is not None:
+        if not TEMPLATE_NAME.match(template) or template.endswith(".j2"):
+            problems.error(
+                data.value_mark("template"),
+                f"'template' is a name such as 'event' (for templates/event.j2), not '{template}'",
+            )
+        out["template"] = template
+    variables = reader.mapping("vars")
+    if variables is not None:
+        out["vars"] = _plain(variables)
+    items = reader.items("media")
+    if items is not None:
+        out["media"] = [
+            m
+            for i, item in enumerate(items)
+            if (m := _media(item, items.item_mark(i), path, config, problems)) is not None
+        ]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _media(
+    item: Any, mark: Mark, post_file: Path, config: Config, problems: Problems
+) -> Media | None:
+    if isinstance(item, str):
+        problems.error(mark, "each media item needs 'path' and 'alt' (alt text for screen readers)")
+        return None
+    if not isinstance(item, LocatedDict):
+        problems.error(mark, "each media item must be a mapping with 'path' and 'alt'")
+        return None
+    reader = Reader(item, problems, "a media item")
+    reader.check_keys(MEDIA_KEYS)
+    rel = reader.text("path", required=True)
+    alt = reader.text("alt")
+    if alt is None:
+        if "alt" not in item:
+            problems.error(
+                item.mark,
+                "image has no alt text: add 'alt' describing it for people using screen readers",
+            )
+        alt = None
+    elif not alt.strip():
+        problems.error(item.value_mark("alt"), "alt text is empty: describe the image")
+        alt = None
+    elif FILE_LIKE_ALT.search(alt) or (rel and alt.strip() in (rel, Path(rel).name)):
+        problems.error(
+            item.value_mark("alt"), f"alt text '{alt}' is a file name: describe the image"
+        )
+    elif alt.strip().lower() in PLACEHOLDER_ALT:
+        problems.error(item.value_mark("alt"), f"alt text '{alt}' describes nothing")
+    if rel is None:
+        return None
+    resolved = (post_file.parent / rel).resolve()
+    if not resolved.is_relative_to(config.root):
+        problems.error(
+            item.value_mark("path"),
+            f"media path '{rel}' leaves the project folder; keep images inside {config.root}",
+        )
+        return None
+    if not resolved.is_file():
+        problems.error(
+            item.value_mark("path"),
+            f"media file '{rel}' not found (paths are relative to the post file)",
+        )
+        return None
+    if alt is None:
+        return None
+    return Media(
+        path=resolved,
+        rel=rel,
+        alt=alt.strip(),
+        mark=item.value_mark("path"),
+        alt_mark=item.value_mark("alt"),
+    )

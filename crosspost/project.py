@@ -1,0 +1,162 @@
+"""Config + queue + templates: loading, rendering every (post, channel) pair, and checking it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .config import Config, load_config
+from .posts import Post, load_queue
+from .problems import ERROR, Problems
+from .render import RenderError, Rendered, Renderer
+
+
+@dataclass
+class Project:
+    """Everything `validate` and `preview` look at, loaded once."""
+
+    config: Config
+    posts: list[Post]
+    problems: Problems
+    now: datetime
+    renderer: Renderer
+    rendered: list[Rendered] = field(default_factory=list)
+
+    def post(self, post_id: str) -> Post | None:
+        return next((p for p in self.posts if p.id == post_id), None)
+
+
+def load_project(config_path: Path | str, now: datetime | None = None) -> Project:
+    """Load config and queue; ConfigError if the config is unusable."""
+    config = load_config(config_path)
+    problems = Problems()
+    posts = load_queue(config, problems)
+    return Project(
+        config=config,
+        posts=posts,
+        problems=problems,
+        now=now or datetime.now(UTC),
+        renderer=Renderer(config),
+    )
+
+
+def render_all(
+    project: Project,
+    post_ids: Iterable[str] | None = None,
+    channels: Iterable[str] | None = None,
+) -> list[Rendered]:
+    """Render and check every selected (post, channel) pair, recording problems."""
+    wanted_posts = set(post_ids) if post_ids else None
+    wanted_channels = set(channels) if channels else None
+    out: list[Rendered] = []
+    for post in project.posts:
+        if wanted_posts is not None and post.id not in wanted_posts:
+            continue
+        for key in post.channels:
+            if wanted_channels is not None and key not in wanted_channels:
+                continue
+            rendered = render_one(project, post, key)
+            if rendered is not None:
+                out.append(rendered)
+    project.rendered = out
+    return out
+
+
+def render_one(project: Project, post: Post, key: str) -> Rendered | None:
+    channel = project.config.channels[key]
+    try:
+        rendered = project.renderer.render(post, channel)
+    except RenderError as exc:
+        message = f"{channel.key}: {exc.message}"
+        project.problems.error(exc.mark, message)
+        if exc.mark.path != post.file:  # a broken template: say which post it stopped
+            project.problems.error(post.mark, f"{channel.key}: template failed ({exc.mark})")
+        return None
+    for finding in channel.adapter(channel).check(rendered):
+        target = rendered.problems if finding.severity == ERROR else rendered.warnings
+        target.append(finding.message)
+        mark = finding.mark or post.mark
+        message = f"{channel.key}: {finding.message}"
+        if finding.severity == ERROR:
+            project.problems.error(mark, message)
+        else:
+            project.problems.warning(mark, message)
+    when = rendered.publish_at
+    if when is not None and when < project.now and post.status == "ready":
+        message = (
+            f"publish_at {when.isoformat()} is in the past: the daemon would expire it, "
+            "not publish it late"
+        )
+        rendered.warnings.append(message)
+        project.problems.warning(_time_mark(post, key), f"{channel.key}: {message}")
+    if post.status == "draft":
+        rendered.warnings.append("draft: will not be published until status is ready")
+    return rendered
+
+
+def _time_mark(post: Post, key: str):  # type: ignore[no-untyped-def]
+    data = post.data
+    if data is None:
+        return post.mark
+    overrides = data.get("overrides") or {}
+    if key in overrides and "publish_at" in overrides[key]:
+        return overrides[key].value_mark("publish_at")
+    return data.value_mark("publish_at") if "publish_at" in data else post.mark
+
+
+def check_quotas(project: Project) -> None:
+    """Warn where the queue would publish more in a rolling window than a channel's quota."""
+    times: dict[str, list[tuple[datetime, Rendered]]] = defaultdict(list)
+    for rendered in project.rendered:
+        if rendered.post.status != "ready" or rendered.publish_at is None:
+            continue
+        for _ in range(1 + len(rendered.thread)):  # each thread part is a post of its own
+            times[rendered.channel].append((rendered.publish_at, rendered))
+    for key, entries in times.items():
+        quota = project.config.channels[key].quota
+        if quota is None:
+            continue
+        entries.sort(key=lambda e: e[0])
+        start = 0
+        reported: set[str] = set()
+        for end, (when, rendered) in enumerate(entries):
+            while when - entries[start][0] >= quota.per:
+                start += 1
+            count = end - start + 1
+            if count > quota.posts and rendered.post.id not in reported:
+                reported.add(rendered.post.id)
+                message = (
+                    f"{key}: {count} posts within {_span(quota.per)} up to this one; the "
+                    f"channel's quota is {quota.posts} per {_span(quota.per)}"
+                )
+                rendered.warnings.append(message)
+                project.problems.warning(_time_mark(rendered.post, key), message)
+
+
+def _span(delta) -> str:  # type: ignore[no-untyped-def]
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def validate(
+    config_path: Path | str,
+    now: datetime | None = None,
+    environ: Mapping[str, str] | None = None,
+    require_credentials: bool = False,
+) -> Project:
+    """Load, render and check everything; the project's problems hold the findings."""
+    project = load_project(config_path, now)
+    for problem in project.config.environment_problems(environ):
+        if require_credentials:
+            project.problems.error(problem.mark, problem.message)
+        else:
+            project.problems.warning(problem.mark, problem.message + "; publishing would fail")
+    render_all(project)
+    check_quotas(project)
+    return project

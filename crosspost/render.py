@@ -1,0 +1,242 @@
+"""Rendering a post for one channel with that channel's Jinja2 template."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+
+from .config import Channel, Config
+from .posts import Media, Post
+from .problems import Mark
+
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_LINK = re.compile(r"https?://\S+", re.IGNORECASE)
+_WORDS = re.compile(r"[^\w]+")
+
+
+@dataclass
+class Rendered:
+    """What one channel will receive for one post."""
+
+    post: Post
+    channel: str
+    platform: str
+    handle: str
+    publish_at: datetime | None
+    text: str
+    thread: list[str] = field(default_factory=list)  # further parts, on platforms with threads
+    link: str | None = None  # sent beside the text where the platform takes one
+    media: list[Media] = field(default_factory=list)
+    first_comment: str | None = None
+    template: str | None = None  # the template file used, None for a literal `text`
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    length: int = 0
+    limit: int = 0
+    thread_lengths: list[int] = field(default_factory=list)
+
+    @property
+    def post_id(self) -> str:
+        return self.post.id
+
+
+class RenderError(Exception):
+    """A template could not be loaded or rendered; `mark` is where to look."""
+
+    def __init__(self, mark: Mark, message: str):
+        self.mark = mark
+        self.message = message
+        super().__init__(message)
+
+
+class Absent(jinja2.StrictUndefined):
+    """A post field that is not set: false in `{% if %}`, an error when printed."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def hashtag(word: str) -> str:
+    """'safer streets' -> '#SaferStreets'; words already holding capitals keep them."""
+    parts = [p for p in _WORDS.split(str(word).lstrip("#＃")) if p]
+    return "#" + "".join(p if any(c.isupper() for c in p) else p[:1].upper() + p[1:] for p in parts)
+
+
+def hashtags(words: Any) -> str:
+    """A list of hashtags as '#One #Two'."""
+    if not words:
+        return ""
+    if isinstance(words, str):
+        words = [words]
+    return " ".join(hashtag(w) for w in words)
+
+
+_LIST_ITEM = re.compile(r"^\s*([-*•‣]|\d+[.)])\s")
+
+
+def unwrap(text: str) -> str:
+    """Join lines broken inside a paragraph; blank lines and list items keep their breaks.
+
+    Lets a post's body be wrapped in the YAML file and still flow on the platform.
+    """
+    out: list[str] = []
+    for line in str(text).split("\n"):
+        joinable = out and out[-1].strip() and line.strip() and not _LIST_ITEM.match(line)
+        if joinable:
+            out[-1] = out[-1].rstrip() + " " + line.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def without_links(text: str) -> str:
+    """The text with web addresses taken out (for captions where links do not work)."""
+    return re.sub(r"[ \t]{2,}", " ", _LINK.sub("", str(text))).strip()
+
+
+def domain(url: str) -> str:
+    """'https://www.pcc-kent.gov.uk/news' -> 'pcc-kent.gov.uk'."""
+    host = urlsplit(str(url)).hostname or str(url)
+    return host[4:] if host.startswith("www.") else host
+
+
+def tidy(text: str) -> str:
+    """Trailing spaces gone, at most one blank line in a row, no blank ends."""
+    text = _TRAILING_SPACE.sub("\n", text.replace("\r\n", "\n"))
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+class Renderer:
+    """Renders posts with the templates of one config; templates compile once."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(config.templates_dir)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            auto_reload=False,
+        )
+        self.env.filters.update(
+            hashtag=hashtag,
+            hashtags=hashtags,
+            unwrap=unwrap,
+            without_links=without_links,
+            domain=domain,
+        )
+        self._templates: dict[str, jinja2.Template | RenderError] = {}
+
+    def template_path(self, name: str) -> Path:
+        return self.config.templates_dir / f"{name}.j2"
+
+    def template(self, name: str, asked_at: Mark) -> jinja2.Template:
+        """The compiled template `name`, or RenderError (cached either way)."""
+        found = self._templates.get(name)
+        if found is None:
+            try:
+                found = self.env.get_template(f"{name}.j2")
+            except jinja2.TemplateNotFound:
+                found = RenderError(
+                    asked_at,
+                    f"template '{name}' not found: expected {self.template_path(name)}",
+                )
+            except jinja2.TemplateSyntaxError as exc:
+                path = Path(exc.filename) if exc.filename else self.template_path(name)
+                found = RenderError(
+                    Mark(path, exc.lineno or 1), f"template syntax error: {exc.message}"
+                )
+            self._templates[name] = found
+        if isinstance(found, RenderError):
+            raise found
+        return found
+
+    def render(self, post: Post, channel: Channel) -> Rendered:
+        """What `channel` will receive for `post`; RenderError if a template fails."""
+        fields = post.fields_for(channel.key)
+        rules = channel.rules
+        media: list[Media] = fields.get("media", [])
+        out = Rendered(
+            post=post,
+            channel=channel.key,
+            platform=channel.platform,
+            handle=channel.handle,
+            publish_at=post.time_for(channel.key),
+            text="",
+            media=media,
+            thread=list(fields.get("thread", [])) if rules.thread else [],
+            link=fields.get("link") if rules.link_field else None,
+            first_comment=fields.get("first_comment") if rules.first_comment else None,
+            limit=rules.text_limit,
+        )
+        if "text" in fields:
+            out.text = tidy(fields["text"])
+        else:
+            name = fields.get("template") or channel.template
+            asked_at = (
+                post.mark if "template" in fields else channel.mark
+            )  # who named the template
+            template = self.template(name, asked_at)
+            out.template = template.filename
+            out.text = tidy(self._run(template, self._context(post, channel, fields), post))
+        out.thread = [tidy(part) for part in out.thread]
+        return out
+
+    def _context(self, post: Post, channel: Channel, fields: dict[str, Any]) -> dict[str, Any]:
+        context: dict[str, Any] = {
+            name: Absent(hint=f"the post sets no '{name}' (guard it with {{% if {name} %}})")
+            for name in ("title", "body", "link", "first_comment")
+        }
+        context.update({k: v for k, v in fields.items() if k in ("title", "body", "link")})
+        when = post.time_for(channel.key)
+        context.update(
+            id=post.id,
+            hashtags=fields.get("hashtags", []),
+            vars=fields.get("vars", {}),
+            media=[{"path": m.rel, "alt": m.alt} for m in fields.get("media", [])],
+            thread=fields.get("thread", []),
+            tags=post.tags,
+            author=post.author,
+            publish_at=when.astimezone(self.config.timezone) if when else None,
+            channel={"key": channel.key, "handle": channel.handle, "platform": channel.platform},
+        )
+        if "first_comment" in fields:
+            context["first_comment"] = fields["first_comment"]
+        return context
+
+    def _run(self, template: jinja2.Template, context: dict[str, Any], post: Post) -> str:
+        try:
+            return template.render(context)
+        except jinja2.TemplateError as exc:
+            line = _template_line(template.filename)
+            where = f"{Path(template.filename or '?').name}:{line}" if line else template.name
+            raise RenderError(post.mark, f"template {where}: {exc}") from None
+
+
+def _template_line(filename: str | None) -> int | None:
+    """The template line being rendered when the current exception was raised."""
+    tb = sys.exc_info()[2]
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -1,0 +1,226 @@
+"""Safe YAML reading that remembers where every key and value came from.
+
+Values come back as plain Python objects, except mappings and lists, which are `Located`
+subclasses of dict and list that carry the file position of themselves, their keys and their
+values. Aliases are refused (they make "billion laughs" bombs possible and are no use in a
+post), files over a size limit are refused before they are read, and bytes that are not UTF-8
+are reported with their line and column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .problems import Mark
+
+try:
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Loader = yaml.SafeLoader
+
+MAX_FILE_BYTES = 1024 * 1024
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:binary",
+}
+
+
+class YamlError(Exception):
+    """A file that cannot be read as YAML; `mark` says where."""
+
+    def __init__(self, mark: Mark, message: str):
+        self.mark = mark
+        self.message = message
+        super().__init__(f"{mark}: {message}")
+
+
+class LocatedDict(dict):  # type: ignore[type-arg]
+    """A mapping that knows where it, each key and each value stand in the file."""
+
+    mark: Mark
+    key_marks: dict[Any, Mark]
+    value_marks: dict[Any, Mark]
+    raw: dict[Any, str]
+
+    def key_mark(self, key: Any) -> Mark:
+        return self.key_marks.get(key, self.mark)
+
+    def value_mark(self, key: Any) -> Mark:
+        return self.value_marks.get(key, self.mark)
+
+
+class LocatedList(list):  # type: ignore[type-arg]
+    """A list that knows where it and each item stand in the file."""
+
+    mark: Mark
+    item_marks: list[Mark]
+    raw: list[str | None]
+
+    def item_mark(self, index: int) -> Mark:
+        return self.item_marks[index] if index < len(self.item_marks) else self.mark
+
+
+def mark_of(value: Any, fallback: Mark) -> Mark:
+    """The mark of a located value, else the fallback."""
+    return getattr(value, "mark", fallback)
+
+
+def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """Read a UTF-8 text file, refusing oversized files before reading them."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise YamlError(Mark(path), f"cannot read file: {exc.strerror}") from None
+    if size > max_bytes:
+        raise YamlError(
+            Mark(path),
+            f"file is {size / 1e6:.1f} MB; files here are limited to "
+            f"{max_bytes / 1e6:.1f} MB (is this really a post?)",
+        )
+    try:
+        data = path.read_bytes()[: max_bytes + 1]
+    except OSError as exc:
+        raise YamlError(Mark(path), f"cannot read file: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise YamlError(
+            Mark(path, line, column),
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+        ) from None
+
+
+def load(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
+    """Load one YAML document from `path` with positions; raise YamlError on any failure."""
+    text = read_text(path, max_bytes)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "*" in text:
+        _refuse_aliases(path, text)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Mark(path, mark.line + 1, mark.column + 1) if mark else Mark(path)
+        problem = exc.problem or "invalid YAML"
+        ctx = exc.context_mark
+        if exc.context and ctx is not None and mark is not None and ctx.line != mark.line:
+            problem += f" ({exc.context} that starts at {ctx.line + 1}:{ctx.column + 1})"
+        if exc.context and "expected a single document" in exc.context:
+            problem = "more than one YAML document (---) in the file; put one document per file"
+        raise YamlError(where, f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise YamlError(Mark(path), f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise YamlError(Mark(path), "invalid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
+    if node is None:
+        return None
+    return _Converter(path, loader).convert(node)
+
+
+def _refuse_aliases(path: Path, text: str) -> None:
+    """Refuse the first alias where it is written (composing would lose its position)."""
+    loader = _Loader(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                m = event.start_mark
+                raise YamlError(
+                    Mark(path, m.line + 1, m.column + 1),
+                    f"YAML aliases (*{event.anchor}) are not allowed here; write the value out "
+                    "in full",
+                )
+    except yaml.YAMLError:
+        return  # a syntax error: composing reports it with its position
+    finally:
+        loader.dispose()
+
+
+class _Converter:
+    def __init__(self, path: Path, loader: Any):
+        self.path = path
+        self.loader = loader
+        self.seen: set[int] = set()
+
+    def mark(self, node: yaml.Node) -> Mark:
+        m = node.start_mark
+        return Mark(self.path, m.line + 1, m.column + 1)
+
+    def convert(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if id(node) in self.seen:
+            raise YamlError(
+                self.mark(node),
+                "YAML aliases (*name) are not allowed here; write the value out in full",
+            )
+        self.seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node)
+        if isinstance(node, yaml.SequenceNode):
+            return self.sequence(node)
+        raise YamlError(self.mark(node), f"unsupported YAML node {node.id}")  # pragma: no cover
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _STR:
+            return node.value
+        if node.tag not in _SCALAR_TAGS:
+            raise YamlError(self.mark(node), f"unsupported YAML tag {node.tag}")
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # times are parsed by us, with the configured timezone
+        return self.loader.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.MappingNode) -> LocatedDict:
+        if node.tag != _MAP:
+            raise YamlError(self.mark(node), f"unsupported YAML tag {node.tag}")
+        out = LocatedDict()
+        out.mark = self.mark(node)
+        out.key_marks, out.value_marks, out.raw = {}, {}, {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlError(self.mark(key_node), "a key must be a plain name")
+            key = key_node.value
+            if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
+                raise YamlError(self.mark(key_node), "YAML merge keys (<<) are not allowed here")
+            if key in out.key_marks:
+                first = out.key_marks[key]
+                raise YamlError(
+                    self.mark(key_node), f"duplicate key '{key}' (first at line {first.line})"
+                )
+            out.key_marks[key] = self.mark(key_node)
+            out.value_marks[key] = self.mark(value_node)
+            if isinstance(value_node, yaml.ScalarNode):
+                out.raw[key] = value_node.value
+            out[key] = self.convert(value_node)
+        return out
+
+    def sequence(self, node: yaml.SequenceNode) -> LocatedList:
+        if node.tag != _SEQ:
+            raise YamlError(self.mark(node), f"unsupported YAML tag {node.tag}")
+        out = LocatedList()
+        out.mark = self.mark(node)
+        out.item_marks = []
+        out.raw = []
+        for item in node.value:
+            out.item_marks.append(self.mark(item))
+            out.raw.append(item.value if isinstance(item, yaml.ScalarNode) else None)
+            out.append(self.convert(item))
+        return out

@@ -1,0 +1,64 @@
+"""Shared fixtures: a throwaway copy of the example project, and test images made with Pillow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+CASES = Path(__file__).resolve().parent / "cases"
+# A fixed clock: before every example post, so "in the past" warnings are deliberate.
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def shared_file(*parts: str) -> Path:
+    """A file from ../shared; skip with the reason when this checkout has none beside it."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing: CI must have ../shared beside the checkout")
+        pytest.skip(f"{path} not found: the official test vectors live in ../shared")
+    return path
+
+
+def make_images(folder: Path) -> None:
+    """Images the cases refer to, in every shape and format the rules care about."""
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (1080, 1080), (10, 40, 90)).save(folder / "square.jpg", "JPEG")
+    Image.new("RGB", (540, 960), (10, 40, 90)).save(folder / "tall.jpg", "JPEG")
+    Image.new("RGB", (1000, 500), (10, 40, 90)).save(folder / "wide.jpg", "JPEG")
+    Image.new("RGB", (800, 800), (10, 40, 90)).save(folder / "photo.png", "PNG")
+    frames = [Image.new("P", (64, 64), i) for i in range(3)]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    # a real JPEG header followed by padding: 9 MB on disk, cheap to read
+    big = folder / "big.jpg"
+    Image.new("RGB", (1200, 1200), (200, 40, 90)).save(big, "JPEG")
+    with big.open("ab") as fh:
+        fh.write(b"\0" * (9 * 1024 * 1024 - big.stat().st_size))
+    (folder / "notes.jpg").write_text("these are meeting notes, not an image\n")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the example project with an empty queue and the test images; returns its root."""
+    shutil.copy(REPO / "config.example.yaml", tmp_path / "crosspost.yaml")
+    shutil.copytree(REPO / "templates", tmp_path / "templates")
+    shutil.copy(CASES / "templates" / "event.j2", tmp_path / "templates" / "event.j2")
+    (tmp_path / "queue").mkdir()
+    make_images(tmp_path / "queue" / "media")
+    return tmp_path
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """A copy of the repository's example project (config, queue, templates)."""
+    shutil.copy(REPO / "config.example.yaml", tmp_path / "crosspost.yaml")
+    shutil.copytree(REPO / "templates", tmp_path / "templates")
+    shutil.copytree(REPO / "queue", tmp_path / "queue")
+    return tmp_path
