@@ -74,7 +74,7 @@ def check(rules: PlatformRules, rendered: Rendered) -> list[Finding]:
         length, allowed = rules.measure(part)
         lengths.append(length)
         if not allowed:
-            error(f"{where} contains characters {rules.label} refuses (e.g. U+FEFF, U+202A-E)")
+            error(f"{where} contains characters {rules.label} refuses (U+FEFF, U+FFFE or U+FFFF)")
         if length > rules.text_limit:
             error(
                 f"{where} is {length:,} {rules.unit}, over the limit of {rules.text_limit:,} "

@@ -16,7 +16,7 @@ URL_LENGTH = 23
 _LIGHT_MAX = "\u10ff"  # code points 0..4351 weigh 1 in twitter-text v3
 _LIGHT_EMOJI = ("\u00a9", "\u00ae")  # the only emoji in that range (© and ®)
 _EOL = re.compile(r"\r\n|\r")
-_SPACES = re.compile(r"[ \t\n]+")
+_WORD = re.compile(r"[^ \t\n]+")
 _DOT_LETTER = re.compile(r"\.[^\W\d_]")  # every domain ends in a dot and a letter
 
 
@@ -28,14 +28,17 @@ def x_length(text: str) -> tuple[int, bool]:
     if not norm:
         return 0, True
     if max(norm) <= _LIGHT_MAX and not any(e in norm for e in _LIGHT_EMOJI):
-        # A URL never spans a space, tab or newline, and either counts as a valid character
-        # before one, so only the words with a dot before a letter need the (slow) URL scan.
+        # A URL never spans a space, tab or newline, so only the words with a dot before a
+        # letter need the (slow) URL scan, each with the blank before it.
         length = len(norm)
         if not _DOT_LETTER.search(norm):
             return length, True
-        for word in _SPACES.split(norm):
+        for match in _WORD.finditer(norm):
+            word = match.group()
             if "." in word and _DOT_LETTER.search(word):
-                for url in extract_urls_with_indices(word):
+                # keep the character before the word: the URL pattern reads it
+                context = word if match.start() == 0 else " " + word
+                for url in extract_urls_with_indices(context):
                     length += URL_LENGTH - len(url["url"])
         return length, True
     from twitter_text import parse_tweet

@@ -121,6 +121,8 @@ def load(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
         ctx = exc.context_mark
         if exc.context and ctx is not None and mark is not None and ctx.line != mark.line:
             problem += f" ({exc.context} that starts at {ctx.line + 1}:{ctx.column + 1})"
+        if mark is not None and "${" in text.split("\n")[mark.line][: mark.column + 1]:
+            problem += '; quote ${VAR} references inside [ ] or { }: "${VAR}"'
         if exc.context and "expected a single document" in exc.context:
             problem = "more than one YAML document (---) in the file; put one document per file"
         raise YamlError(where, f"invalid YAML: {problem}") from None

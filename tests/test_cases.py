@@ -58,3 +58,24 @@ def test_post_case(case: Path, project: Path) -> None:
         assert result.problems.errors
     else:
         assert not [p for p in result.problems.errors if p.mark.path.name == case.name]
+
+
+CONFIG_CASES = sorted((CASES / "config").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("case", CONFIG_CASES, ids=lambda p: p.stem)
+def test_config_case(case: Path, project: Path) -> None:
+    from crosspost.config import load_config
+    from crosspost.problems import ConfigError
+
+    config = project / "crosspost.yaml"
+    shutil.copy(case, config)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    reported = [(p.severity, p.mark.line, p.mark.column, p.message) for p in caught.value.problems]
+    for severity, line, column, text in expectations(case):
+        assert any(
+            r[0] == severity and (r[1], r[2]) == (line, column) and text in r[3] for r in reported
+        ), f"{case.name}: expected {severity} at {line}:{column} containing {text!r}; got {reported}"
+    # a literal secret is never repeated back
+    assert "Zq8sHq3kLm2Pn7rT9vWx4yBc6dFg1hJk" not in str(caught.value)
