@@ -54,7 +54,8 @@ class Reader:
     def _wrong(self, key: str, expected: str) -> None:
         self.error(
             self.data.value_mark(key),
-            f"'{key}' must be {expected}, not {type_name(self.data[key])}",
+            f"'{key}' must be {expected}, not {type_name(self.data[key])}"
+            + _colon_hint(expected, self.data[key]),
         )
 
     def text(self, key: str, required: bool = False) -> str | None:
@@ -88,7 +89,9 @@ class Reader:
                 out.append(value.raw[i])
             else:
                 self.error(
-                    value.item_mark(i), f"items of '{key}' must be text, not {type_name(item)}"
+                    value.item_mark(i),
+                    f"items of '{key}' must be text, not {type_name(item)}"
+                    + _colon_hint("text", item),
                 )
         return out
 
@@ -167,6 +170,12 @@ class Reader:
         except ValueError as exc:
             self.error(self.data.value_mark(key), f"'{key}': {exc}")
             return None
+
+
+def _colon_hint(expected: str, value: Any) -> str:
+    if "text" in expected and isinstance(value, dict):
+        return " (text containing ': ' must be put in quotes)"
+    return ""
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hours?|d|days?|w|weeks?)\s*$")

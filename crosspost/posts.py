@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any
 from . import yamlfile
 from .config import Config
 from .fields import Reader
+from .media import ImageInfo, image_info
 from .problems import Mark, Problems, did_you_mean
 from .timeparse import TimeError, parse_publish_at
 from .yamlfile import LocatedDict, LocatedList
@@ -48,7 +50,7 @@ FILE_LIKE_ALT = re.compile(
     re.IGNORECASE,
 )
 PLACEHOLDER_ALT = {"image", "photo", "picture", "img", "alt", "alt text", "todo", "tbc", "tbd"}
-QUEUE_PATTERNS = ("*.yaml", "*.yml")
+QUEUE_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ class Media:
     alt: str
     mark: Mark
     alt_mark: Mark
+    info: ImageInfo | str  # the image's facts, or why it cannot be read
+
+
+# (post folder, path as written) -> (resolved path or None, image facts); one per queue load
+MediaCache = dict[tuple[Path, str], tuple[Path | None, ImageInfo | str | None]]
 
 
 @dataclass
@@ -91,14 +98,14 @@ class Post:
 
 def queue_files(queue_dir: Path) -> list[Path]:
     """Post files in the queue, skipping hidden and editor backup files."""
-    found: set[Path] = set()
-    for pattern in QUEUE_PATTERNS:
-        for path in queue_dir.rglob(pattern):
-            rel = path.relative_to(queue_dir)
-            if any(part.startswith((".", "#")) for part in rel.parts):
-                continue
-            if path.is_file():
-                found.add(path)
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(queue_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "#")))
+        found.extend(
+            Path(folder, name)
+            for name in files
+            if name.endswith(QUEUE_SUFFIXES) and not name.startswith((".", "#"))
+        )
     return sorted(found)
 
 
@@ -106,8 +113,9 @@ def load_queue(config: Config, problems: Problems) -> list[Post]:
     """Every post in the queue; problems go to `problems` and broken posts are left out."""
     posts: list[Post] = []
     seen: dict[str, Post] = {}
+    cache: MediaCache = {}
     for path in queue_files(config.queue_dir):
-        for post in load_file(path, config, problems):
+        for post in load_file(path, config, problems, cache):
             if post.id in seen:
                 first = seen[post.id]
                 problems.error(
@@ -125,8 +133,11 @@ def _id_mark(post: Post) -> Mark:
     return post.data.key_mark("id") if post.data is not None and "id" in post.data else post.mark
 
 
-def load_file(path: Path, config: Config, problems: Problems) -> list[Post]:
+def load_file(
+    path: Path, config: Config, problems: Problems, cache: MediaCache | None = None
+) -> list[Post]:
     """The posts in one file."""
+    cache = {} if cache is None else cache
     try:
         data = yamlfile.load(path)
     except yamlfile.YamlError as exc:
@@ -136,7 +147,7 @@ def load_file(path: Path, config: Config, problems: Problems) -> list[Post]:
         problems.error(Mark(path), "empty post file")
         return []
     if isinstance(data, LocatedDict):
-        post = _post(data, path, path.stem, config, problems)
+        post = _post(data, path, path.stem, config, problems, cache)
         return [post] if post else []
     if isinstance(data, LocatedList):
         out = []
@@ -150,7 +161,7 @@ def load_file(path: Path, config: Config, problems: Problems) -> list[Post]:
                     "a post in a list needs its own 'id' (the file name can only name one post)",
                 )
                 continue
-            post = _post(item, path, None, config, problems)
+            post = _post(item, path, None, config, problems, cache)
             if post:
                 out.append(post)
         return out
@@ -159,7 +170,12 @@ def load_file(path: Path, config: Config, problems: Problems) -> list[Post]:
 
 
 def _post(
-    data: LocatedDict, path: Path, default_id: str | None, config: Config, problems: Problems
+    data: LocatedDict,
+    path: Path,
+    default_id: str | None,
+    config: Config,
+    problems: Problems,
+    cache: MediaCache,
 ) -> Post | None:
     before = len(problems.errors)
     reader = Reader(data, problems, "a post")
@@ -200,7 +216,7 @@ def _post(
             "or mark it status: draft",
         )
 
-    fields = _content(data, Reader(data, problems, "a post"), path, config, problems)
+    fields = _content(data, Reader(data, problems, "a post"), path, config, problems, cache)
     overrides: dict[str, dict[str, Any]] = {}
     override_times: dict[str, datetime] = {}
     raw_overrides = reader.mapping("overrides")
@@ -223,7 +239,7 @@ def _post(
             continue
         sub = Reader(raw, problems, f"overrides.{channel}")
         sub.check_keys(OVERRIDE_KEYS)
-        overrides[channel] = _content(raw, sub, path, config, problems)
+        overrides[channel] = _content(raw, sub, path, config, problems, cache)
         text = sub.text("text")
         if text is not None:
             overrides[channel]["text"] = text
@@ -266,7 +282,12 @@ def _time(data: LocatedDict, config: Config, problems: Problems) -> datetime | N
 
 
 def _content(
-    data: LocatedDict, reader: Reader, path: Path, config: Config, problems: Problems
+    data: LocatedDict,
+    reader: Reader,
+    path: Path,
+    config: Config,
+    problems: Problems,
+    cache: MediaCache,
 ) -> dict[str, Any]:
     """The content fields set in `data` (a post or one channel's overrides)."""
     out: dict[str, Any] = {}
@@ -303,7 +324,8 @@ def _content(
         out["media"] = [
             m
             for i, item in enumerate(items)
-            if (m := _media(item, items.item_mark(i), path, config, problems)) is not None
+            if (m := _media(item, items.item_mark(i), path, config, problems, cache))
+            is not None
         ]
     return out
 
@@ -317,7 +339,7 @@ def _plain(value: Any) -> Any:
 
 
 def _media(
-    item: Any, mark: Mark, post_file: Path, config: Config, problems: Problems
+    item: Any, mark: Mark, post_file: Path, config: Config, problems: Problems, cache: MediaCache
 ) -> Media | None:
     if isinstance(item, str):
         problems.error(mark, "each media item needs 'path' and 'alt' (alt text for screen readers)")
@@ -347,14 +369,20 @@ def _media(
         problems.error(item.value_mark("alt"), f"alt text '{alt}' describes nothing")
     if rel is None:
         return None
-    resolved = (post_file.parent / rel).resolve()
-    if not resolved.is_relative_to(config.root):
+    key = (post_file.parent, rel)
+    if key not in cache:
+        resolved = (post_file.parent / rel).resolve()
+        inside = resolved.is_relative_to(config.root)
+        info = image_info(resolved) if inside and resolved.is_file() else None
+        cache[key] = (resolved if inside else None, info)
+    found, info = cache[key]
+    if found is None:
         problems.error(
             item.value_mark("path"),
             f"media path '{rel}' leaves the project folder; keep images inside {config.root}",
         )
         return None
-    if not resolved.is_file():
+    if info is None:
         problems.error(
             item.value_mark("path"),
             f"media file '{rel}' not found (paths are relative to the post file)",
@@ -363,9 +391,10 @@ def _media(
     if alt is None:
         return None
     return Media(
-        path=resolved,
+        path=found,
         rel=rel,
         alt=alt.strip(),
         mark=item.value_mark("path"),
         alt_mark=item.value_mark("alt"),
+        info=info,
     )

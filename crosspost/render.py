@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from .problems import Mark
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _LINK = re.compile(r"https?://\S+", re.IGNORECASE)
-_WORDS = re.compile(r"[^\w]+")
+_WORDS = re.compile(r"[\W_]+")
 
 
 @dataclass
@@ -72,10 +73,17 @@ class Absent(jinja2.StrictUndefined):
         return 0
 
 
+@lru_cache(maxsize=4096)
 def hashtag(word: str) -> str:
     """'safer streets' -> '#SaferStreets'; words already holding capitals keep them."""
     parts = [p for p in _WORDS.split(str(word).lstrip("#＃")) if p]
-    return "#" + "".join(p if any(c.isupper() for c in p) else p[:1].upper() + p[1:] for p in parts)
+    return "#" + "".join(p if p != p.lower() else p[:1].upper() + p[1:] for p in parts)
+
+
+_ABSENT = {
+    name: Absent(hint=f"the post sets no '{name}' (guard it with {{% if {name} %}})")
+    for name in ("title", "body", "link", "first_comment")
+}
 
 
 def hashtags(words: Any) -> str:
@@ -201,10 +209,7 @@ class Renderer:
         return out
 
     def _context(self, post: Post, channel: Channel, fields: dict[str, Any]) -> dict[str, Any]:
-        context: dict[str, Any] = {
-            name: Absent(hint=f"the post sets no '{name}' (guard it with {{% if {name} %}})")
-            for name in ("title", "body", "link", "first_comment")
-        }
+        context: dict[str, Any] = dict(_ABSENT)
         context.update({k: v for k, v in fields.items() if k in ("title", "body", "link")})
         when = post.time_for(channel.key)
         context.update(

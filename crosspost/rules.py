@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .media import image_info
 from .problems import ERROR, WARNING, Mark
 from .xlength import x_length
 
@@ -120,7 +119,7 @@ def _check_media(
                 f"{rules.label} allows {rules.alt_limit:,}",
                 item.alt_mark,
             )
-        info = image_info(item.path)
+        info = item.info
         if isinstance(info, str):
             error(f"{name}: {info}", item.mark)
             continue

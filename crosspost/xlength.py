@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 X_LIMIT = 280
 URL_LENGTH = 23
@@ -20,10 +21,19 @@ _WORD = re.compile(r"[^ \t\n]+")
 _DOT_LETTER = re.compile(r"\.[^\W\d_]")  # every domain ends in a dot and a letter
 
 
-def x_length(text: str) -> tuple[int, bool]:
-    """(weighted length, whether every character is allowed) as X counts them."""
+@lru_cache(maxsize=8192)
+def _url_saving(context: str) -> int:
+    """How much X's counting of the URLs in `context` differs from their length.
+
+    Cached: a queue repeats the same few links in post after post.
+    """
     from twitter_text.extract_urls import extract_urls_with_indices
 
+    return sum(URL_LENGTH - len(url["url"]) for url in extract_urls_with_indices(context))
+
+
+def x_length(text: str) -> tuple[int, bool]:
+    """(weighted length, whether every character is allowed) as X counts them."""
     norm = _EOL.sub("\n", unicodedata.normalize("NFC", text))
     if not norm:
         return 0, True
@@ -37,9 +47,7 @@ def x_length(text: str) -> tuple[int, bool]:
             word = match.group()
             if "." in word and _DOT_LETTER.search(word):
                 # keep the character before the word: the URL pattern reads it
-                context = word if match.start() == 0 else " " + word
-                for url in extract_urls_with_indices(context):
-                    length += URL_LENGTH - len(url["url"])
+                length += _url_saving(word if match.start() == 0 else " " + word)
         return length, True
     from twitter_text import parse_tweet
     from twitter_text.has_invalid_characters import has_invalid_characters

@@ -46,29 +46,48 @@ class YamlError(Exception):
 
 
 class LocatedDict(dict):  # type: ignore[type-arg]
-    """A mapping that knows where it, each key and each value stand in the file."""
+    """A mapping that knows where it, each key and each value stand in the file.
 
-    mark: Mark
-    key_marks: dict[Any, Mark]
-    value_marks: dict[Any, Mark]
+    Positions are kept as the parser's own marks and made into ours only when asked for:
+    most are never needed, and a queue holds tens of thousands of them.
+    """
+
+    path: Path
+    pos: Any  # yaml's Mark (0-based)
+    key_pos: dict[Any, Any]
+    value_pos: dict[Any, Any]
     raw: dict[Any, str]
 
+    @property
+    def mark(self) -> Mark:
+        return _mark(self.path, self.pos)
+
     def key_mark(self, key: Any) -> Mark:
-        return self.key_marks.get(key, self.mark)
+        return _mark(self.path, self.key_pos.get(key, self.pos))
 
     def value_mark(self, key: Any) -> Mark:
-        return self.value_marks.get(key, self.mark)
+        return _mark(self.path, self.value_pos.get(key, self.pos))
 
 
 class LocatedList(list):  # type: ignore[type-arg]
     """A list that knows where it and each item stand in the file."""
 
-    mark: Mark
-    item_marks: list[Mark]
+    path: Path
+    pos: Any
+    item_pos: list[Any]
     raw: list[str | None]
 
+    @property
+    def mark(self) -> Mark:
+        return _mark(self.path, self.pos)
+
     def item_mark(self, index: int) -> Mark:
-        return self.item_marks[index] if index < len(self.item_marks) else self.mark
+        pos = self.item_pos[index] if index < len(self.item_pos) else self.pos
+        return _mark(self.path, pos)
+
+
+def _mark(path: Path, pos: Any) -> Mark:
+    return Mark(path, pos.line + 1, pos.column + 1)
 
 
 def mark_of(value: Any, fallback: Mark) -> Mark:
@@ -163,8 +182,7 @@ class _Converter:
         self.seen: set[int] = set()
 
     def mark(self, node: yaml.Node) -> Mark:
-        m = node.start_mark
-        return Mark(self.path, m.line + 1, m.column + 1)
+        return _mark(self.path, node.start_mark)
 
     def convert(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):
@@ -194,21 +212,21 @@ class _Converter:
         if node.tag != _MAP:
             raise YamlError(self.mark(node), f"unsupported YAML tag {node.tag}")
         out = LocatedDict()
-        out.mark = self.mark(node)
-        out.key_marks, out.value_marks, out.raw = {}, {}, {}
+        out.path, out.pos = self.path, node.start_mark
+        out.key_pos, out.value_pos, out.raw = {}, {}, {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlError(self.mark(key_node), "a key must be a plain name")
             key = key_node.value
             if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlError(self.mark(key_node), "YAML merge keys (<<) are not allowed here")
-            if key in out.key_marks:
-                first = out.key_marks[key]
+            if key in out.key_pos:
+                first = out.key_pos[key].line + 1
                 raise YamlError(
-                    self.mark(key_node), f"duplicate key '{key}' (first at line {first.line})"
+                    self.mark(key_node), f"duplicate key '{key}' (first at line {first})"
                 )
-            out.key_marks[key] = self.mark(key_node)
-            out.value_marks[key] = self.mark(value_node)
+            out.key_pos[key] = key_node.start_mark
+            out.value_pos[key] = value_node.start_mark
             if isinstance(value_node, yaml.ScalarNode):
                 out.raw[key] = value_node.value
             out[key] = self.convert(value_node)
@@ -218,11 +236,11 @@ class _Converter:
         if node.tag != _SEQ:
             raise YamlError(self.mark(node), f"unsupported YAML tag {node.tag}")
         out = LocatedList()
-        out.mark = self.mark(node)
-        out.item_marks = []
+        out.path, out.pos = self.path, node.start_mark
+        out.item_pos = []
         out.raw = []
         for item in node.value:
-            out.item_marks.append(self.mark(item))
+            out.item_pos.append(item.start_mark)
             out.raw.append(item.value if isinstance(item, yaml.ScalarNode) else None)
             out.append(self.convert(item))
         return out
