@@ -113,9 +113,7 @@ def validate(config_path: str, output_format: str, require_credentials: bool) ->
     from . import output
     from .project import validate as run_validate
 
-    project = run_validate(
-        config_path, now=now_from_env(), require_credentials=require_credentials
-    )
+    project = run_validate(config_path, now=now_from_env(), require_credentials=require_credentials)
     problems = project.problems.sorted()
     if output_format == "json":
         click.echo(

@@ -258,12 +258,10 @@ def _setting(reader: Reader, name: str, spec: Setting) -> Any:
         for i, item in enumerate(items or []):
             if spec.choices and item not in spec.choices:
                 where = data[name].item_mark(i) if isinstance(data[name], list) else data.mark
-                reader.error(
-                    where, f"'{item}' is not one of {', '.join(spec.choices)} in '{name}'"
-                )
+                reader.error(where, f"'{item}' is not one of {', '.join(spec.choices)} in '{name}'")
         return tuple(items or ())
     value = reader.text(name)
-    if value is not None and spec.kind == "url" and not ENV_REF.search(value):
-        if not value.startswith("https://"):
-            reader.error(data.value_mark(name), f"'{name}' must be a public https:// URL")
+    is_url = value is not None and spec.kind == "url" and not ENV_REF.search(value)
+    if is_url and not str(value).startswith("https://"):
+        reader.error(data.value_mark(name), f"'{name}' must be a public https:// URL")
     return value

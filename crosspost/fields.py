@@ -85,8 +85,8 @@ class Reader:
         for i, item in enumerate(value):
             if isinstance(item, str):
                 out.append(item)
-            elif isinstance(item, bool | int | float) and value.raw[i] is not None:
-                out.append(value.raw[i])
+            elif isinstance(item, bool | int | float) and (raw := value.raw[i]) is not None:
+                out.append(raw)
             else:
                 self.error(
                     value.item_mark(i),

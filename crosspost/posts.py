@@ -196,7 +196,8 @@ def _post(
         channels = []
         raw = data["channels"]
         for i, name in enumerate(names):
-            where = raw.item_mark(i) if isinstance(raw, LocatedList) else data.value_mark("channels")
+            listed = isinstance(raw, LocatedList)
+            where = raw.item_mark(i) if listed else data.value_mark("channels")
             if name in config.channels:
                 channels.append(name)
             else:
@@ -324,8 +325,7 @@ def _content(
         out["media"] = [
             m
             for i, item in enumerate(items)
-            if (m := _media(item, items.item_mark(i), path, config, problems, cache))
-            is not None
+            if (m := _media(item, items.item_mark(i), path, config, problems, cache)) is not None
         ]
     return out
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from .config import Config, load_config
 from .posts import Post, load_queue
 from .problems import ERROR, Problems
-from .render import RenderError, Rendered, Renderer
+from .render import Rendered, Renderer, RenderError
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import sys
-from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,13 +63,13 @@ class Absent(jinja2.StrictUndefined):
 
     __slots__ = ()
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> bool:  # type: ignore[override]
         return False
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(())
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # type: ignore[override]
         return 0
 
 
@@ -199,9 +199,7 @@ class Renderer:
             out.text = tidy(fields["text"])
         else:
             name = fields.get("template") or channel.template
-            asked_at = (
-                post.mark if "template" in fields else channel.mark
-            )  # who named the template
+            asked_at = post.mark if "template" in fields else channel.mark  # who named the template
             template = self.template(name, asked_at)
             out.template = template.filename
             out.text = tidy(self._run(template, self._context(post, channel, fields), post))

@@ -143,4 +143,4 @@ def _check_media(
                     item.mark,
                 )
     if rules.gif_alone and "GIF" in formats and len(formats) > 1:
-        error(f"a GIF must be the only image in a {rules.label} post")
+        error(f"a GIF must be the only image in a {rules.label} post", None)

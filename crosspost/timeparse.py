@@ -54,7 +54,8 @@ def localize(naive: datetime, zone: ZoneInfo) -> datetime:
         raise TimeError(
             f"{wall} does not exist in {zone.key}: the clocks go forward that night "
             f"({_offset(before)} to {_offset(after)}), skipping it. Choose a time outside the "
-            f"gap, or give the offset you mean, e.g. '{naive.date()}T{naive:%H:%M}{_offset(before)}'"
+            "gap, or give the offset you mean, e.g. "
+            f"'{naive.date()}T{naive:%H:%M}{_offset(before)}'"
         )
     if first.utcoffset() != second.utcoffset():
         raise TimeError(

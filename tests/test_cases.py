@@ -47,8 +47,9 @@ def test_post_case(case: Path, project: Path) -> None:
     ]
     for severity, line, column, text in expectations(case):
         matches = [
-            r for r in reported if r[0] == severity and (r[1], r[2]) == (line, column)
-            and text in r[3]
+            r
+            for r in reported
+            if r[0] == severity and (r[1], r[2]) == (line, column) and text in r[3]
         ]
         assert matches, (
             f"{case.name}: expected {severity} at {line}:{column} containing {text!r}; "
@@ -76,6 +77,6 @@ def test_config_case(case: Path, project: Path) -> None:
     for severity, line, column, text in expectations(case):
         assert any(
             r[0] == severity and (r[1], r[2]) == (line, column) and text in r[3] for r in reported
-        ), f"{case.name}: expected {severity} at {line}:{column} containing {text!r}; got {reported}"
+        ), f"{case.name}: expected {severity} at {line}:{column}: {text!r}; got {reported}"
     # a literal secret is never repeated back
     assert "Zq8sHq3kLm2Pn7rT9vWx4yBc6dFg1hJk" not in str(caught.value)

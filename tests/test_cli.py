@@ -66,7 +66,14 @@ def test_preview_json_contract(example: Path) -> None:
     records = json.loads(out)
     assert len(records) == 19
     required = {
-        "post_id", "channel", "platform", "publish_at", "text", "length", "limit", "problems",
+        "post_id",
+        "channel",
+        "platform",
+        "publish_at",
+        "text",
+        "length",
+        "limit",
+        "problems",
         "warnings",
     }
     for record in records:
@@ -80,8 +87,14 @@ def test_preview_json_contract(example: Path) -> None:
 def test_preview_selects_posts_and_channels(example: Path) -> None:
     config = str(example / "crosspost.yaml")
     code, out, _ = run(
-        "preview", "--config", config, "safer-streets-towns", "--channel", "KentPCC",
-        "--format", "json",
+        "preview",
+        "--config",
+        config,
+        "safer-streets-towns",
+        "--channel",
+        "KentPCC",
+        "--format",
+        "json",
     )
     assert code == 0
     assert [(r["post_id"], r["channel"]) for r in json.loads(out)] == [

@@ -72,8 +72,26 @@ ALPHABET = st.sampled_from(
 )
 WORDS = st.sampled_from(
     [
-        "https://", "http://", "www.", "pcc-kent", ".gov", ".uk", ".com", ".co", "t.co/abc",
-        "example.org", "/path", "?q=1", "@PCCKent", "#Kent", ".", "a.b", "1.4", "$", "..", "x",
+        "https://",
+        "http://",
+        "www.",
+        "pcc-kent",
+        ".gov",
+        ".uk",
+        ".com",
+        ".co",
+        "t.co/abc",
+        "example.org",
+        "/path",
+        "?q=1",
+        "@PCCKent",
+        "#Kent",
+        ".",
+        "a.b",
+        "1.4",
+        "$",
+        "..",
+        "x",
     ]
 )
 

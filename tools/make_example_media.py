@@ -20,35 +20,56 @@ CARDS = {
     "safer-streets-funding.jpg": (
         (1080, 1080),
         NAVY,
-        [("Safer Streets", 110, GOLD), ("£1.4 million", 150, WHITE),
-         ("for safer town centres", 64, WHITE), ("in Kent and Medway", 64, WHITE)],
+        [
+            ("Safer Streets", 110, GOLD),
+            ("£1.4 million", 150, WHITE),
+            ("for safer town centres", 64, WHITE),
+            ("in Kent and Medway", 64, WHITE),
+        ],
     ),
     "safer-streets-towns.jpg": (
         (1200, 675),
         (20, 90, 70),
-        [("Where the money goes", 72, WHITE), ("Maidstone · Canterbury", 60, GOLD),
-         ("Rochester and Chatham · Gravesham", 52, GOLD),
-         ("CCTV · street lighting · Safe Spaces", 44, WHITE)],
+        [
+            ("Where the money goes", 72, WHITE),
+            ("Maidstone · Canterbury", 60, GOLD),
+            ("Rochester and Chatham · Gravesham", 52, GOLD),
+            ("CCTV · street lighting · Safe Spaces", 44, WHITE),
+        ],
     ),
     "vawg-report.jpg": (
         (1080, 1080),
         (90, 30, 90),
-        [("Violence Against", 84, WHITE), ("Women and Girls", 84, WHITE),
-         ("Inquiry: final report", 72, GOLD), ("49,000+ male offenders", 56, WHITE),
-         ("56,300+ victims", 56, WHITE), ("April 2017 to March 2022", 48, WHITE)],
+        [
+            ("Violence Against", 84, WHITE),
+            ("Women and Girls", 84, WHITE),
+            ("Inquiry: final report", 72, GOLD),
+            ("49,000+ male offenders", 56, WHITE),
+            ("56,300+ victims", 56, WHITE),
+            ("April 2017 to March 2022", 48, WHITE),
+        ],
     ),
     "victims-survey.jpg": (
         (1080, 1350),
         NAVY,
-        [("Holding the system", 80, WHITE), ("to account", 80, WHITE),
-         ("Twice-yearly audit", 64, GOLD), ("of criminal justice agencies", 52, WHITE),
-         ("Independent victims'", 64, GOLD), ("satisfaction survey", 64, GOLD)],
+        [
+            ("Holding the system", 80, WHITE),
+            ("to account", 80, WHITE),
+            ("Twice-yearly audit", 64, GOLD),
+            ("of criminal justice agencies", 52, WHITE),
+            ("Independent victims'", 64, GOLD),
+            ("satisfaction survey", 64, GOLD),
+        ],
     ),
     "county-show-stand.jpg": (
         (1080, 1080),
         (30, 110, 160),
-        [("Thank you!", 130, WHITE), ("Kent Police Open Days", 64, GOLD),
-         ("and the County Show", 64, GOLD), ("Thousands visited our stand", 52, WHITE)],
+        [
+            ("Thank you!", 130, WHITE),
+            ("Kent Police Open Days", 64, GOLD),
+            ("and the County Show", 64, GOLD),
+            ("Thousands visited our stand", 52, WHITE),
+        ],
     ),
 }
 
@@ -64,10 +85,13 @@ def card(size: tuple[int, int], background: tuple[int, int, int], lines: list) -
     img = Image.new("RGB", size, background)
     draw = ImageDraw.Draw(img)
     fonts = [load_font(font_size) for _, font_size, _ in lines]
-    heights = [draw.textbbox((0, 0), text, font=f)[3] for (text, _, _), f in zip(lines, fonts)]
+    heights = [
+        draw.textbbox((0, 0), text, font=f)[3]
+        for (text, _, _), f in zip(lines, fonts, strict=False)
+    ]
     gap = 30
     y = (size[1] - sum(heights) - gap * (len(lines) - 1)) // 2
-    for (text, _, colour), font, height in zip(lines, fonts, heights):
+    for (text, _, colour), font, height in zip(lines, fonts, heights, strict=False):
         width = draw.textlength(text, font=font)
         draw.text(((size[0] - width) / 2, y), text, font=font, fill=colour)
         y += height + gap
