@@ -136,21 +136,22 @@ def _time_mark(post: Post, key: str):  # type: ignore[no-untyped-def]
 
 def check_quotas(project: Project) -> None:
     """Warn where the queue would publish more in a rolling window than a channel's quota."""
-    times: dict[str, list[tuple[datetime, Rendered]]] = defaultdict(list)
+    times: dict[str, list[tuple[float, Rendered]]] = defaultdict(list)
     for rendered in project.rendered:
         if rendered.post.status != "ready" or rendered.publish_at is None:
             continue
         for _ in range(1 + len(rendered.thread)):  # each thread part is a post of its own
-            times[rendered.channel].append((rendered.publish_at, rendered))
+            times[rendered.channel].append((rendered.publish_at.timestamp(), rendered))
     for key, entries in times.items():
         quota = project.config.channels[key].quota
         if quota is None:
             continue
         entries.sort(key=lambda e: e[0])
+        window = quota.per.total_seconds()
         start = 0
         reported: set[str] = set()
         for end, (when, rendered) in enumerate(entries):
-            while when - entries[start][0] >= quota.per:
+            while when - entries[start][0] >= window:
                 start += 1
             count = end - start + 1
             if count > quota.posts and rendered.post.id not in reported:
@@ -178,6 +179,16 @@ def validate(
     require_credentials: bool = False,
 ) -> Project:
     """Load, render and check everything; the project's problems hold the findings."""
+    with gc_paused():
+        return _validate(config_path, now, environ, require_credentials)
+
+
+def _validate(
+    config_path: Path | str,
+    now: datetime | None,
+    environ: Mapping[str, str] | None,
+    require_credentials: bool,
+) -> Project:
     project = load_project(config_path, now)
     for problem in project.config.environment_problems(environ):
         if require_credentials:

@@ -126,8 +126,12 @@ def domain(url: str) -> str:
 
 def tidy(text: str) -> str:
     """Trailing spaces gone, at most one blank line in a row, no blank ends."""
-    text = _TRAILING_SPACE.sub("\n", text.replace("\r\n", "\n"))
-    return _BLANK_LINES.sub("\n\n", text).strip()
+    text = text.replace("\r\n", "\n")
+    if " \n" in text or "\t\n" in text:
+        text = _TRAILING_SPACE.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
 
 
 class Renderer:
