@@ -52,10 +52,6 @@ class Channel:
     mark: Mark
     env_refs: list[tuple[str, str, Mark]] = field(default_factory=list)  # (var, used by, where)
 
-    @property
-    def label(self) -> str:
-        return f"{self.key} ({self.rules.label} {self.handle})"
-
 
 @dataclass
 class Config:

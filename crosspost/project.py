@@ -27,9 +27,6 @@ class Project:
     renderer: Renderer
     rendered: list[Rendered] = field(default_factory=list)
 
-    def post(self, post_id: str) -> Post | None:
-        return next((p for p in self.posts if p.id == post_id), None)
-
 
 @contextmanager
 def gc_paused() -> Iterator[None]:

@@ -90,11 +90,6 @@ def _mark(path: Path, pos: Any) -> Mark:
     return Mark(path, pos.line + 1, pos.column + 1)
 
 
-def mark_of(value: Any, fallback: Mark) -> Mark:
-    """The mark of a located value, else the fallback."""
-    return getattr(value, "mark", fallback)
-
-
 def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
     """Read a UTF-8 text file, refusing oversized files before reading them."""
     try:
