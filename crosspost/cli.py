@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -155,28 +156,12 @@ def preview(
     being published.
     """
     from . import output
-    from .problems import did_you_mean
     from .project import load_project, render_all
 
     project = load_project(config_path, now=now_from_env())
-    known = {p.id for p in project.posts}
     for post_id in post_ids:
-        if post_id not in known:
-            broken = [p for p in project.problems.errors if post_id in str(p.mark.path)]
-            for problem in broken:
-                click.echo(str(problem), err=True)
-            raise click.BadParameter(
-                f"no post with id '{post_id}'{did_you_mean(post_id, known)}"
-                + (" (its file has errors, above)" if broken else ""),
-                param_hint="POST_ID",
-            )
-    for channel in channels:
-        if channel not in project.config.channels:
-            raise click.BadParameter(
-                f"no channel '{channel}'{did_you_mean(channel, project.config.channels)}; "
-                f"configured: {', '.join(project.config.channels)}",
-                param_hint="--channel",
-            )
+        _find_post(project, post_id)
+    _select_channels(project, list(project.config.channels), channels)
     rendered = render_all(project, post_ids or None, channels or None)
     if output_format == "json":
         click.echo(output.preview_json(rendered))
@@ -188,6 +173,141 @@ def preview(
     # previewing chosen posts fails only on their problems; the whole queue, on any
     if any(r.problems for r in rendered) or (not post_ids and project.problems.errors):
         sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.argument("post_id")
+@click.option(
+    "--channel", "channels", multiple=True, metavar="CH", help="Only this channel (repeatable)."
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what would be published, through a fake of each platform; touch no account "
+    "and not the ledger.",
+)
+@config_option
+@config_errors
+def publish(post_id: str, channels: tuple[str, ...], dry_run: bool, config_path: str) -> None:
+    """Publish one post now, on every channel it names (or only --channel ones).
+
+    Goes through the ledger: each delivery is claimed before the platform is called and
+    recorded after, so running this twice publishes nothing the second time (it says so).
+    A send whose outcome is unknown is marked in doubt and never resent blindly. Exits 1 if
+    any channel failed.
+    """
+    import tempfile
+
+    from .ledger import Ledger
+    from .project import load_project, render_one
+    from .publishing import dry_run_channel, owner_name, publish_delivery
+
+    project = load_project(config_path, now=now_from_env())
+    post = _find_post(project, post_id)
+    selected = _select_channels(project, post.channels, channels)
+    if post.status == "draft":
+        raise click.ClickException(f"{post_id} is a draft: set status: ready to publish it")
+    config = project.config
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="crosspost-dry-") as scratch:
+        ledger = Ledger(Path(scratch) / "dry.db") if dry_run else Ledger(config.state_path)
+        with ledger:
+            for key in selected:
+                channel = config.channels[key]
+                rendered = render_one(project, post, key)
+                if rendered is None or rendered.problems:
+                    problems = "; ".join(rendered.problems) if rendered else "it does not render"
+                    click.echo(f"✗ {key}: not published: {problems}", err=True)
+                    failed = True
+                    continue
+                if dry_run:
+                    channel = dry_run_channel(channel, Path(scratch) / f"{key}.jsonl")
+                    click.echo(f"would publish to {key} ({channel.rules.label} {channel.handle}):")
+                    click.echo("  " + rendered.text.replace("\n", "\n  "))
+                adapter = channel.adapter(channel, root=config.root)
+                outcome = publish_delivery(
+                    rendered, channel, adapter, ledger, owner_name("cli-publish")
+                )
+                mark = "✓" if outcome.ok else "✗"
+                click.echo(f"{mark} {key}: {outcome.message}", err=not outcome.ok)
+                failed = failed or not outcome.ok
+    if failed:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@config_option
+@config_errors
+def doctor(config_path: str) -> None:
+    """Check every channel's credentials, permissions and quota online.
+
+    Says what is wrong in words a comms officer can act on, and warns when a token expires
+    within 14 days. Publishes nothing. Exits 1 if any channel cannot publish.
+    """
+    from .adapters.base import CredentialReport
+    from .config import load_config
+    from .errors import PublishError
+
+    config = load_config(config_path)
+    bad = False
+    for key, channel in config.channels.items():
+        adapter = channel.adapter(channel, root=config.root)
+        try:
+            report = adapter.check_credentials()
+        except PublishError as exc:
+            report = CredentialReport(ok=False, problems=[adapter.clean(str(exc))])
+        except NotImplementedError:
+            report = CredentialReport(ok=True, warnings=["this platform cannot check credentials"])
+        head = f"{'✓' if report.ok else '✗'} {key} ({channel.rules.label} {channel.handle})"
+        if report.account:
+            head += f": signed in as {report.account}"
+        click.echo(head)
+        if report.expires_at:
+            click.echo(f"    token expires {report.expires_at:%Y-%m-%d %H:%M} UTC")
+        if report.quota:
+            click.echo(f"    quota: {report.quota}")
+        for problem in report.problems:
+            click.echo(f"    ✗ {problem}")
+        for warning in report.warnings:
+            click.echo(f"    ! {warning}")
+        bad = bad or not report.ok
+    if bad:
+        sys.exit(EXIT_FAILED)
+
+
+def _find_post(project: Any, post_id: str) -> Any:
+    from .problems import did_you_mean
+
+    known = {p.id: p for p in project.posts}
+    if post_id not in known:
+        broken = [p for p in project.problems.errors if post_id in str(p.mark.path)]
+        for problem in broken:
+            click.echo(str(problem), err=True)
+        raise click.BadParameter(
+            f"no post with id '{post_id}'{did_you_mean(post_id, known)}"
+            + (" (its file has errors, above)" if broken else ""),
+            param_hint="POST_ID",
+        )
+    return known[post_id]
+
+
+def _select_channels(project: Any, available: list[str], wanted: tuple[str, ...]) -> list[str]:
+    from .problems import did_you_mean
+
+    for channel in wanted:
+        if channel not in project.config.channels:
+            raise click.BadParameter(
+                f"no channel '{channel}'{did_you_mean(channel, project.config.channels)}; "
+                f"configured: {', '.join(project.config.channels)}",
+                param_hint="--channel",
+            )
+    for channel in wanted:
+        if channel not in available:
+            raise click.BadParameter(
+                f"this post is not published to {channel} (its channels: {', '.join(available)})",
+                param_hint="--channel",
+            )
+    return [c for c in available if not wanted or c in wanted]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -58,7 +58,45 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
     """A copy of the repository's example project (config, queue, templates)."""
-    shutil.copy(REPO / "config.example.yaml", tmp_path / "crosspost.yaml")
-    shutil.copytree(REPO / "templates", tmp_path / "templates")
-    shutil.copytree(REPO / "queue", tmp_path / "queue")
-    return tmp_path
+    root = tmp_path / "example"
+    root.mkdir()
+    shutil.copy(REPO / "config.example.yaml", root / "crosspost.yaml")
+    shutil.copytree(REPO / "templates", root / "templates")
+    shutil.copytree(REPO / "queue", root / "queue")
+    return root
+
+
+CANARY = "CANARY-s3cr3t-7f1e9a"  # placed in every credential by adapter tests
+
+
+def canary_environ(prefix: str = "") -> dict[str, str]:
+    """Every credential variable of the example config set to a value holding the canary."""
+    names = [
+        "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET",
+        "FB_PAGE_ACCESS_TOKEN", "IG_ACCESS_TOKEN",
+    ]  # fmt: skip
+    env = {name: f"{CANARY}-{name}" for name in names}
+    env.update(FB_PAGE_ID="104857600", IG_USER_ID="17841400000000000")
+    return env
+
+
+def render_post(root: Path, post_yaml: str, channel: str, name: str = "post.yaml"):  # type: ignore[no-untyped-def]
+    """Write one post into the project at `root` and return what `channel` would receive."""
+    from crosspost.project import load_project, render_all
+
+    (root / "queue" / name).write_text(post_yaml, encoding="utf-8")
+    loaded = load_project(root / "crosspost.yaml", now=NOW)
+    rendered = render_all(loaded, channels=[channel])
+    assert not loaded.problems.errors, loaded.problems.errors
+    [one] = rendered
+    return one
+
+
+def make_adapter(root: Path, channel: str, environ: dict[str, str] | None = None, **kwargs):  # type: ignore[no-untyped-def]
+    """The adapter of `channel` in the project at `root`, with the canary environment."""
+    from crosspost.config import load_config
+
+    config = load_config(root / "crosspost.yaml")
+    ch = config.channels[channel]
+    env = canary_environ() if environ is None else environ
+    return ch.adapter(ch, root=config.root, environ=env, **kwargs)

@@ -1,11 +1,26 @@
-"""The fake platform: a real adapter with no network, for tests and dry runs."""
+"""The fake platform: a real adapter with no network, for tests and dry runs.
+
+Each publication is appended as one JSON line to the channel's `outbox`; look-ups read it
+back. `latency` makes every call take that long; `script` scripts the outcomes of successive
+publish calls (`ok`, `transient`, `rate_limited`, `auth`, `rejected`; then `ok` forever),
+counted across processes in a file beside the outbox. `imitates` applies a real platform's
+rules. Writes are serialised with a file lock, so several processes can share one outbox.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from ..errors import AuthError, PartReceipt, RateLimited, Rejected, TransientError
 from ..rules import MB, PlatformRules
-from .base import Adapter, Setting
+from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting
 
 PERMISSIVE = PlatformRules(
     platform="fake",
@@ -18,6 +33,7 @@ PERMISSIVE = PlatformRules(
     media_formats=frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"}),
     max_media_bytes=50 * MB,
 )
+OUTCOMES = ("ok", "transient", "rate_limited", "auth", "rejected")
 
 
 class FakeAdapter(Adapter):
@@ -30,7 +46,7 @@ class FakeAdapter(Adapter):
             "list",
             default=(),
             help="outcomes of successive calls: ok, transient, rate_limited, auth, rejected",
-            choices=("ok", "transient", "rate_limited", "auth", "rejected"),
+            choices=OUTCOMES,
         ),
         "imitates": Setting(
             "choice",
@@ -47,3 +63,114 @@ class FakeAdapter(Adapter):
         from . import adapter_class
 
         return adapter_class(imitated).rules
+
+    @property
+    def outbox(self) -> Path:
+        name = self.channel.settings.get("outbox") or f"var/fake-{self.channel.key}.jsonl"
+        path = Path(name)
+        return path if path.is_absolute() else self.root / path
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[Path]:
+        self.outbox.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.outbox.with_suffix(self.outbox.suffix + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield self.outbox
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _wait(self) -> None:
+        latency = float(self.channel.settings.get("latency") or 0)
+        if latency:
+            self.sleep(latency)
+
+    def _next_outcome(self) -> str:
+        """The scripted outcome of this call; the count lives beside the outbox."""
+        script = tuple(self.channel.settings.get("script") or ())
+        if not script:
+            return "ok"
+        counter = self.outbox.with_suffix(self.outbox.suffix + ".calls")
+        calls = int(counter.read_text() or 0) if counter.exists() else 0
+        counter.write_text(str(calls + 1))
+        return script[calls] if calls < len(script) else "ok"
+
+    def publish(
+        self,
+        rendered: Any,
+        *,
+        resume: Sequence[PartReceipt] = (),
+        on_part: OnPart | None = None,
+    ) -> Receipt:
+        self._wait()
+        with self._locked() as outbox:
+            outcome = self._next_outcome()
+            if outcome == "transient":
+                raise TransientError("fake: scripted transient failure")
+            if outcome == "rate_limited":
+                raise RateLimited(
+                    "fake: scripted rate limit", retry_at=self.now() + timedelta(seconds=60)
+                )
+            if outcome == "auth":
+                raise AuthError("fake: scripted authentication failure")
+            if outcome == "rejected":
+                raise Rejected("fake: scripted rejection")
+            when = self.now()
+            texts = [rendered.text, *rendered.thread]
+            parts = list(resume)
+            for index in range(len(parts), len(texts)):
+                remote_id = uuid.uuid4().hex[:16]
+                part = PartReceipt(index, remote_id, f"fake://{self.channel.key}/{remote_id}")
+                parts.append(part)
+                if on_part:
+                    on_part(part)
+            record = {
+                "id": parts[0].remote_id,
+                "channel": self.channel.key,
+                "post_id": rendered.post_id,
+                "text": rendered.text,
+                "thread": list(rendered.thread),
+                "link": rendered.link,
+                "media": [{"path": m.rel, "alt": m.alt} for m in rendered.media],
+                "first_comment": rendered.first_comment,
+                "parts": [p.remote_id for p in parts],
+                "published_at": when.isoformat(),
+            }
+            with outbox.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return Receipt(
+            remote_id=parts[0].remote_id,
+            url=parts[0].url,
+            published_at=when,
+            parts=tuple(parts),
+        )
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every line of the outbox for this channel, oldest first."""
+        if not self.outbox.exists():
+            return []
+        lines = self.outbox.read_text(encoding="utf-8").splitlines()
+        out = [json.loads(line) for line in lines if line.strip()]
+        return [r for r in out if r.get("channel") == self.channel.key]
+
+    def recent(self, limit: int = 50) -> list[RemotePost]:
+        self._wait()
+        deleted = {r["deleted"] for r in self.records() if "deleted" in r}
+        posts = [r for r in self.records() if "id" in r and r["id"] not in deleted]
+        return [
+            RemotePost(
+                remote_id=r["id"],
+                text=r["text"],
+                created_at=datetime.fromisoformat(r["published_at"]),
+                url=f"fake://{self.channel.key}/{r['id']}",
+            )
+            for r in reversed(posts[-limit:])
+        ]
+
+    def delete(self, remote_id: str) -> None:
+        self._wait()
+        with self._locked() as outbox, outbox.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"channel": self.channel.key, "deleted": remote_id}) + "\n")
+
+    def check_credentials(self) -> CredentialReport:
+        return CredentialReport(ok=True, account=f"fake channel {self.channel.key}")

@@ -1,0 +1,432 @@
+"""The ledger: which delivery (post × channel) is in which state, and an append-only event log.
+
+It is the truth about what was published. A delivery is *claimed* — committed to disk —
+before any API call, and recorded as published after it, so a crash between the two leaves a
+claim that can be settled, never a silent double post.
+
+States: pending → claimed → published | failed | in_doubt | expired | held; cancelled for
+deliveries whose post or channel was removed.
+
+SQLite in WAL mode with synchronous=FULL; the daemon and CLI commands may use one file at the
+same time (every write is one short IMMEDIATE transaction). The methods speak in deliveries and
+events, never in SQL, so that a PostgreSQL ledger can implement the same interface.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .errors import PartReceipt
+
+STATES = ("pending", "claimed", "published", "failed", "in_doubt", "expired", "held", "cancelled")
+CLAIMABLE = ("pending", "failed")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One post on one channel, as the ledger knows it."""
+
+    id: int
+    post_id: str
+    channel: str
+    due_at: datetime | None
+    content_hash: str
+    state: str
+    attempts: int
+    owner: str | None
+    lease_until: datetime | None
+    remote_id: str | None
+    url: str | None
+    text: str
+    parts: tuple[PartReceipt, ...]
+    comment_id: str | None
+    published_at: datetime | None
+    last_error: str | None
+    error_kind: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the append-only event log."""
+
+    id: int
+    at: datetime
+    actor: str
+    kind: str
+    post_id: str | None
+    channel: str | None
+    detail: str
+
+
+def _m1(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            post_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            due_at TEXT,
+            content_hash TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            owner TEXT,
+            lease_until TEXT,
+            remote_id TEXT,
+            url TEXT,
+            text TEXT NOT NULL DEFAULT '',
+            parts TEXT NOT NULL DEFAULT '[]',
+            comment_id TEXT,
+            published_at TEXT,
+            last_error TEXT,
+            error_kind TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (post_id, channel)
+        )
+        """
+    )
+    db.execute("CREATE INDEX deliveries_state_due ON deliveries (state, due_at)")
+    db.execute(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            post_id TEXT,
+            channel TEXT,
+            detail TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    # the event log is append-only: the database itself refuses edits and deletions
+    db.execute(
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END"
+    )
+    db.execute("CREATE TABLE controls (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+# Numbered migrations: append, never edit one that has shipped.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1]
+
+
+class LedgerError(Exception):
+    """The ledger cannot be used (unreadable file, newer schema than this program)."""
+
+
+class Ledger:
+    """A SQLite ledger file."""
+
+    def __init__(self, path: Path | str, clock: Callable[[], datetime] = _now):
+        self.path = Path(path)
+        self.clock = clock
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: the write lock is taken before anything is read."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._write() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            done = {r[0] for r in db.execute("SELECT version FROM schema_migrations")}
+            if done and max(done) > len(MIGRATIONS):
+                raise LedgerError(
+                    f"the ledger {self.path} has schema version {max(done)}, newer than this "
+                    f"crosspost knows ({len(MIGRATIONS)}): upgrade crosspost"
+                )
+            for number, migration in enumerate(MIGRATIONS, start=1):
+                if number not in done:
+                    migration(db)
+                    db.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?)",
+                        (number, _iso(self.clock())),
+                    )
+
+    @property
+    def schema_version(self) -> int:
+        row = self.db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    # --- deliveries ------------------------------------------------------------------------
+
+    def _row(self, row: sqlite3.Row | None) -> Delivery | None:
+        if row is None:
+            return None
+        return Delivery(
+            id=row["id"],
+            post_id=row["post_id"],
+            channel=row["channel"],
+            due_at=_time(row["due_at"]),
+            content_hash=row["content_hash"],
+            state=row["state"],
+            attempts=row["attempts"],
+            owner=row["owner"],
+            lease_until=_time(row["lease_until"]),
+            remote_id=row["remote_id"],
+            url=row["url"],
+            text=row["text"],
+            parts=tuple(PartReceipt(*p) for p in json.loads(row["parts"])),
+            comment_id=row["comment_id"],
+            published_at=_time(row["published_at"]),
+            last_error=row["last_error"],
+            error_kind=row["error_kind"],
+            updated_at=_time(row["updated_at"]) or self.clock(),
+        )
+
+    def get(self, post_id: str, channel: str) -> Delivery | None:
+        row = self.db.execute(
+            "SELECT * FROM deliveries WHERE post_id = ? AND channel = ?", (post_id, channel)
+        ).fetchone()
+        return self._row(row)
+
+    def deliveries(self, states: Sequence[str] | None = None) -> list[Delivery]:
+        """Deliveries in the given states (all when None), by due time."""
+        sql = "SELECT * FROM deliveries"
+        args: tuple[Any, ...] = ()
+        if states:
+            sql += f" WHERE state IN ({','.join('?' * len(states))})"
+            args = tuple(states)
+        rows = self.db.execute(sql + " ORDER BY due_at, post_id, channel", args).fetchall()
+        return [d for r in rows if (d := self._row(r)) is not None]
+
+    def ensure(
+        self, post_id: str, channel: str, due_at: datetime | None, content_hash: str, text: str
+    ) -> Delivery:
+        """The delivery for (post, channel), created pending if new. Never changes a settled one.
+
+        A pending delivery takes the new time, hash and text (the post was edited before it
+        went out).
+        """
+        now = _iso(self.clock())
+        with self._write() as db:
+            row = db.execute(
+                "SELECT * FROM deliveries WHERE post_id = ? AND channel = ?", (post_id, channel)
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO deliveries (post_id, channel, due_at, content_hash, text, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (post_id, channel, _iso(due_at), content_hash, text, now, now),
+                )
+                self._event(db, "planner", "planned", post_id, channel, f"due {_iso(due_at)}")
+            elif row["state"] == "pending" and (
+                row["content_hash"] != content_hash or row["due_at"] != _iso(due_at)
+            ):
+                db.execute(
+                    "UPDATE deliveries SET due_at = ?, content_hash = ?, text = ?, "
+                    "updated_at = ? WHERE id = ?",
+                    (_iso(due_at), content_hash, text, now, row["id"]),
+                )
+                self._event(db, "planner", "replanned", post_id, channel, f"due {_iso(due_at)}")
+        found = self.get(post_id, channel)
+        assert found is not None
+        return found
+
+    def claim(
+        self,
+        post_id: str,
+        channel: str,
+        owner: str,
+        lease: timedelta,
+        states: Sequence[str] = CLAIMABLE,
+    ) -> Delivery | None:
+        """Atomically take a delivery for sending; None if it is not in a claimable state.
+
+        The claim is committed before this returns, so it survives a crash during the send.
+        """
+        now = self.clock()
+        with self._write() as db:
+            row = db.execute(
+                "SELECT * FROM deliveries WHERE post_id = ? AND channel = ?", (post_id, channel)
+            ).fetchone()
+            if row is None or row["state"] not in states:
+                return None
+            db.execute(
+                "UPDATE deliveries SET state = 'claimed', owner = ?, lease_until = ?, "
+                "attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                (owner, _iso(now + lease), _iso(now), row["id"]),
+            )
+            self._event(db, owner, "claimed", post_id, channel, f"attempt {row['attempts'] + 1}")
+        return self.get(post_id, channel)
+
+    def record_part(self, delivery: Delivery, part: PartReceipt) -> None:
+        """Record one published part of a claimed delivery before the next is sent."""
+        with self._write() as db:
+            row = db.execute("SELECT parts FROM deliveries WHERE id = ?", (delivery.id,)).fetchone()
+            parts = [p for p in json.loads(row["parts"]) if p[0] != part.index]
+            parts.append([part.index, part.remote_id, part.url])
+            parts.sort()
+            db.execute(
+                "UPDATE deliveries SET parts = ?, updated_at = ? WHERE id = ?",
+                (json.dumps(parts), _iso(self.clock()), delivery.id),
+            )
+            self._event(
+                db, delivery.owner or "?", "part_published", delivery.post_id, delivery.channel,
+                f"part {part.index + 1}: {part.remote_id}",
+            )  # fmt: skip
+
+    def mark_published(
+        self,
+        delivery: Delivery,
+        *,
+        remote_id: str,
+        url: str | None,
+        published_at: datetime,
+        parts: Sequence[PartReceipt] = (),
+        comment_id: str | None = None,
+        actor: str | None = None,
+        detail: str = "",
+    ) -> Delivery:
+        with self._write() as db:
+            db.execute(
+                "UPDATE deliveries SET state = 'published', remote_id = ?, url = ?, "
+                "published_at = ?, parts = ?, comment_id = ?, owner = NULL, lease_until = NULL, "
+                "last_error = NULL, error_kind = NULL, updated_at = ? WHERE id = ?",
+                (
+                    remote_id,
+                    url,
+                    _iso(published_at),
+                    json.dumps([[p.index, p.remote_id, p.url] for p in parts]),
+                    comment_id,
+                    _iso(self.clock()),
+                    delivery.id,
+                ),
+            )
+            self._event(
+                db, actor or delivery.owner or "?", "published", delivery.post_id,
+                delivery.channel, detail or f"{remote_id} {url or ''}".strip(),
+            )  # fmt: skip
+        found = self.get(delivery.post_id, delivery.channel)
+        assert found is not None
+        return found
+
+    def set_state(
+        self,
+        delivery: Delivery,
+        state: str,
+        *,
+        error: str | None = None,
+        error_kind: str | None = None,
+        due_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> Delivery:
+        """Move a delivery to `state` (releasing any claim), recording why."""
+        if state not in STATES:
+            raise ValueError(f"unknown state {state}")
+        with self._write() as db:
+            db.execute(
+                "UPDATE deliveries SET state = ?, owner = NULL, lease_until = NULL, "
+                "last_error = ?, error_kind = ?, due_at = COALESCE(?, due_at), updated_at = ? "
+                "WHERE id = ?",
+                (state, error, error_kind, _iso(due_at), _iso(self.clock()), delivery.id),
+            )
+            self._event(
+                db, actor or delivery.owner or "?", state, delivery.post_id, delivery.channel,
+                error or "",
+            )  # fmt: skip
+        found = self.get(delivery.post_id, delivery.channel)
+        assert found is not None
+        return found
+
+    # --- events and controls ---------------------------------------------------------------
+
+    def _event(
+        self,
+        db: sqlite3.Connection,
+        actor: str,
+        kind: str,
+        post_id: str | None,
+        channel: str | None,
+        detail: str,
+    ) -> None:
+        db.execute(
+            "INSERT INTO events (at, actor, kind, post_id, channel, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (_iso(self.clock()), actor, kind, post_id, channel, detail),
+        )
+
+    def event(
+        self,
+        actor: str,
+        kind: str,
+        post_id: str | None = None,
+        channel: str | None = None,
+        detail: str = "",
+    ) -> None:
+        """Append one event to the log."""
+        with self._write() as db:
+            self._event(db, actor, kind, post_id, channel, detail)
+
+    def events(self, since: datetime | None = None) -> list[Event]:
+        rows = self.db.execute(
+            "SELECT * FROM events WHERE at >= ? ORDER BY id", (_iso(since) or "",)
+        ).fetchall()
+        return [
+            Event(
+                id=r["id"],
+                at=datetime.fromisoformat(r["at"]),
+                actor=r["actor"],
+                kind=r["kind"],
+                post_id=r["post_id"],
+                channel=r["channel"],
+                detail=r["detail"],
+            )
+            for r in rows
+        ]

@@ -1,0 +1,140 @@
+"""The ledger: a real SQLite file, its state machine, migrations and the append-only log."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from crosspost.errors import PartReceipt
+from crosspost.ledger import MIGRATIONS, Ledger, LedgerError
+
+T0 = datetime(2027, 1, 15, 10, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_file_is_wal_with_full_sync_and_migrated(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "var" / "ledger.db") as ledger:
+        assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert ledger.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert ledger.schema_version == len(MIGRATIONS)
+    with Ledger(tmp_path / "var" / "ledger.db") as again:  # reopening migrates nothing twice
+        assert again.schema_version == len(MIGRATIONS)
+        rows = again.db.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0]
+        assert rows == len(MIGRATIONS)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    Ledger(path).close()
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO schema_migrations VALUES (99, 'later')")
+    db.commit()
+    db.close()
+    with pytest.raises(LedgerError, match="schema version 99"):
+        Ledger(path)
+
+
+def test_claim_then_publish_then_nothing_more(tmp_path: Path) -> None:
+    clock = Clock()
+    with Ledger(tmp_path / "l.db", clock=clock) as ledger:
+        d = ledger.ensure("p1", "PCCKent", T0, "sha256:a", "Hello")
+        assert d.state == "pending"
+        claimed = ledger.claim("p1", "PCCKent", "me", timedelta(minutes=5))
+        assert claimed is not None and claimed.state == "claimed" and claimed.attempts == 1
+        assert claimed.lease_until == T0 + timedelta(minutes=5)
+        assert ledger.claim("p1", "PCCKent", "someone else", timedelta(minutes=5)) is None
+        done = ledger.mark_published(
+            claimed, remote_id="123", url="https://x.com/PCCKent/status/123", published_at=T0
+        )
+        assert done.state == "published" and done.owner is None
+        assert ledger.claim("p1", "PCCKent", "me", timedelta(minutes=5)) is None
+        # an edit after publication does not reopen it
+        again = ledger.ensure("p1", "PCCKent", T0, "sha256:b", "Hello, edited")
+        assert again.state == "published" and again.content_hash == "sha256:a"
+        kinds = [e.kind for e in ledger.events()]
+        assert kinds == ["planned", "claimed", "published"]
+
+
+def test_pending_delivery_follows_edits(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.ensure("p1", "KentPCC", T0, "sha256:a", "One")
+        moved = ledger.ensure("p1", "KentPCC", T0 + timedelta(hours=1), "sha256:b", "Two")
+        assert moved.due_at == T0 + timedelta(hours=1) and moved.text == "Two"
+        assert [e.kind for e in ledger.events()] == ["planned", "replanned"]
+
+
+def test_parts_are_recorded_as_they_go(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.ensure("t", "PCCKent", T0, "sha256:a", "1/3")
+        claimed = ledger.claim("t", "PCCKent", "me", timedelta(minutes=5))
+        assert claimed is not None
+        ledger.record_part(claimed, PartReceipt(0, "100", "u0"))
+        ledger.record_part(claimed, PartReceipt(1, "101", "u1"))
+        failed = ledger.set_state(claimed, "failed", error="part 3 rejected", error_kind="rejected")
+        assert failed.parts == (PartReceipt(0, "100", "u0"), PartReceipt(1, "101", "u1"))
+        retry = ledger.claim("t", "PCCKent", "me", timedelta(minutes=5))
+        assert retry is not None and retry.parts == failed.parts and retry.attempts == 2
+
+
+def test_event_log_is_append_only(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.event("alice", "note", detail="hello")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            ledger.db.execute("UPDATE events SET detail = 'changed'")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            ledger.db.execute("DELETE FROM events")
+        assert [e.detail for e in ledger.events()] == ["hello"]
+
+
+def test_unknown_state_is_refused(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        d = ledger.ensure("p", "c", T0, "h", "t")
+        with pytest.raises(ValueError):
+            ledger.set_state(d, "sent")
+
+
+CLAIMER = """
+import sys
+from datetime import timedelta
+from crosspost.ledger import Ledger
+ledger = Ledger(sys.argv[1])
+won = 0
+for i in range(int(sys.argv[3])):
+    if ledger.claim(f"p{i}", "c", sys.argv[2], timedelta(minutes=5)) is not None:
+        won += 1
+print(won)
+"""
+
+
+def test_two_processes_never_claim_the_same_delivery(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    count = 200
+    with Ledger(path) as ledger:
+        for i in range(count):
+            ledger.ensure(f"p{i}", "c", T0, "h", "t")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, str(path), name, str(count)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
+    wins = [int(p.communicate(timeout=60)[0]) for p in procs]
+    assert sum(wins) == count  # every delivery claimed exactly once between them
+    with Ledger(path) as ledger:
+        claims = [e for e in ledger.events() if e.kind == "claimed"]
+        assert len(claims) == count
+        assert len({e.post_id for e in claims}) == count
