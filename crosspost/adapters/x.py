@@ -1,9 +1,126 @@
-"""X (formerly Twitter) through tweepy."""
+"""X (formerly Twitter) through tweepy, with images through X's v2 media endpoints.
+
+tweepy is imported when the adapter first talks to X, never at module import, so commands
+that do not publish stay fast. Every failure goes through `XAdapter.error`, the one place
+where tweepy's and requests' exceptions become the typed errors of `crosspost.errors`.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ..errors import (
+    AuthError,
+    InDoubt,
+    PartReceipt,
+    PublishError,
+    RateLimited,
+    Rejected,
+    TransientError,
+    redact,
+)
 from ..rules import MB, PlatformRules
-from .base import Adapter, Setting
+from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting, fail
+
+if TYPE_CHECKING:
+    from ..posts import Media
+    from ..render import Rendered
+    from .xmedia import MediaUploader
+
+log = logging.getLogger(__name__)
+
+# X's limits and their reset headers (epoch seconds): (reset, remaining), the 15-minute window
+# first. When a 429 names several, the latest reset among the exhausted ones is when to retry.
+RESET_HEADERS = (
+    ("x-rate-limit-reset", "x-rate-limit-remaining"),
+    ("x-user-limit-24hour-reset", "x-user-limit-24hour-remaining"),
+    ("x-app-limit-24hour-reset", "x-app-limit-24hour-remaining"),
+)
+# Words in X's 403 answers that are about the keys, the app or the account, not about the post.
+APP_ACCESS = ("oauth1 app permissions", "not permitted to perform this action", "app permissions")
+API_ACCESS = (
+    "client-not-enrolled",
+    "attached to a project",
+    "subset of x api",
+    "subset of twitter api",
+    "access level",
+    "client-forbidden",
+    "unsupported-authentication",
+)
+ACCOUNT_BLOCKED = ("suspended", "temporarily locked", "account is locked")
+DAILY_LIMIT = ("daily status update limit", "daily tweet limit")
+DUPLICATE = "duplicate content"
+# Loggers that may print credentials at DEBUG (request headers, OAuth base strings, bodies).
+CHATTY_LOGGERS = (
+    "tweepy.client",
+    "oauthlib.oauth1.rfc5849",
+    "requests_oauthlib.oauth1_auth",
+    __name__,
+    "crosspost.adapters.xmedia",
+)
+_LOG_SECRETS: set[str] = set()
+
+
+class _RedactSecrets(logging.Filter):
+    """Takes every known X credential out of a log record before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _LOG_SECRETS:
+            try:
+                text = record.getMessage()
+            except Exception:  # a malformed record is the logging module's business
+                return True
+            cleaned = redact(text, _LOG_SECRETS)
+            if cleaned != text:
+                record.msg, record.args = cleaned, ()
+        return True
+
+
+_REDACT = _RedactSecrets()
+
+
+def _protect_logs(secrets: Sequence[str]) -> None:
+    """Redact these secrets from the DEBUG logs of tweepy, oauthlib and this module."""
+    _LOG_SECRETS.update(secrets)
+    for name in CHATTY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _REDACT not in logger.filters:
+            logger.addFilter(_REDACT)
+
+
+def retry_at(headers: Mapping[str, str]) -> datetime | None:
+    """When X says the exhausted limit resets; None when no reset header came."""
+    resets: list[tuple[bool, int]] = []
+    for reset_name, remaining_name in RESET_HEADERS:
+        value = headers.get(reset_name)
+        if value is None or not str(value).strip().isdigit():
+            continue
+        remaining = headers.get(remaining_name)
+        exhausted = remaining is None or str(remaining).strip() == "0"
+        resets.append((exhausted, int(str(value).strip())))
+    chosen = [at for exhausted, at in resets if exhausted] or [at for _, at in resets]
+    return datetime.fromtimestamp(max(chosen), UTC) if chosen else None
+
+
+def _before_sending(exc: BaseException) -> bool:
+    """True when a requests failure certainly happened before the request left this machine."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProxyError
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        inner = exc.args[0] if exc.args else None
+        if isinstance(inner, MaxRetryError):
+            inner = inner.reason
+        # NewConnectionError and NameResolutionError are ConnectTimeoutErrors too
+        return isinstance(inner, ConnectTimeoutError | ProxyError)
+    return False
 
 
 class XAdapter(Adapter):
@@ -25,3 +142,342 @@ class XAdapter(Adapter):
     settings = {
         "timeout": Setting("number", default=30, help="seconds before an HTTP call gives up"),
     }
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._api: Any = None  # tweepy.Client, made on first use
+        self._user_id: str | None = None
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    @property
+    def handle(self) -> str:
+        return "@" + self.channel.handle.lstrip("@")
+
+    def url(self, remote_id: str) -> str:
+        return f"https://x.com/{self.channel.handle.lstrip('@')}/status/{remote_id}"
+
+    def secrets(self) -> list[str]:
+        """The credentials, also percent-encoded once (OAuth header) and twice (base string)."""
+        out = list(values := super().secrets())
+        for value in values:
+            once = quote(value, safe="")
+            out += [v for v in (once, quote(once, safe="")) if v not in out]
+        return out
+
+    def _keys(self) -> dict[str, str]:
+        return {name: self.secret(name) for name in self.credentials}
+
+    def client(self) -> Any:
+        """The tweepy Client (OAuth 1.0a user context), every request with the timeout."""
+        if self._api is None:
+            import tweepy
+
+            from .xmedia import TimeoutSession
+
+            keys = self._keys()
+            _protect_logs(self.secrets())
+            # never wait_on_rate_limit: it sleeps in the worker and recurses on a bare 429
+            api = tweepy.Client(**keys, wait_on_rate_limit=False)
+            api.session = TimeoutSession(self.timeout)
+            self._api = api
+        return self._api
+
+    def uploader(self) -> MediaUploader:
+        import tweepy
+
+        from .xmedia import MediaUploader
+
+        keys = self._keys()
+        auth = tweepy.OAuth1UserHandler(
+            keys["consumer_key"],
+            keys["consumer_secret"],
+            keys["access_token"],
+            keys["access_token_secret"],
+        ).apply_auth()
+        return MediaUploader(self.client().session, auth)
+
+    @contextmanager
+    def _mapped(
+        self,
+        doing: str,
+        *,
+        sending: bool = False,
+        part: int | None = None,
+        completed: Sequence[PartReceipt] = (),
+    ) -> Iterator[None]:
+        """Run a block of calls to X; whatever it raises comes out as a typed error."""
+        try:
+            yield
+        except Exception as exc:
+            error = self.error(exc, doing, sending=sending, part=part, completed=completed)
+            if error is None:
+                raise
+            raise error from None  # the original's text may hold a secret
+
+    # --- the one place exceptions are translated -------------------------------------------
+
+    def error(
+        self,
+        exc: BaseException,
+        doing: str,
+        *,
+        sending: bool = False,
+        part: int | None = None,
+        completed: Sequence[PartReceipt] = (),
+    ) -> PublishError | None:
+        """The typed error for an exception raised while `doing` something on X, secrets out.
+
+        `sending` marks a call that creates a post: when the answer is lost after the request
+        may have arrived, the post may exist, so the error is InDoubt, never a plain retry.
+        Returns None for an exception that is a bug here rather than a failure to talk to X.
+        """
+        import requests
+        import tweepy
+
+        error: PublishError
+        if isinstance(exc, PublishError):
+            error = exc
+        elif isinstance(exc, tweepy.HTTPException):
+            error = self._http_error(exc, doing)
+        elif isinstance(exc, requests.exceptions.RequestException):
+            error = self._network_error(exc, doing, sending)
+        elif isinstance(exc, OSError):  # reading an image from disk
+            error = Rejected(f"{doing}: cannot read the file ({exc.strerror or exc})")
+        elif sending:  # X answered, but not as expected: the post may well exist
+            error = InDoubt(
+                f"{doing}: X's answer could not be read ({type(exc).__name__}: {exc}); the "
+                f"post may have been published. Do not resend: check {self.handle}'s recent posts"
+            )
+        else:
+            return None
+        if part is not None and error.part is None:
+            error.part = part
+        if completed and not error.completed:
+            error.completed = tuple(completed)
+        return fail(error, self)
+
+    def _http_error(self, exc: Any, doing: str) -> PublishError:
+        response = exc.response
+        status = int(response.status_code)
+        status_text = f"{status} {response.reason or ''}".strip()
+        said = "; ".join(str(m) for m in exc.api_messages) or str(exc)
+        words = self._problem_words(response, said)
+        if status == 429 or any(w in words for w in DAILY_LIMIT):
+            when = retry_at(response.headers)
+            after = f"retry after {when:%Y-%m-%d %H:%M} UTC" if when else "X did not say when"
+            return RateLimited(
+                f"{doing}: X's posting limit for {self.handle} is reached ({after})",
+                retry_at=when,
+                platform_message=said,
+                code=status,
+            )
+        if status == 401:
+            return AuthError(self._keys_rejected(status_text), platform_message=said, code=status)
+        if status == 403:
+            if DUPLICATE in words:
+                return Rejected(
+                    f"{doing}: X refuses a post identical to one {self.handle} already "
+                    f"published ({status_text}); change the wording to post it again",
+                    platform_message=said,
+                    code=status,
+                )
+            if any(w in words for w in APP_ACCESS):
+                return AuthError(
+                    f"the X app behind {self.handle} is not allowed to post ({status_text}): "
+                    "in the X developer portal set the app's permissions to 'Read and write', "
+                    f"then regenerate the access token and secret and update {self._token_vars()}",
+                    platform_message=said,
+                    code=status,
+                )
+            if any(w in words for w in API_ACCESS):
+                return AuthError(
+                    f"the X developer app behind {self.handle} has no access to this part of "
+                    f"the X API ({status_text}): check the app's project and access level in "
+                    "the X developer portal",
+                    platform_message=said,
+                    code=status,
+                )
+            if any(w in words for w in ACCOUNT_BLOCKED):
+                return AuthError(
+                    f"the X account {self.handle} is suspended or locked ({status_text}): sign "
+                    f"in to X as {self.handle} and resolve it",
+                    platform_message=said,
+                    code=status,
+                )
+            return Rejected(
+                f"{doing}: X refused it ({status_text})", platform_message=said, code=status
+            )
+        if status >= 500 or status == 408:
+            return TransientError(
+                f"{doing}: X had a server problem ({status_text}); it will be retried",
+                platform_message=said,
+                code=status,
+            )
+        return Rejected(
+            f"{doing}: X refused it ({status_text})", platform_message=said, code=status
+        )
+
+    def _network_error(self, exc: BaseException, doing: str, sending: bool) -> PublishError:
+        import requests
+
+        timed_out = isinstance(exc, requests.exceptions.Timeout) and not isinstance(
+            exc, requests.exceptions.ConnectTimeout
+        )
+        if _before_sending(exc):
+            return TransientError(f"{doing}: could not reach X ({exc}); it will be retried")
+        if sending:
+            lost = f"no answer from X within {self.timeout:g} s" if timed_out else f"{exc}"
+            return InDoubt(
+                f"{doing}: {lost} after sending; the post may have been published. Do not "
+                f"resend: check {self.handle}'s recent posts"
+            )
+        if timed_out:
+            return TransientError(f"{doing}: no answer from X within {self.timeout:g} s")
+        return TransientError(f"{doing}: network problem talking to X ({exc})")
+
+    @staticmethod
+    def _problem_words(response: Any, said: str) -> str:
+        """X's message, problem type and reason, lower case, for recognising a 403's cause."""
+        extra = ""
+        try:
+            body = response.json()
+        except Exception:  # not JSON: the message is all there is
+            body = None
+        if isinstance(body, dict):
+            extra = " ".join(str(body.get(key, "")) for key in ("type", "reason", "title"))
+        return f"{said} {extra}".lower()
+
+    def _token_vars(self) -> str:
+        names = self.channel.credentials
+        return f"{names.get('access_token', '?')} / {names.get('access_token_secret', '?')}"
+
+    def _keys_rejected(self, status_text: str) -> str:
+        names = self.channel.credentials
+        consumer = f"{names.get('consumer_key', '?')} / {names.get('consumer_secret', '?')}"
+        return (
+            f"the X keys for {self.handle} were rejected ({status_text}): regenerate the access "
+            f"token and secret in the X developer portal and update {self._token_vars()} "
+            f"(and check that {consumer} hold the app's API key and secret)"
+        )
+
+    # --- the interface ---------------------------------------------------------------------
+
+    def publish(
+        self,
+        rendered: Rendered,
+        *,
+        resume: Sequence[PartReceipt] = (),
+        on_part: OnPart | None = None,
+    ) -> Receipt:
+        texts = [rendered.text, *rendered.thread]
+        parts = sorted(resume, key=lambda p: p.index)
+        start = parts[-1].index + 1 if parts else 0
+        for index in range(start, len(texts)):
+            with self._mapped(f"posting to {self.handle}", part=index, completed=parts):
+                api = self.client()
+            media_ids: list[str] = []
+            if index == 0 and rendered.media:
+                media_ids = self._upload(rendered.media, completed=parts)
+            arguments: dict[str, Any] = {"text": texts[index], "user_auth": True}
+            if media_ids:
+                arguments["media_ids"] = media_ids
+            if parts:
+                arguments["in_reply_to_tweet_id"] = parts[-1].remote_id
+            doing = f"posting to {self.handle}"
+            with self._mapped(doing, sending=True, part=index, completed=parts):
+                remote_id = str(api.create_tweet(**arguments).data["id"])
+            part = PartReceipt(index, remote_id, self.url(remote_id))
+            parts.append(part)
+            log.info(
+                "published part %d of %d on %s: %s", index + 1, len(texts), self.handle, part.url
+            )
+            if on_part:
+                on_part(part)
+        return Receipt(
+            remote_id=parts[0].remote_id,
+            url=parts[0].url,
+            published_at=self.now(),
+            parts=tuple(parts),
+        )
+
+    def _upload(self, media: Sequence[Media], *, completed: Sequence[PartReceipt]) -> list[str]:
+        """Upload the post's images with their alt text; their media ids, in order."""
+        from .xmedia import media_category
+
+        with self._mapped(f"uploading images to {self.handle}", part=0, completed=completed):
+            uploader = self.uploader()
+        ids = []
+        for item in media:
+            category = media_category(item.path, getattr(item.info, "format", None))
+            with self._mapped(f"uploading the image {item.rel}", part=0, completed=completed):
+                media_id = uploader.upload(item.path, category)
+            if item.alt:
+                doing = f"adding the alt text of {item.rel}"
+                with self._mapped(doing, part=0, completed=completed):
+                    uploader.describe(media_id, item.alt)
+            ids.append(media_id)
+        return ids
+
+    def _me(self) -> Any:
+        return self.client().get_me(user_auth=True).data
+
+    def recent(self, limit: int = 50) -> list[RemotePost]:
+        if limit <= 0:
+            return []
+        posts: list[RemotePost] = []
+        with self._mapped(f"reading {self.handle}'s recent posts"):
+            api = self.client()
+            if self._user_id is None:
+                self._user_id = str(self._me().id)
+            token = None
+            while len(posts) < limit:
+                page = api.get_users_tweets(
+                    self._user_id,
+                    max_results=min(100, max(5, limit - len(posts))),  # X takes 5 to 100
+                    pagination_token=token,
+                    tweet_fields=["created_at"],
+                    user_auth=True,  # tweepy's default here is an app bearer token
+                )
+                for tweet in page.data or []:
+                    tweet_id = str(tweet.id)
+                    posts.append(
+                        RemotePost(tweet_id, tweet.text, tweet.created_at, self.url(tweet_id))
+                    )
+                token = (page.meta or {}).get("next_token")
+                if not token or not page.data:
+                    break
+        return posts[:limit]
+
+    def delete(self, remote_id: str) -> None:
+        doing = f"deleting post {remote_id} from {self.handle}"
+        with self._mapped(doing):
+            answer = self.client().delete_tweet(remote_id, user_auth=True)
+            data = answer.data or {}
+        if data.get("deleted") is False:
+            raise fail(Rejected(f"{doing}: X answered that it did not delete it"), self)
+
+    def check_credentials(self) -> CredentialReport:
+        try:
+            with self._mapped(f"checking the X keys for {self.handle}"):
+                me = self._me()
+        except AuthError as exc:
+            return CredentialReport(ok=False, problems=[exc.describe()])
+        except PublishError as exc:
+            return CredentialReport(
+                ok=False,
+                problems=[
+                    f"could not check the X keys for {self.handle}, try again later: "
+                    f"{exc.describe()}"
+                ],
+            )
+        account = f"@{me.username}"
+        report = CredentialReport(ok=True, account=account)
+        if account.lower() != self.handle.lower():
+            report.ok = False
+            report.problems.append(
+                f"the X keys configured for channel {self.channel.key} belong to {account}, "
+                f"not {self.handle}: generate the access token and secret while signed in as "
+                f"{self.handle} and update {self._token_vars()}"
+            )
+        return report
