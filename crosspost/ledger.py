@@ -63,6 +63,15 @@ class Delivery:
     last_error: str | None
     error_kind: str | None
     updated_at: datetime
+    file: str | None = None
+    retry_at: datetime | None = None
+    edited_hash: str | None = None  # the post changed after it was published
+    claimed_at: datetime | None = None
+
+    @property
+    def next_at(self) -> datetime | None:
+        """When this delivery should next be tried."""
+        return self.retry_at or self.due_at
 
 
 @dataclass(frozen=True)
@@ -131,8 +140,16 @@ def _m1(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE controls (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+def _m2(db: sqlite3.Connection) -> None:
+    """The daemon's needs: where a post came from, retry times, edits after publication."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN file TEXT")
+    db.execute("ALTER TABLE deliveries ADD COLUMN retry_at TEXT")
+    db.execute("ALTER TABLE deliveries ADD COLUMN edited_hash TEXT")
+    db.execute("ALTER TABLE deliveries ADD COLUMN claimed_at TEXT")
+
+
 # Numbered migrations: append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2]
 
 
 class LedgerError(Exception):
@@ -228,6 +245,10 @@ class Ledger:
             last_error=row["last_error"],
             error_kind=row["error_kind"],
             updated_at=_time(row["updated_at"]) or self.clock(),
+            file=row["file"],
+            retry_at=_time(row["retry_at"]),
+            edited_hash=row["edited_hash"],
+            claimed_at=_time(row["claimed_at"]),
         )
 
     def get(self, post_id: str, channel: str) -> Delivery | None:
@@ -247,34 +268,67 @@ class Ledger:
         return [d for r in rows if (d := self._row(r)) is not None]
 
     def ensure(
-        self, post_id: str, channel: str, due_at: datetime | None, content_hash: str, text: str
+        self,
+        post_id: str,
+        channel: str,
+        due_at: datetime | None,
+        content_hash: str,
+        text: str,
+        file: str | None = None,
+        actor: str = "planner",
     ) -> Delivery:
-        """The delivery for (post, channel), created pending if new. Never changes a settled one.
+        """The delivery for (post, channel), created pending if new. Never reopens a settled one.
 
-        A pending delivery takes the new time, hash and text (the post was edited before it
-        went out).
+        A pending (or failed, or cancelled) delivery takes the new time, hash and text: the
+        post was edited before it went out, so it is planned afresh. A published one whose
+        content changed is only marked as edited after publishing.
         """
         now = _iso(self.clock())
         with self._write() as db:
             row = db.execute(
                 "SELECT * FROM deliveries WHERE post_id = ? AND channel = ?", (post_id, channel)
             ).fetchone()
+            changed = row is not None and (
+                row["content_hash"] != content_hash or row["due_at"] != _iso(due_at)
+            )
             if row is None:
                 db.execute(
-                    "INSERT INTO deliveries (post_id, channel, due_at, content_hash, text, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (post_id, channel, _iso(due_at), content_hash, text, now, now),
+                    "INSERT INTO deliveries (post_id, channel, due_at, content_hash, text, file, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (post_id, channel, _iso(due_at), content_hash, text, file, now, now),
                 )
-                self._event(db, "planner", "planned", post_id, channel, f"due {_iso(due_at)}")
-            elif row["state"] == "pending" and (
-                row["content_hash"] != content_hash or row["due_at"] != _iso(due_at)
+                self._event(db, actor, "planned", post_id, channel, f"due {_iso(due_at)}")
+            elif row["state"] == "pending" and changed:
+                db.execute(
+                    "UPDATE deliveries SET due_at = ?, content_hash = ?, text = ?, file = ?, "
+                    "retry_at = NULL, updated_at = ? WHERE id = ?",
+                    (_iso(due_at), content_hash, text, file, now, row["id"]),
+                )
+                self._event(db, actor, "replanned", post_id, channel, f"due {_iso(due_at)}")
+            elif row["state"] in ("failed", "cancelled", "expired") and changed:
+                db.execute(
+                    "UPDATE deliveries SET state = 'pending', due_at = ?, content_hash = ?, "
+                    "text = ?, file = ?, retry_at = NULL, attempts = 0, last_error = NULL, "
+                    "error_kind = NULL, updated_at = ? WHERE id = ?",
+                    (_iso(due_at), content_hash, text, file, now, row["id"]),
+                )
+                self._event(
+                    db, actor, "replanned", post_id, channel,
+                    f"edited after it was {row['state']}; due {_iso(due_at)}",
+                )  # fmt: skip
+            elif (
+                row["state"] == "published"
+                and row["content_hash"] != content_hash
+                and row["edited_hash"] != content_hash
             ):
                 db.execute(
-                    "UPDATE deliveries SET due_at = ?, content_hash = ?, text = ?, "
-                    "updated_at = ? WHERE id = ?",
-                    (_iso(due_at), content_hash, text, now, row["id"]),
+                    "UPDATE deliveries SET edited_hash = ?, updated_at = ? WHERE id = ?",
+                    (content_hash, now, row["id"]),
                 )
-                self._event(db, "planner", "replanned", post_id, channel, f"due {_iso(due_at)}")
+                self._event(
+                    db, actor, "edited_after_publishing", post_id, channel,
+                    "the post changed after it was published; it is not published again",
+                )  # fmt: skip
         found = self.get(post_id, channel)
         assert found is not None
         return found
@@ -300,8 +354,8 @@ class Ledger:
                 return None
             db.execute(
                 "UPDATE deliveries SET state = 'claimed', owner = ?, lease_until = ?, "
-                "attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                (owner, _iso(now + lease), _iso(now), row["id"]),
+                "claimed_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                (owner, _iso(now + lease), _iso(now), _iso(now), row["id"]),
             )
             self._event(db, owner, "claimed", post_id, channel, f"attempt {row['attempts'] + 1}")
         return self.get(post_id, channel)
@@ -364,18 +418,30 @@ class Ledger:
         *,
         error: str | None = None,
         error_kind: str | None = None,
-        due_at: datetime | None = None,
+        retry_at: datetime | None = None,
         actor: str | None = None,
+        only_from: Sequence[str] | None = None,
     ) -> Delivery:
-        """Move a delivery to `state` (releasing any claim), recording why."""
+        """Move a delivery to `state` (releasing any claim), recording why.
+
+        With `only_from`, nothing happens unless the delivery is in one of those states (the
+        check and the change are one transaction).
+        """
         if state not in STATES:
             raise ValueError(f"unknown state {state}")
         with self._write() as db:
+            if only_from is not None:
+                row = db.execute(
+                    "SELECT state FROM deliveries WHERE id = ?", (delivery.id,)
+                ).fetchone()
+                if row is None or row["state"] not in only_from:
+                    found = self.get(delivery.post_id, delivery.channel)
+                    assert found is not None
+                    return found
             db.execute(
                 "UPDATE deliveries SET state = ?, owner = NULL, lease_until = NULL, "
-                "last_error = ?, error_kind = ?, due_at = COALESCE(?, due_at), updated_at = ? "
-                "WHERE id = ?",
-                (state, error, error_kind, _iso(due_at), _iso(self.clock()), delivery.id),
+                "last_error = ?, error_kind = ?, retry_at = ?, updated_at = ? WHERE id = ?",
+                (state, error, error_kind, _iso(retry_at), _iso(self.clock()), delivery.id),
             )
             self._event(
                 db, actor or delivery.owner or "?", state, delivery.post_id, delivery.channel,
@@ -385,7 +451,39 @@ class Ledger:
         assert found is not None
         return found
 
+    def due(self, now: datetime, limit: int = 1000) -> list[Delivery]:
+        """Pending deliveries whose time (or retry time) has come, oldest first."""
+        rows = self.db.execute(
+            "SELECT * FROM deliveries WHERE state = 'pending' "
+            "AND COALESCE(retry_at, due_at) <= ? ORDER BY COALESCE(retry_at, due_at) LIMIT ?",
+            (_iso(now), limit),
+        ).fetchall()
+        return [d for r in rows if (d := self._row(r)) is not None]
+
     # --- events and controls ---------------------------------------------------------------
+
+    def control(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM controls WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def controls(self, prefix: str = "") -> dict[str, str]:
+        rows = self.db.execute(
+            "SELECT key, value FROM controls WHERE key LIKE ? ORDER BY key", (prefix + "%",)
+        ).fetchall()
+        return {r["key"]: r["value"] for r in rows}
+
+    def set_control(self, key: str, value: str | None, actor: str, why: str = "") -> None:
+        """Set (or, with None, clear) a control, logging who and why."""
+        with self._write() as db:
+            if value is None:
+                db.execute("DELETE FROM controls WHERE key = ?", (key,))
+            else:
+                db.execute(
+                    "INSERT INTO controls (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+            self._event(db, actor, "control", None, None, f"{key}={value}: {why}".rstrip(": "))
 
     def _event(
         self,

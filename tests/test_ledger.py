@@ -63,8 +63,10 @@ def test_claim_then_publish_then_nothing_more(tmp_path: Path) -> None:
         # an edit after publication does not reopen it
         again = ledger.ensure("p1", "PCCKent", T0, "sha256:b", "Hello, edited")
         assert again.state == "published" and again.content_hash == "sha256:a"
+        assert again.edited_hash == "sha256:b"  # reported, never republished
+        ledger.ensure("p1", "PCCKent", T0, "sha256:b", "Hello, edited")  # said once only
         kinds = [e.kind for e in ledger.events()]
-        assert kinds == ["planned", "claimed", "published"]
+        assert kinds == ["planned", "claimed", "published", "edited_after_publishing"]
 
 
 def test_pending_delivery_follows_edits(tmp_path: Path) -> None:

@@ -61,7 +61,9 @@ def test_publish_once_then_nothing(fake_project: Path) -> None:
     assert "✓ PCCKent: published: fake://PCCKent/" in out
     assert "✓ KentPCC: published: fake://KentPCC/" in out
     [x] = outbox(fake_project, "x.jsonl")
-    assert x["text"].startswith("Safer Streets funding secured.") and x["thread"] == ["A second part."]
+    assert x["text"].startswith("Safer Streets funding secured.") and x["thread"] == [
+        "A second part."
+    ]
     assert len(x["parts"]) == 2
     [fb] = outbox(fake_project, "fb.jsonl")
     assert fb["link"] == "https://www.pcc-kent.gov.uk" and fb["thread"] == []
