@@ -1,9 +1,31 @@
-"""A Facebook Page through facebook-sdk (Graph API)."""
+"""A Facebook Page through facebook-sdk (Graph API).
+
+Text (with the link as a link preview): `POST /{page}/feed`. One photo: `POST /{page}/photos`
+with the file as multipart `source`. Several photos: each uploaded unpublished, then one
+`POST /{page}/feed` with `attached_media`. The first comment follows the post; if it fails,
+the post stands (it is published) and the failure is logged as a warning.
+"""
 
 from __future__ import annotations
 
+import logging
+import mimetypes
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PartReceipt, PublishError, Rejected
 from ..rules import MB, PlatformRules
-from .base import Adapter, Setting
+from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting, fail
+from .graph import Graph, explain, inspect_token, parse_time, require_id
+
+if TYPE_CHECKING:
+    from ..posts import Media
+    from ..render import Rendered
+
+log = logging.getLogger(__name__)
+
+PERMALINK = "https://www.facebook.com/{}"
+REQUIRED_SCOPES = ("pages_manage_posts", "pages_read_engagement", "pages_show_list")
 
 
 class FacebookAdapter(Adapter):
@@ -25,3 +47,167 @@ class FacebookAdapter(Adapter):
         "graph_version": Setting("text", default="v21.0", help="Graph API version, e.g. v21.0"),
         "timeout": Setting("number", default=30, help="seconds before an HTTP call gives up"),
     }
+    token_label = "Facebook Page token"
+
+    def _graph(self) -> Graph:
+        return Graph(self, self.secret("page_access_token"), token_label=self.token_label)
+
+    @property
+    def page_id(self) -> str:
+        return str(self.setting("page_id"))
+
+    # --- publishing ------------------------------------------------------------------------
+
+    def publish(
+        self,
+        rendered: Rendered,
+        *,
+        resume: Sequence[PartReceipt] = (),
+        on_part: OnPart | None = None,
+    ) -> Receipt:
+        if resume:
+            # an earlier attempt published the post and was cut off before it finished:
+            # never post it again (its first comment, if any, is for a person to check)
+            first = resume[0]
+            if rendered.first_comment:
+                log.warning(
+                    "%s: post %s was already published by an interrupted attempt; its first "
+                    "comment was not retried: check it on the Page",
+                    self.channel.key,
+                    first.remote_id,
+                )
+            return Receipt(first.remote_id, first.url, self.now(), parts=tuple(resume))
+        with self._graph() as graph:
+            post_id = self._post(graph, rendered)
+            published_at = self.now()
+            part = PartReceipt(0, post_id, PERMALINK.format(post_id))
+            if on_part:
+                on_part(part)
+            comment_id = self._first_comment(graph, post_id, rendered.first_comment)
+        return Receipt(post_id, part.url, published_at, parts=(part,), comment_id=comment_id)
+
+    def _post(self, graph: Graph, rendered: Rendered) -> str:
+        """Publish the post itself; its id ('{page}_{post}')."""
+        page = self.page_id
+        message = message_for(rendered)
+        if not rendered.media:
+            result = graph.post(
+                f"{page}/feed", publishing=True, message=message, link=rendered.link
+            )
+            return require_id(result, self, publishing=True, what="the post")
+        if len(rendered.media) == 1:
+            [media] = rendered.media
+            result = graph.post(
+                f"{page}/photos",
+                publishing=True,
+                files=self._source(media),
+                caption=message,
+                alt_text_custom=media.alt,
+            )
+            if result.get("post_id"):
+                return str(result["post_id"])
+            return f"{page}_{require_id(result, self, publishing=True, what='the photo')}"
+        photo_ids = []
+        for media in rendered.media:
+            # unpublished uploads show nowhere until the feed post below attaches them
+            result = graph.post(
+                f"{page}/photos",
+                files=self._source(media),
+                published=False,
+                alt_text_custom=media.alt,
+            )
+            photo_ids.append(require_id(result, self, what=f"the upload of {media.rel}"))
+        attached = {f"attached_media[{i}]": {"media_fbid": pid} for i, pid in enumerate(photo_ids)}
+        result = graph.post(f"{page}/feed", publishing=True, message=message, **attached)
+        return require_id(result, self, publishing=True, what="the post")
+
+    def _source(self, media: Media) -> dict[str, Any]:
+        try:
+            data = media.path.read_bytes()
+        except OSError as exc:
+            raise fail(Rejected(f"cannot read {media.rel}: {exc.strerror}"), self) from None
+        kind = mimetypes.guess_type(media.path.name)[0] or "application/octet-stream"
+        return {"source": (media.path.name, data, kind)}
+
+    def _first_comment(self, graph: Graph, post_id: str, text: str | None) -> str | None:
+        """Post the first comment; on failure log a warning and go on (the post stands)."""
+        if not text:
+            return None
+        try:
+            result = graph.post(f"{post_id}/comments", message=text)
+            return require_id(result, self, what="the first comment")
+        except PublishError as exc:
+            log.warning(
+                "%s: post %s is published but its first comment failed (%s): %s",
+                self.channel.key,
+                post_id,
+                exc.kind,
+                exc.describe(),
+            )
+            return None
+
+    # --- look-ups --------------------------------------------------------------------------
+
+    def recent(self, limit: int = 50) -> list[RemotePost]:
+        with self._graph() as graph:
+            result = graph.get(
+                f"{self.page_id}/posts",
+                fields="id,message,created_time,permalink_url",
+                limit=max(1, min(limit, 100)),
+            )
+        return [
+            RemotePost(
+                remote_id=str(item["id"]),
+                text=str(item.get("message") or ""),
+                created_at=parse_time(item.get("created_time")),
+                url=item.get("permalink_url") or PERMALINK.format(item["id"]),
+            )
+            for item in result.get("data") or []
+            if isinstance(item, dict) and item.get("id")
+        ][:limit]
+
+    def delete(self, remote_id: str) -> None:
+        with self._graph() as graph:
+            result = graph.delete(remote_id)
+        if result.get("success") is False:
+            raise fail(Rejected(f"Facebook did not delete post {remote_id}"), self)
+
+    def check_credentials(self) -> CredentialReport:
+        try:
+            token = self.secret("page_access_token")
+            page = self.page_id
+            graph = self._graph()
+        except PublishError as exc:
+            return CredentialReport(ok=False, problems=[exc.describe()])
+        with graph:
+            report, data = inspect_token(self, graph, token, required=REQUIRED_SCOPES)
+            if data.get("is_valid"):
+                kind = str(data.get("type") or "")
+                if kind and kind != "PAGE":
+                    report.problems.append(
+                        f"the token in {self.channel.credentials['page_access_token']} is a "
+                        f"{kind.lower()} token, not a Page token: posts would not appear as "
+                        "the Page. Generate a Page access token"
+                    )
+                owner = data.get("profile_id")
+                if kind == "PAGE" and owner and str(owner) != page:
+                    report.problems.append(
+                        f"the {self.token_label} belongs to Page {owner}, not to the "
+                        f"configured page_id {page}"
+                    )
+                try:
+                    about = graph.get(page, fields="name")
+                    report.account = str(about.get("name") or page)
+                except PublishError as exc:
+                    report.problems.append(explain(exc, self.token_label))
+        report.ok = not report.problems
+        return report
+
+
+def message_for(rendered: Rendered) -> str:
+    """The text to send. Photo posts cannot carry a link preview, so the link goes at the end
+    of the text (where Facebook makes it clickable) unless the text already has it."""
+    text = rendered.text
+    if rendered.media and rendered.link and rendered.link not in text:
+        text = f"{text}\n\n{rendered.link}" if text else rendered.link
+    return text

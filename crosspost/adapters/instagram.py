@@ -1,9 +1,34 @@
-"""An Instagram business account through facebook-sdk (Graph API content publishing)."""
+"""An Instagram business account through facebook-sdk (Graph API content publishing).
+
+Instagram fetches each image itself from `media_base_url`, so publishing is: read the
+24-hour publishing quota; create a media container (a carousel: one per image, then the
+parent); wait until the container is FINISHED (polling every `poll_interval` seconds for at
+most `poll_timeout`); `media_publish` it; then the first comment. The API cannot delete a
+post: that is done in the Instagram app.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InDoubt, PartReceipt, PublishError, RateLimited, Rejected, TransientError
 from ..rules import MB, PlatformRules
-from .base import Adapter, Setting
+from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting, fail
+from .graph import TRANSIENT_SUBCODES, Graph, explain, inspect_token, parse_time, require_id
+
+if TYPE_CHECKING:
+    from ..render import Rendered
+
+log = logging.getLogger(__name__)
+
+REQUIRED_SCOPES = ("instagram_basic", "instagram_content_publish", "pages_read_engagement")
+WANTED_SCOPES = {"instagram_manage_comments": "first comments cannot be posted"}
+MAX_CAROUSEL = 10
+_CODE_IN_STATUS = re.compile(r"\b(\d{7})\b")
 
 
 class InstagramAdapter(Adapter):
@@ -24,6 +49,7 @@ class InstagramAdapter(Adapter):
         links_clickable=False,
     )
     credentials = ("access_token",)
+    can_delete = False
     settings = {
         "ig_user_id": Setting("text", required=True, help="the Instagram business account id"),
         "media_base_url": Setting(
@@ -36,3 +62,257 @@ class InstagramAdapter(Adapter):
         "poll_interval": Setting("number", default=60, help="seconds between status checks"),
         "poll_timeout": Setting("number", default=300, help="give up on a container after this"),
     }
+    token_label = "Instagram access token"
+
+    def _graph(self) -> Graph:
+        return Graph(self, self.secret("access_token"), token_label=self.token_label)
+
+    @property
+    def user_id(self) -> str:
+        return str(self.setting("ig_user_id"))
+
+    def _number(self, name: str) -> float:
+        value = self.setting(name)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise fail(
+                Rejected(f"{name} must be a number of seconds, not {value!r}"), self
+            ) from None
+        return max(number, 0.0)
+
+    # --- publishing ------------------------------------------------------------------------
+
+    def publish(
+        self,
+        rendered: Rendered,
+        *,
+        resume: Sequence[PartReceipt] = (),
+        on_part: OnPart | None = None,
+    ) -> Receipt:
+        if resume:
+            # published by an earlier, interrupted attempt: never publish it again
+            first = resume[0]
+            if rendered.first_comment:
+                log.warning(
+                    "%s: media %s was already published by an interrupted attempt; its first "
+                    "comment was not retried: check it in the Instagram app",
+                    self.channel.key,
+                    first.remote_id,
+                )
+            return Receipt(first.remote_id, first.url, self.now(), parts=tuple(resume))
+        if not rendered.media:
+            raise fail(Rejected("an Instagram post needs an image: this one has none"), self)
+        if len(rendered.media) > MAX_CAROUSEL:
+            raise fail(Rejected(f"Instagram takes at most {MAX_CAROUSEL} images in one post"), self)
+        images = [(self._image_url(m.path, m.rel), m.alt) for m in rendered.media]
+        user = self.user_id
+        with self._graph() as graph:
+            self._check_quota(graph, user)
+            container = self._container(graph, user, rendered.text, images)
+            self._wait_until_ready(graph, container)
+            result = graph.post(f"{user}/media_publish", publishing=True, creation_id=container)
+            media_id = require_id(result, self, publishing=True, what="media_publish")
+            published_at = self.now()
+            part = PartReceipt(0, media_id, self._permalink(graph, media_id))
+            if on_part:
+                on_part(part)
+            comment_id = self._first_comment(graph, media_id, rendered.first_comment)
+        return Receipt(media_id, part.url, published_at, parts=(part,), comment_id=comment_id)
+
+    def _image_url(self, path: Path, rel: str) -> str:
+        try:
+            return self.media_url(path)
+        except ValueError:
+            raise fail(
+                Rejected(f"{rel} is outside the project, so media_base_url cannot serve it"), self
+            ) from None
+
+    def _check_quota(self, graph: Graph, user: str) -> None:
+        """RateLimited when the rolling 24-hour publishing quota is used up."""
+        answer = graph.get(f"{user}/content_publishing_limit", fields="quota_usage,config")
+        used, total = _quota(answer)
+        if used is not None and total is not None and used >= total:
+            raise fail(
+                RateLimited(
+                    f"Instagram's publishing limit is reached: {used} of {total} posts in the "
+                    "last 24 hours; the post will go out when the oldest of them is a day old"
+                ),
+                self,
+            )
+
+    def _container(
+        self, graph: Graph, user: str, caption: str, images: list[tuple[str, str]]
+    ) -> str:
+        """The id of the container to publish: one image, or a carousel of 2-10."""
+        if len(images) == 1:
+            [(url, alt)] = images
+            result = graph.post(f"{user}/media", image_url=url, caption=caption, alt_text=alt)
+            return require_id(result, self, what="the media container")
+        children = []
+        for url, alt in images:
+            result = graph.post(f"{user}/media", image_url=url, is_carousel_item=True, alt_text=alt)
+            children.append(require_id(result, self, what="a carousel item container"))
+        result = graph.post(
+            f"{user}/media", media_type="CAROUSEL", children=",".join(children), caption=caption
+        )
+        return require_id(result, self, what="the carousel container")
+
+    def _wait_until_ready(self, graph: Graph, container: str) -> None:
+        """Poll the container until FINISHED; ERROR is Rejected, EXPIRED or too slow Transient."""
+        interval = max(self._number("poll_interval"), 1.0)
+        limit = self._number("poll_timeout")
+        waited = 0.0
+        while True:
+            answer = graph.get(container, fields="status_code,status")
+            code = str(answer.get("status_code") or "")
+            said = str(answer.get("status") or "") or None
+            if code == "FINISHED":
+                return
+            if code == "ERROR":
+                raise fail(self._container_error(container, said), self)
+            if code == "EXPIRED":
+                raise fail(
+                    TransientError(
+                        f"the Instagram media container {container} expired before it was "
+                        "published; a new one is made on the next attempt",
+                        platform_message=said,
+                    ),
+                    self,
+                )
+            if code == "PUBLISHED":
+                raise fail(
+                    InDoubt(f"Instagram says container {container} is already published"), self
+                )
+            if waited >= limit:
+                raise fail(
+                    TransientError(
+                        f"the Instagram media container {container} was not ready after "
+                        f"{waited:g} s (status {code or 'unknown'}); it is tried again later",
+                        platform_message=said,
+                    ),
+                    self,
+                )
+            pause = min(interval, limit - waited)
+            self.sleep(pause)
+            waited += pause
+
+    def _container_error(self, container: str, said: str | None) -> PublishError:
+        codes = {int(c) for c in _CODE_IN_STATUS.findall(said or "")}
+        if codes & TRANSIENT_SUBCODES:
+            return TransientError(
+                f"Instagram could not process container {container} this time",
+                platform_message=said,
+            )
+        return Rejected(
+            f"Instagram could not process the image(s) of container {container}"
+            + (f": {said}" if said else " and gave no reason"),
+            platform_message=said,
+        )
+
+    def _permalink(self, graph: Graph, media_id: str) -> str | None:
+        try:
+            url = graph.get(media_id, fields="permalink").get("permalink")
+        except PublishError as exc:
+            log.warning(
+                "%s: media %s is published but its address could not be read: %s",
+                self.channel.key,
+                media_id,
+                exc.describe(),
+            )
+            return None
+        return str(url) if url else None
+
+    def _first_comment(self, graph: Graph, media_id: str, text: str | None) -> str | None:
+        """Post the first comment; on failure log a warning and go on (the post stands)."""
+        if not text:
+            return None
+        try:
+            result = graph.post(f"{media_id}/comments", message=text)
+            return require_id(result, self, what="the first comment")
+        except PublishError as exc:
+            log.warning(
+                "%s: media %s is published but its first comment failed (%s): %s",
+                self.channel.key,
+                media_id,
+                exc.kind,
+                exc.describe(),
+            )
+            return None
+
+    # --- look-ups --------------------------------------------------------------------------
+
+    def recent(self, limit: int = 50) -> list[RemotePost]:
+        with self._graph() as graph:
+            result = graph.get(
+                f"{self.user_id}/media",
+                fields="id,caption,timestamp,permalink",
+                limit=max(1, min(limit, 100)),
+            )
+        return [
+            RemotePost(
+                remote_id=str(item["id"]),
+                text=str(item.get("caption") or ""),
+                created_at=parse_time(item.get("timestamp")),
+                url=item.get("permalink"),
+            )
+            for item in result.get("data") or []
+            if isinstance(item, dict) and item.get("id")
+        ][:limit]
+
+    def delete(self, remote_id: str) -> None:
+        raise fail(
+            Rejected(
+                f"Instagram's API cannot delete posts: delete post {remote_id} in the Instagram "
+                "app (open the post, tap ..., then Delete)"
+            ),
+            self,
+        )
+
+    def check_credentials(self) -> CredentialReport:
+        try:
+            token = self.secret("access_token")
+            user = self.user_id
+            graph = self._graph()
+        except PublishError as exc:
+            return CredentialReport(ok=False, problems=[exc.describe()])
+        with graph:
+            report, data = inspect_token(
+                self, graph, token, required=REQUIRED_SCOPES, wanted=WANTED_SCOPES
+            )
+            if data.get("is_valid"):
+                try:
+                    about = graph.get(user, fields="username")
+                    name = about.get("username")
+                    report.account = f"@{name}" if name else user
+                except PublishError as exc:
+                    report.problems.append(explain(exc, self.token_label))
+                try:
+                    used, total = _quota(
+                        graph.get(f"{user}/content_publishing_limit", fields="quota_usage,config")
+                    )
+                except PublishError as exc:
+                    report.warnings.append(f"could not read the publishing quota: {exc.describe()}")
+                else:
+                    if used is not None and total is not None:
+                        report.quota = f"{used} of {total} posts used in the last 24 hours"
+                        if used >= total:
+                            report.warnings.append(
+                                f"Instagram's publishing limit is reached ({report.quota}): "
+                                "posts wait until older ones are a day old"
+                            )
+        report.ok = not report.problems
+        return report
+
+
+def _quota(answer: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(posts used, posts allowed) from content_publishing_limit; None where not said."""
+    rows = answer.get("data")
+    row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
+    config = row.get("config")
+    used = row.get("quota_usage")
+    total = config.get("quota_total") if isinstance(config, dict) else None
+    return (
+        int(used) if isinstance(used, int | float) else None,
+        int(total) if isinstance(total, int | float) else None,
+    )

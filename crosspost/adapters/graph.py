@@ -1,0 +1,545 @@
+"""The Graph API, shared by the Facebook Page and Instagram adapters.
+
+`Graph` builds one `facebook.GraphAPI` for a channel: the version from the channel's config
+(facebook-sdk's own `version=` only knows 2.8-3.1), a timeout on every call, and our own
+`requests.Session` so the response headers (usage, status) can be read after an error.
+`graph_error` is the one place where facebook-sdk's and requests' exceptions become the
+types in `crosspost.errors`, with every secret taken out. facebook-sdk and requests are
+imported inside functions only: `crosspost --help` must not pay for them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AuthError, InDoubt, PublishError, RateLimited, Rejected, TransientError
+from .base import Adapter, CredentialReport, fail
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_CODES = frozenset({1, 2})
+THROTTLING_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
+# Instagram content publishing: download timeout, container expired, media not ready,
+# server errors. Each can succeed on a later attempt.
+TRANSIENT_SUBCODES = frozenset({2207003, 2207020, 2207027, 2207001, 2207032})
+PUBLISH_LIMIT_SUBCODE = 2207042  # Instagram: the 24-hour publishing limit is reached
+USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-App-Usage", "X-Page-Usage")
+EXPIRY_WARNING = timedelta(days=14)
+FRAGMENT = 12  # this many characters of a secret, anywhere in a text, are hidden
+_VERSION = re.compile(r"v?(\d+)\.(\d+)")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]*>")
+# facebook-sdk puts the token in query strings and bodies; requests repeats URLs in errors
+_TOKEN_IN_TEXT = re.compile(
+    r"\b(access_token|input_token|fb_exchange_token|client_secret|appsecret_proof)=[^&\s'\"]*"
+)
+
+
+def scrub(text: str) -> str:
+    """`text` with the value of every token-like URL parameter replaced by '***'."""
+    return _TOKEN_IN_TEXT.sub(r"\1=***", text)
+
+
+def hide(text: str, secrets: list[str]) -> str:
+    """`text` with token-like URL parameters and any piece of a secret (FRAGMENT characters
+    or more: a platform may echo a token cut short) replaced by '***'."""
+    text = scrub(text)
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) < FRAGMENT:
+            continue
+        i = 0
+        while i <= len(secret) - FRAGMENT:
+            at = text.find(secret[i : i + FRAGMENT])
+            if at < 0:
+                i += 1
+                continue
+            start, end = at, at + FRAGMENT  # widen the match as far as text and secret agree
+            j = i
+            while start > 0 and j > 0 and text[start - 1] == secret[j - 1]:
+                start, j = start - 1, j - 1
+            k = i + FRAGMENT
+            while end < len(text) and k < len(secret) and text[end] == secret[k]:
+                end, k = end + 1, k + 1
+            text = text[:start] + "***" + text[end:]
+    return text
+
+
+class _ScrubTokens(logging.Filter):
+    """urllib3 logs each request's URL at DEBUG, query string (and so the token) included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = scrub(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+_SCRUB_TOKENS = _ScrubTokens()
+
+
+def graph_version(value: object) -> str:
+    """'v21.0' (or '21.0', or 21.0 as YAML reads it) as the path segment 'v21.0'."""
+    match = _VERSION.fullmatch(str(value).strip())
+    if not match:
+        raise Rejected(
+            f"graph_version {value!r} is not a Graph API version such as v21.0: "
+            "correct it in the channel's settings"
+        )
+    return f"v{match.group(1)}.{match.group(2)}"
+
+
+def encode(fields: Mapping[str, Any] | None) -> dict[str, str]:
+    """Form fields as the Graph API reads them.
+
+    facebook-sdk hands values to requests as they are, which sends True as "True": booleans
+    go as "true"/"false", lists and mappings as JSON, None is left out.
+    """
+    out: dict[str, str] = {}
+    for key, value in (fields or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, Mapping | list | tuple):
+            out[key] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        else:
+            out[key] = str(value)
+    return out
+
+
+class Graph:
+    """One channel's connection to the Graph API; use it as a context manager."""
+
+    def __init__(self, adapter: Adapter, token: str, *, token_label: str):
+        import facebook
+        import requests
+
+        self.adapter = adapter
+        self.token_label = token_label
+        self.response: requests.Response | None = None  # the last call's, for headers
+        self.session = requests.Session()
+        self.session.hooks["response"].append(self._keep)
+        self.api = facebook.GraphAPI(
+            access_token=token, timeout=adapter.timeout, session=self.session
+        )
+        # the attribute holds the path segment itself: URLs become .../v21.0/...
+        self.api.version = graph_version(adapter.setting("graph_version"))
+        logging.getLogger("urllib3.connectionpool").addFilter(_SCRUB_TOKENS)  # idempotent
+
+    def _keep(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.response = response
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.close()
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        return self.call("GET", path, params=params)
+
+    def post(
+        self,
+        path: str,
+        *,
+        files: dict[str, Any] | None = None,
+        publishing: bool = False,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """POST form fields (multipart when `files`); `publishing` when a timeout leaves the
+        outcome unknown (the post may exist)."""
+        return self.call("POST", path, fields=fields, files=files, publishing=publishing)
+
+    def delete(self, path: str) -> dict[str, Any]:
+        return self.call("DELETE", path)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+        publishing: bool = False,
+    ) -> dict[str, Any]:
+        import facebook
+        import requests
+
+        where = f"{self.api.version}/{path.lstrip('/')}"
+        log.debug("%s: %s %s", self.adapter.channel.key, method, where)
+        self.response = None
+        try:
+            result = self.api.request(
+                where,
+                args=encode(params),
+                post_args=encode(fields) if method == "POST" else None,
+                files=files,
+                method=method,
+            )
+        except (facebook.GraphAPIError, requests.RequestException, KeyError) as exc:
+            error = graph_error(
+                exc,
+                self.adapter,
+                token_label=self.token_label,
+                publishing=publishing,
+                response=self.response,
+            )
+        else:
+            return result if isinstance(result, dict) else {"data": result}
+        # raised outside the except block: the library's exception (whose text may hold a
+        # URL with the token) is not chained to ours, so no traceback can show it
+        raise error
+
+
+def require_id(
+    result: Mapping[str, Any],
+    adapter: Adapter,
+    *,
+    key: str = "id",
+    publishing: bool = False,
+    what: str = "the request",
+) -> str:
+    """The id the Graph API answered with; an answer without one is not a success."""
+    value = result.get(key)
+    if value:
+        return str(value)
+    text = f"{adapter.rules.label} answered {what} without an id ({key})"
+    if publishing:
+        raise fail(InDoubt(text + ": the post may have been published"), adapter)
+    raise fail(TransientError(text), adapter)
+
+
+# --- the one mapping from library exceptions to crosspost.errors ----------------------------
+
+
+def graph_error(
+    exc: BaseException,
+    adapter: Adapter,
+    *,
+    token_label: str,
+    publishing: bool = False,
+    response: requests.Response | None = None,
+) -> PublishError:
+    """The crosspost error for an exception raised by facebook-sdk or requests.
+
+    `publishing` says the call creates the post itself, so a request that may have arrived
+    without an answer coming back is in doubt, not a plain transient fault. The result has
+    every secret taken out (`fail`).
+    """
+    import facebook
+    import requests
+
+    status = response.status_code if response is not None else None
+    error: PublishError
+    if isinstance(exc, facebook.GraphAPIError):
+        body = exc.result.get("error") if isinstance(exc.result, dict) else None
+        if isinstance(body, dict) and exc.code is not None:
+            error = _coded(body, adapter, token_label, status, response)
+        else:
+            detail = body.get("message") if isinstance(body, dict) else None
+            error = _unreadable(adapter, response, publishing, detail or _summary(response))
+    elif isinstance(exc, KeyError):
+        # facebook-sdk reads headers["content-type"] before anything else
+        error = _unreadable(adapter, response, publishing, _summary(response))
+    elif isinstance(exc, requests.ConnectTimeout):
+        error = TransientError(
+            f"could not connect to {adapter.rules.label} within {adapter.timeout:g} s; "
+            "nothing was sent",
+            platform_message=str(exc),
+        )
+    elif isinstance(exc, requests.ReadTimeout):
+        if publishing:
+            error = InDoubt(
+                f"{adapter.rules.label} did not answer within {adapter.timeout:g} s of the "
+                "request being sent: the post may have been published. Check the account "
+                "before sending it again",
+                platform_message=str(exc),
+            )
+        else:
+            error = TransientError(
+                f"{adapter.rules.label} did not answer within {adapter.timeout:g} s",
+                platform_message=str(exc),
+            )
+    elif isinstance(exc, requests.ConnectionError):
+        if publishing and _maybe_sent(exc):
+            error = InDoubt(
+                f"the connection to {adapter.rules.label} broke after the request was sent: "
+                "the post may have been published. Check the account before sending it again",
+                platform_message=str(exc),
+            )
+        else:
+            error = TransientError(
+                f"could not reach {adapter.rules.label}", platform_message=str(exc)
+            )
+    elif isinstance(exc, requests.RequestException):
+        # the answer could not be read (broken chunked body, invalid JSON ...): it came back
+        text = f"{adapter.rules.label}'s answer could not be read ({type(exc).__name__})"
+        if publishing:
+            error = InDoubt(text + ": the post may have been published", platform_message=str(exc))
+        else:
+            error = TransientError(text, platform_message=str(exc))
+    else:
+        error = TransientError(
+            f"unexpected failure talking to {adapter.rules.label}", platform_message=repr(exc)
+        )
+    # the platform's text is hidden piece by piece (_coded hid what it put in the message)
+    error.message = scrub(error.message)
+    if error.platform_message:
+        error.platform_message = hide(error.platform_message, adapter.secrets())
+    return fail(error, adapter)
+
+
+def _maybe_sent(exc: BaseException) -> bool:
+    """A ConnectionError after the connection was made ('Connection aborted'): the request
+    may have reached the server. A refused or unresolvable connection sent nothing."""
+    from urllib3.exceptions import MaxRetryError, ProtocolError
+
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, ProtocolError)
+
+
+def _summary(response: requests.Response | None) -> str | None:
+    """The gist of a page that is not JSON: its <title>, or the start of its text."""
+    if response is None:
+        return None
+    try:
+        text = response.text
+    except Exception:  # noqa: BLE001 -- a body that cannot be decoded says nothing useful
+        return None
+    title = _TITLE.search(text)
+    gist = title.group(1) if title else _TAGS.sub(" ", text)
+    gist = " ".join(gist.split())
+    return gist[:200] or None
+
+
+def _unreadable(
+    adapter: Adapter, response: requests.Response | None, publishing: bool, detail: str | None
+) -> PublishError:
+    """An answer that is not Graph's JSON: an HTML error page, or no Content-Type at all."""
+    label = adapter.rules.label
+    status = response.status_code if response is not None else None
+    kind = response.headers.get("Content-Type") if response is not None else None
+    what = f"HTTP {status}" if status is not None else "an unknown status"
+    if not kind:
+        text = f"{label} answered with {what} and no Content-Type header"
+    elif "json" in kind:
+        text = f"{label} answered with {what} and an error without a code"
+    else:
+        text = f"{label} answered with {what} and a {kind} page instead of JSON"
+    if status is None or status >= 500:
+        return TransientError(text, platform_message=detail)
+    if status == 429:
+        return RateLimited(text, retry_at=_retry_at(adapter, response), platform_message=detail)
+    if status < 300:
+        if publishing:
+            return InDoubt(
+                text + ": the post may have been published", platform_message=detail, code=status
+            )
+        return TransientError(text, platform_message=detail, code=status)
+    return Rejected(text, platform_message=detail, code=status)
+
+
+def _coded(
+    body: Mapping[str, Any],
+    adapter: Adapter,
+    token_label: str,
+    status: int | None,
+    response: requests.Response | None,
+) -> PublishError:
+    """A Graph error with a code: {"error": {"message", "type", "code", "error_subcode", ...}}."""
+    label = adapter.rules.label
+    code = _int(body.get("code"))
+    subcode = _int(body.get("error_subcode"))
+    said = str(body.get("message") or "no message")
+    user_said = body.get("error_user_msg")
+    if user_said and str(user_said) not in said:
+        said += f" — {body.get('error_user_title') or 'details'}: {user_said}"
+    tag = f"Graph error {code}" + (f", subcode {subcode}" if subcode else "")
+    if body.get("fbtrace_id"):
+        tag += f", fbtrace_id {body['fbtrace_id']}"
+    said, tag = hide(said, adapter.secrets()), hide(tag, adapter.secrets())
+    kwargs: dict[str, Any] = {"platform_message": said, "code": code}
+    var = ", ".join(adapter.channel.credentials.values()) or "its environment variable"
+
+    if subcode in TRANSIENT_SUBCODES or body.get("is_transient") is True:
+        return TransientError(f"{label} had a temporary problem ({tag}): {said}", **kwargs)
+    if code in TRANSIENT_CODES:
+        return TransientError(f"{label} had a temporary problem ({tag}): {said}", **kwargs)
+    if code in THROTTLING_CODES or subcode == PUBLISH_LIMIT_SUBCODE:
+        retry_at = _retry_at(adapter, response)
+        when = f"; access returns about {retry_at:%H:%M} UTC" if retry_at else ""
+        return RateLimited(
+            f"{label} is limiting how often we can call it ({tag}){when}: {said}",
+            retry_at=retry_at,
+            **kwargs,
+        )
+    if code == 190:
+        return AuthError(
+            f"the {token_label} has expired or was revoked: {said} ({tag}). Generate a new "
+            f"token and set it in {var}",
+            **kwargs,
+        )
+    if code == 10 or (code is not None and 200 <= code <= 299):
+        return AuthError(
+            f"the {token_label} lacks a permission this needs: {said} ({tag}). Grant it and "
+            f"set the new token in {var}",
+            **kwargs,
+        )
+    if code == 100:
+        return Rejected(f"{label} refused the request as invalid: {said} ({tag})", **kwargs)
+    if code == 368:
+        return Rejected(
+            f"{label} blocked this under its community standards (policy): {said} ({tag})",
+            **kwargs,
+        )
+    if code == 506:
+        return Rejected(
+            f"{label} refused this as a duplicate of a post already published: {said} ({tag})",
+            **kwargs,
+        )
+    if status is not None and status >= 500:
+        return TransientError(f"{label} had a server error ({tag}): {said}", **kwargs)
+    return Rejected(f"{label} refused the request ({tag}): {said}", **kwargs)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _retry_at(adapter: Adapter, response: requests.Response | None) -> datetime | None:
+    """When access returns, from the usage headers' `estimated_time_to_regain_access`
+    (minutes); None when no header says."""
+    if response is None:
+        return None
+    minutes: list[float] = []
+    for name in USAGE_HEADERS:
+        raw = response.headers.get(name)
+        if not raw:
+            continue
+        try:
+            _collect(json.loads(raw), minutes)
+        except ValueError:
+            log.debug("unreadable %s header", name)
+    wait = max(minutes, default=0)
+    return adapter.now() + timedelta(minutes=wait) if wait > 0 else None
+
+
+def _collect(value: Any, out: list[float]) -> None:
+    """Every `estimated_time_to_regain_access` anywhere in a usage header's JSON."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "estimated_time_to_regain_access" and isinstance(item, int | float):
+                out.append(float(item))
+            else:
+                _collect(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _collect(item, out)
+
+
+# --- checking a token with debug_token ------------------------------------------------------
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Graph's '2026-12-01T10:00:05+0000' as an aware datetime; None when absent or odd."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        try:
+            return datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+
+
+def inspect_token(
+    adapter: Adapter,
+    graph: Graph,
+    token: str,
+    *,
+    required: tuple[str, ...],
+    wanted: Mapping[str, str] | None = None,
+) -> tuple[CredentialReport, dict[str, Any]]:
+    """What `debug_token` says about `token` (which inspects itself), as a report a comms
+    officer can act on, and the token's data. `wanted` maps optional scopes to what is lost
+    without them (warnings)."""
+    label = graph.token_label
+    var = ", ".join(adapter.channel.credentials.values()) or "its environment variable"
+    report = CredentialReport(ok=False)
+    try:
+        answer = graph.get("debug_token", input_token=token, access_token=token)
+    except PublishError as exc:
+        report.problems.append(explain(exc, label))
+        return report, {}
+    raw = answer.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    now = adapter.now()
+    report.scopes = [str(s) for s in data.get("scopes") or []]
+    expires = _int(data.get("expires_at")) or 0
+    report.expires_at = datetime.fromtimestamp(expires, UTC) if expires else None  # 0: never
+    if not data.get("is_valid"):
+        raw = data.get("error")
+        problem: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        said = hide(
+            str(problem.get("message") or "Facebook says it is not valid"), adapter.secrets()
+        )
+        said = adapter.clean(said)
+        expired = _int(problem.get("subcode")) == 463 or (
+            report.expires_at is not None and report.expires_at <= now
+        )
+        state = "has expired" if expired else "is no longer valid"
+        report.problems.append(
+            f"the {label} {state}: {said}. Generate a new token and set it in {var}"
+        )
+        return report, data
+    missing = [s for s in required if s not in report.scopes]
+    if missing:
+        report.problems.append(
+            f"the {label} lacks the permission{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}, which publishing needs: grant "
+            f"{'them' if len(missing) > 1 else 'it'} when generating a new token and set it "
+            f"in {var}"
+        )
+    for scope, loss in (wanted or {}).items():
+        if scope not in report.scopes:
+            report.warnings.append(f"the {label} lacks the permission {scope}: {loss}")
+    if report.expires_at is not None:
+        left = report.expires_at - now
+        if left <= EXPIRY_WARNING:
+            days = max(0, left.days)
+            report.warnings.append(
+                f"the {label} expires on {report.expires_at:%d %B %Y at %H:%M} UTC (in {days} "
+                f"day{'' if days == 1 else 's'}): generate a new one before then and set it "
+                f"in {var}"
+            )
+    report.ok = not report.problems
+    return report, data
+
+
+def explain(error: PublishError, token_label: str) -> str:
+    """A failed check as a problem sentence."""
+    if isinstance(error, AuthError | Rejected):
+        return error.describe()
+    return f"could not check the {token_label} just now: {error.describe()}"
