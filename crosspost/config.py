@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from .rules import PlatformRules
 
 DEFAULT_CONFIG = "crosspost.yaml"
-TOP_KEYS = ("timezone", "queue", "templates", "state", "channels")
+TOP_KEYS = ("timezone", "queue", "templates", "state", "channels", "daemon")
+DAEMON_KEYS = ("lateness", "sweep_interval", "settle_after", "lease", "retry")
+RETRY_KEYS = ("attempts", "first", "max")
 CHANNEL_KEYS = ("platform", "handle", "template", "quota", "credentials")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 CHANNEL_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -53,6 +55,25 @@ class Channel:
     env_refs: list[tuple[str, str, Mark]] = field(default_factory=list)  # (var, used by, where)
 
 
+@dataclass(frozen=True)
+class DaemonSettings:
+    """How the daemon behaves; every value has a default a public body can live with."""
+
+    lateness: timedelta = timedelta(minutes=30)  # later than this after downtime: expired
+    sweep_interval: timedelta = timedelta(seconds=30)  # catch what a timer missed
+    settle_after: timedelta = timedelta(minutes=2)  # look-ups may lag a fresh post
+    lease: timedelta = timedelta(minutes=10)  # a claim older than this, unresolved, is in doubt
+    retry_attempts: int = 8
+    retry_first: timedelta = timedelta(minutes=1)
+    retry_max: timedelta = timedelta(hours=1)
+
+    def backoff(self, attempts: int) -> timedelta | None:
+        """Wait before retry number `attempts` (1, 2, 4 ... minutes, capped), None when spent."""
+        if attempts >= self.retry_attempts:
+            return None
+        return min(self.retry_first * (2 ** max(attempts - 1, 0)), self.retry_max)
+
+
 @dataclass
 class Config:
     path: Path
@@ -63,6 +84,7 @@ class Config:
     state_path: Path
     channels: dict[str, Channel]
     mark: Mark
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
     def environment_problems(self, environ: Mapping[str, str] | None = None) -> list[Problem]:
         """Errors for every ${VAR} a channel uses that the environment does not set."""
@@ -142,9 +164,11 @@ def load_config(path: Path | str) -> Config:
         if channel is not None:
             channels[key] = channel
 
+    daemon = _daemon(reader, problems)
     if problems.errors:
         raise ConfigError(problems.sorted())
     return Config(
+        daemon=daemon,
         path=path,
         root=root,
         timezone=zone,
@@ -154,6 +178,31 @@ def load_config(path: Path | str) -> Config:
         channels=channels,
         mark=data.mark,
     )
+
+
+def _daemon(reader: Reader, problems: Problems) -> DaemonSettings:
+    raw = reader.mapping("daemon")
+    if raw is None:
+        return DaemonSettings()
+    sub = Reader(raw, problems, "daemon settings")
+    sub.check_keys(DAEMON_KEYS)
+    values: dict[str, Any] = {}
+    for key in ("lateness", "sweep_interval", "settle_after", "lease"):
+        duration = sub.duration(key)
+        if duration is not None:
+            values[key] = duration
+    retry = sub.mapping("retry")
+    if retry is not None:
+        retry_reader = Reader(retry, problems, "daemon retry settings")
+        retry_reader.check_keys(RETRY_KEYS)
+        attempts = retry_reader.integer("attempts", minimum=1)
+        if attempts is not None:
+            values["retry_attempts"] = attempts
+        for key in ("first", "max"):
+            duration = retry_reader.duration(key)
+            if duration is not None:
+                values[f"retry_{key}"] = duration
+    return DaemonSettings(**values)
 
 
 def _channel(key: str, raw: yamlfile.LocatedDict, problems: Problems) -> Channel | None:

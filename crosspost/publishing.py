@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,9 +23,7 @@ DEFAULT_LEASE = timedelta(minutes=10)
 def content_hash(rendered: Rendered) -> str:
     """A hash of exactly what the channel receives: texts, link, comment, media bytes, alt."""
     h = hashlib.sha256()
-    media = []
-    for m in rendered.media:
-        media.append([hashlib.sha256(m.path.read_bytes()).hexdigest(), m.alt])
+    media = [[file_digest(m.path), m.alt] for m in rendered.media]
     payload = [
         rendered.channel,
         rendered.text,
@@ -36,6 +34,18 @@ def content_hash(rendered: Rendered) -> str:
     ]
     h.update(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
     return "sha256:" + h.hexdigest()
+
+
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, cached per file version (path, modification time, size)."""
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _digests:
+        _digests[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _digests[key]
 
 
 def owner_name(role: str) -> str:
@@ -66,11 +76,12 @@ def publish_delivery(
     owner: str,
     lease: timedelta = DEFAULT_LEASE,
 ) -> Outcome:
-    """Publish one rendered post on one channel, unless the ledger says it already went."""
+    """Publish one rendered post on one channel now, unless the ledger says it already went."""
     post_id, key = rendered.post_id, channel.key
     delivery = ledger.ensure(
-        post_id, key, rendered.publish_at, content_hash(rendered), rendered.text
-    )
+        post_id, key, rendered.publish_at, content_hash(rendered), rendered.text,
+        file=_rel(rendered, adapter.root), actor=owner,
+    )  # fmt: skip
     if delivery.state == "published":
         return Outcome(post_id, key, "already", _already(delivery), delivery)
     if delivery.state == "in_doubt":
@@ -93,8 +104,27 @@ def publish_delivery(
             "may not have happened",
         )  # fmt: skip
         return Outcome(post_id, key, "in_doubt", delivery.last_error or "", delivery)
+    return send(rendered, adapter, ledger, owner, lease, states=("pending", "failed", "held"))
 
-    claimed = ledger.claim(post_id, key, owner, lease)
+
+def send(
+    rendered: Rendered,
+    adapter: Adapter,
+    ledger: Ledger,
+    owner: str,
+    lease: timedelta = DEFAULT_LEASE,
+    *,
+    states: tuple[str, ...] = ("pending",),
+    backoff: Callable[[int], timedelta | None] | None = None,
+) -> Outcome:
+    """Claim the delivery (committed), call the platform, record what happened.
+
+    With `backoff` (the daemon's retry policy) a temporary failure is retried at a later
+    time until the attempts are spent; without it (a person at the terminal) it is left
+    pending for them to try again.
+    """
+    post_id, key = rendered.post_id, adapter.channel.key
+    claimed = ledger.claim(post_id, key, owner, lease, states=states)
     if claimed is None:  # another process took it between our look and our claim
         current = ledger.get(post_id, key)
         state = current.state if current else "unknown"
@@ -107,7 +137,7 @@ def publish_delivery(
             on_part=lambda part: ledger.record_part(claimed, part),
         )
     except PublishError as exc:
-        return _failed(ledger, claimed, exc, adapter)
+        return _failed(ledger, claimed, exc, adapter, backoff)
     except Exception as exc:  # a bug: the send may have happened, so never retry blindly
         message = adapter.clean(f"unexpected {type(exc).__name__}: {exc}")
         done = ledger.set_state(claimed, "in_doubt", error=message, error_kind="in_doubt")
@@ -124,24 +154,37 @@ def publish_delivery(
     return Outcome(post_id, key, "published", f"published: {where}", done)
 
 
+def _rel(rendered: Rendered, root: Path) -> str:
+    try:
+        return rendered.post.file.relative_to(root).as_posix()
+    except ValueError:
+        return str(rendered.post.file)
+
+
 def _already(delivery: Delivery) -> str:
     when = f"{delivery.published_at:%Y-%m-%d %H:%M} UTC" if delivery.published_at else "earlier"
     return f"already published {when}: {delivery.url or delivery.remote_id} (nothing sent)"
 
 
-def _failed(ledger: Ledger, claimed: Delivery, exc: PublishError, adapter: Adapter) -> Outcome:
+def _failed(
+    ledger: Ledger,
+    claimed: Delivery,
+    exc: PublishError,
+    adapter: Adapter,
+    backoff: Callable[[int], timedelta | None] | None,
+) -> Outcome:
     message = adapter.clean(str(exc))
     kind = exc.kind
     post_id, key = claimed.post_id, claimed.channel
+    now = ledger.clock()
     if isinstance(exc, InDoubt):
         done = ledger.set_state(claimed, "in_doubt", error=message, error_kind=kind)
         return Outcome(post_id, key, "in_doubt", f"outcome unknown: {message}", done)
-    if isinstance(exc, RateLimited):
-        due = exc.retry_at
-        done = ledger.set_state(claimed, "pending", error=message, error_kind=kind)
-        when = f" after {due:%H:%M} UTC" if due else " later"
-        return Outcome(post_id, key, "retry", f"rate limited; try again{when}: {message}", done)
     if isinstance(exc, AuthError):
+        if backoff is not None:  # the daemon holds the channel until `crosspost doctor` passes
+            ledger.set_control(f"hold:{key}", f"auth: {message}", claimed.owner or "?", message)
+            done = ledger.set_state(claimed, "held", error=message, error_kind=kind)
+            return Outcome(post_id, key, "held", f"channel held: {message}", done)
         done = ledger.set_state(claimed, "failed", error=message, error_kind=kind)
         return Outcome(
             post_id, key, "failed",
@@ -150,8 +193,22 @@ def _failed(ledger: Ledger, claimed: Delivery, exc: PublishError, adapter: Adapt
     if isinstance(exc, Rejected):
         done = ledger.set_state(claimed, "failed", error=message, error_kind=kind)
         return Outcome(post_id, key, "failed", f"rejected: {message}", done)
-    done = ledger.set_state(claimed, "pending", error=message, error_kind=kind)
-    return Outcome(post_id, key, "retry", f"temporary failure; try again: {message}", done)
+    # temporary: a passing fault or a rate limit
+    delay = backoff(claimed.attempts) if backoff is not None else None
+    if backoff is not None and delay is None:
+        done = ledger.set_state(
+            claimed, "failed", error=f"gave up after {claimed.attempts} attempts: {message}",
+            error_kind=kind,
+        )  # fmt: skip
+        return Outcome(post_id, key, "failed", done.last_error or message, done)
+    retry_at = now + delay if delay is not None else None
+    if isinstance(exc, RateLimited) and exc.retry_at is not None:
+        retry_at = exc.retry_at
+    done = ledger.set_state(claimed, "pending", error=message, error_kind=kind, retry_at=retry_at)
+    when = f" after {retry_at:%H:%M:%S} UTC" if retry_at else ""
+    if isinstance(exc, RateLimited):
+        return Outcome(post_id, key, "retry", f"rate limited; try again{when}: {message}", done)
+    return Outcome(post_id, key, "retry", f"temporary failure; try again{when}: {message}", done)
 
 
 def make_adapter(

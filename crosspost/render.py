@@ -208,6 +208,10 @@ class Renderer:
             out.template = template.filename
             out.text = tidy(self._run(template, self._context(post, channel, fields), post))
         out.thread = [tidy(part) for part in out.thread]
+        if out.link and media and out.link not in out.text:
+            # a photo post cannot carry a link preview: the link goes at the end of the text,
+            # here, so that preview shows exactly what is sent
+            out.text = f"{out.text}\n\n{out.link}" if out.text else out.link
         return out
 
     def _context(self, post: Post, channel: Channel, fields: dict[str, Any]) -> dict[str, Any]:

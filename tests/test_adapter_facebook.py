@@ -260,9 +260,10 @@ def test_several_photos_are_uploaded_unpublished_then_attached_as_json(
     fields = form(feed)
     assert json.loads(fields.pop("attached_media[0]")) == {"media_fbid": "5550001"}
     assert json.loads(fields.pop("attached_media[1]")) == {"media_fbid": "5550002"}
-    # a photo post has no link preview: the link closes the message instead
+    # a photo post has no link preview: rendering put the link at the end of the message
+    assert rendered.text.endswith("\n\nhttps://www.pcc-kent.gov.uk/news/safer-streets")
     assert fields == {
-        "message": rendered.text + "\n\nhttps://www.pcc-kent.gov.uk/news/safer-streets",
+        "message": rendered.text,
         "access_token": TOKEN,
     }
     assert form(comment) == {

@@ -89,7 +89,7 @@ class FacebookAdapter(Adapter):
     def _post(self, graph: Graph, rendered: Rendered) -> str:
         """Publish the post itself; its id ('{page}_{post}')."""
         page = self.page_id
-        message = message_for(rendered)
+        message = rendered.text  # rendering already moved a photo post's link into it
         if not rendered.media:
             result = graph.post(
                 f"{page}/feed", publishing=True, message=message, link=rendered.link
@@ -202,12 +202,3 @@ class FacebookAdapter(Adapter):
                     report.problems.append(explain(exc, self.token_label))
         report.ok = not report.problems
         return report
-
-
-def message_for(rendered: Rendered) -> str:
-    """The text to send. Photo posts cannot carry a link preview, so the link goes at the end
-    of the text (where Facebook makes it clickable) unless the text already has it."""
-    text = rendered.text
-    if rendered.media and rendered.link and rendered.link not in text:
-        text = f"{text}\n\n{rendered.link}" if text else rendered.link
-    return text
