@@ -275,6 +275,131 @@ def doctor(config_path: str) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def setup_logging(log_format: str, level: int = 20) -> None:
+    """Readable lines on stderr by default; one JSON object a line with --log-format json."""
+    import json
+    import logging
+
+    class JsonLines(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            out = {
+                "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+            if record.exc_info:
+                out["exception"] = self.formatException(record.exc_info)
+            return json.dumps(out, ensure_ascii=False)
+
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("crosspost")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+@main.command()
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Every channel replaced by a fake of its platform: "
+    "prints each 'would publish' at its time; the real ledger is untouched.",
+)
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Publish what is due, settle what is in doubt, and exit (for cron).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines on stderr: readable, or JSON lines.",
+)
+@config_option
+@config_errors
+def run(dry_run: bool, once: bool, log_format: str, config_path: str) -> None:
+    """The daemon: publish every post at its time, exactly once.
+
+    Prints the plan at start (deliveries per channel, the next few, anything held, expired
+    or in doubt). Reloads on SIGHUP and when the queue, templates or config change; an
+    invalid edit keeps the last good plan and the log says why. SIGTERM or Ctrl-C finishes
+    the send in flight and exits 0. A delivery more than the configured lateness (default
+    30 minutes) overdue after downtime is expired, never published late.
+    """  # fmt: skip
+    from .daemon import Daemon
+
+    setup_logging(log_format)
+    daemon = Daemon(config_path, dry_run=dry_run, echo=click.echo)
+    sys.exit(daemon.run_once() if once else daemon.run())
+
+
+@main.command()
+@click.argument("post_id")
+@click.option("--channel", required=True, metavar="CH", help="The channel of the delivery.")
+@click.option(
+    "--published",
+    "remote_id",
+    metavar="REMOTE_ID",
+    help="It did go out: the post's id on the platform.",
+)
+@click.option("--not-published", is_flag=True, help="It did not go out: send it again.")
+@click.option(
+    "--by",
+    default=lambda: os.environ.get("USER", "unknown"),
+    show_default="$USER",
+    help="Who settled it, for the event log.",
+)
+@config_option
+@config_errors
+def resolve(
+    post_id: str,
+    channel: str,
+    remote_id: str | None,
+    not_published: bool,
+    by: str,
+    config_path: str,
+) -> None:
+    """Settle a delivery whose outcome is unknown (in doubt), after checking the account.
+
+    --published REMOTE_ID records it as published with that id; --not-published puts it
+    back in the queue to be sent (at once if it is due).
+    """  # fmt: skip
+    from .config import load_config
+    from .ledger import Ledger
+
+    if bool(remote_id) == not_published:
+        raise click.UsageError("give exactly one of --published REMOTE_ID or --not-published")
+    config = load_config(config_path)
+    with Ledger(config.state_path) as ledger:
+        delivery = ledger.get(post_id, channel)
+        if delivery is None:
+            raise click.BadParameter(f"no delivery of {post_id} on {channel} in the ledger")
+        if delivery.state != "in_doubt":
+            raise click.ClickException(
+                f"{post_id} on {channel} is {delivery.state}, not in doubt: nothing to settle"
+            )
+        if remote_id:
+            ledger.mark_published(
+                delivery, remote_id=remote_id, url=None, published_at=ledger.clock(),
+                parts=delivery.parts, actor=by, detail=f"resolved by {by}: published",
+            )  # fmt: skip
+            click.echo(f"✓ {post_id} on {channel}: recorded as published ({remote_id})")
+        else:
+            ledger.set_state(
+                delivery, "pending", error=f"resolved by {by}: not published",
+                error_kind="resolved", actor=by, only_from=["in_doubt"],
+                retry_at=ledger.clock(),
+            )  # fmt: skip
+            click.echo(f"✓ {post_id} on {channel}: back in the queue, to be sent again")
+
+
 def _find_post(project: Any, post_id: str) -> Any:
     from .problems import did_you_mean
 

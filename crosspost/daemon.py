@@ -1,0 +1,486 @@
+"""The daemon: APScheduler is the alarm clock, the ledger is the truth.
+
+One date job per pending delivery wakes the daemon at the delivery's time; a sweeper every
+`sweep_interval` catches anything a timer missed (suspend, clock jump) and settles sends whose
+outcome is unknown. Every send goes through the ledger's claim, so several daemons on one
+ledger — or a daemon restarted after a crash — still publish each delivery once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import signal
+import socket
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .adapters.base import Adapter, RemotePost
+from .config import Config
+from .errors import PartReceipt, PublishError
+from .ledger import Delivery, Ledger
+from .planner import Plan, make_plan, reconcile
+from .problems import ConfigError
+from .publishing import dry_run_channel, owner_name, send
+from .timeparse import format_local
+
+log = logging.getLogger("crosspost.daemon")
+_URL = re.compile(r"https?://\S+")
+_SLACK = timedelta(minutes=5)  # a platform's clock may differ a little from ours
+LOOK_UP = 100  # recent posts read to settle a send in doubt (X's largest page)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def comparable(text: str) -> str:
+    """Text as platforms echo it back: links rewritten (t.co), whitespace folded."""
+    return " ".join(_URL.sub("<link>", text).split())
+
+
+def owner_alive(owner: str | None) -> bool:
+    """False only when the owner is a process on this host that no longer exists."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True  # another machine: trust its lease
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Daemon:
+    """Publishes the queue on time. `run()` until stopped, or `run_once()` for cron."""
+
+    def __init__(
+        self,
+        config_path: Path | str,
+        *,
+        dry_run: bool = False,
+        clock: Callable[[], datetime] = _utcnow,
+        environ: Mapping[str, str] | None = None,
+        echo: Callable[[str], None] = print,
+        sleep: Callable[[float], None] | None = None,
+    ):
+        self.config_path = Path(config_path)
+        self.dry_run = dry_run
+        self.clock = clock
+        self.environ = environ
+        self.echo = echo
+        self.sleep = sleep
+        self.owner = owner_name("daemon-dry-run" if dry_run else "daemon")
+        self.plan: Plan | None = None
+        self.adapters: dict[str, Adapter] = {}
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._ledgers: list[Ledger] = []
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        self.scheduler: Any = None
+        self._scratch = tempfile.TemporaryDirectory(prefix="crosspost-dry-") if dry_run else None
+        self.failures = 0
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        assert self.plan is not None, "load() first"
+        return self.plan.project.config
+
+    @property
+    def state_path(self) -> Path:
+        if self._scratch is not None:
+            return Path(self._scratch.name) / "dry-run.db"  # never the real ledger
+        return self.config.state_path
+
+    def ledger(self) -> Ledger:
+        """This thread's connection to the ledger (SQLite connections stay in their thread)."""
+        ledger = getattr(self._local, "ledger", None)
+        if ledger is None or ledger.path != self.state_path:
+            ledger = Ledger(self.state_path, clock=self.clock)
+            self._local.ledger = ledger
+            with self._lock:
+                self._ledgers.append(ledger)
+        return ledger
+
+    def adapter(self, key: str) -> Adapter | None:
+        with self._lock:
+            if key not in self.adapters:
+                channel = self.config.channels.get(key)
+                if channel is None:
+                    return None
+                kwargs: dict[str, Any] = {"root": self.config.root, "now": self.clock}
+                if self.environ is not None:
+                    kwargs["environ"] = self.environ
+                if self.sleep is not None:
+                    kwargs["sleep"] = self.sleep
+                self.adapters[key] = channel.adapter(channel, **kwargs)
+            return self.adapters[key]
+
+    def _dry_channels(self, config: Config) -> None:
+        assert self._scratch is not None
+        scratch = Path(self._scratch.name)
+        config.channels = {
+            key: dry_run_channel(channel, scratch / f"{key}.jsonl")
+            for key, channel in config.channels.items()
+        }
+
+    # --- loading and planning --------------------------------------------------------------
+
+    def load(self, why: str = "start") -> bool:
+        """(Re)load config, queue and templates, reconcile the ledger, reschedule the timers.
+
+        An unusable config or a file with errors keeps the last good plan for what it
+        covers, and the log says why.
+        """
+        try:
+            plan = make_plan(self.config_path, now=self.clock(), environ=self.environ)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("config: %s", problem)
+            if self.plan is None:
+                raise
+            log.error("the config has errors (%s): keeping the last good plan", why)
+            return False
+        for problem in plan.errors:
+            log.error("%s", problem)
+        old = self.plan
+        if old is not None:  # a broken file keeps what it had before it broke
+            for key, rendered in old.deliveries.items():
+                if key not in plan.deliveries and old.file_of(rendered) in plan.broken_files:
+                    plan.deliveries[key] = rendered
+                    plan.hashes[key] = old.hashes[key]
+        if plan.broken_files:
+            log.error(
+                "files with errors keep their last good plan until fixed: %s",
+                ", ".join(sorted(plan.broken_files)),
+            )
+        if self.dry_run:
+            self._dry_channels(plan.project.config)
+        with self._lock:
+            self.plan = plan
+            self.adapters = {}
+        changes = reconcile(self.ledger(), plan, actor=self.owner)
+        for delivery, reason in changes.cancelled:
+            log.warning("cancelled %s on %s: %s", delivery.post_id, delivery.channel, reason)
+        log.info("loaded (%s): %d deliveries in the plan", why, changes.planned)
+        self.schedule_all()
+        return True
+
+    # --- timers ----------------------------------------------------------------------------
+
+    def schedule_all(self) -> None:
+        """One date job per pending delivery, at its time (UTC); stale jobs removed."""
+        if self.scheduler is None:
+            return
+        wanted = {}
+        for delivery in self.ledger().deliveries(["pending"]):
+            if delivery.next_at is not None:
+                wanted[f"d:{delivery.post_id}|{delivery.channel}"] = delivery
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("d:") and job.id not in wanted:
+                job.remove()
+        for job_id, delivery in wanted.items():
+            self._schedule(job_id, delivery)
+
+    def _schedule(self, job_id: str, delivery: Delivery) -> None:
+        when = max(delivery.next_at or self.clock(), self.clock())
+        self.scheduler.add_job(
+            self.deliver_key,
+            "date",
+            run_date=when,
+            args=[delivery.post_id, delivery.channel],
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    # --- publishing ------------------------------------------------------------------------
+
+    def deliver_key(self, post_id: str, channel: str) -> None:
+        """A timer fired: publish that delivery if it is still pending and due."""
+        delivery = self.ledger().get(post_id, channel)
+        if delivery is None or delivery.state != "pending" or delivery.next_at is None:
+            return
+        if delivery.next_at <= self.clock():
+            self.deliver(delivery)
+
+    def deliver_due(self) -> None:
+        """Publish everything pending whose time has come."""
+        for delivery in self.ledger().due(self.clock()):
+            if self.stopping.is_set():
+                return
+            self.deliver(delivery)
+
+    def deliver(self, delivery: Delivery) -> None:
+        if self.stopping.is_set():
+            return  # a stop was asked for: send nothing new
+        ledger = self.ledger()
+        now = self.clock()
+        key = (delivery.post_id, delivery.channel)
+        plan = self.plan
+        assert plan is not None
+        rendered = plan.deliveries.get(key)
+        if rendered is None or plan.hashes.get(key) != delivery.content_hash:
+            return  # not in the current plan (the next reconcile deals with it)
+        hold = ledger.control(f"hold:{delivery.channel}")
+        if hold is not None:
+            ledger.set_state(
+                delivery, "held", error=f"channel held: {hold}", error_kind="held",
+                actor=self.owner, only_from=["pending"],
+            )  # fmt: skip
+            log.warning("held %s on %s: channel held (%s)", *key, hold)
+            return
+        lateness = self.config.daemon.lateness
+        due = delivery.due_at
+        if delivery.attempts == 0 and due is not None and now - due > lateness:
+            ledger.set_state(
+                delivery, "expired", error_kind="expired", actor=self.owner,
+                only_from=["pending"],
+                error=f"due {due:%Y-%m-%d %H:%M} UTC, {_minutes(now - due)} late: more than "
+                f"the {_minutes(lateness)} allowed, so it was not published late",
+            )  # fmt: skip
+            log.error("expired %s on %s: due %s, not published late", *key, due.isoformat())
+            self.failures += 1
+            return
+        adapter = self.adapter(delivery.channel)
+        if adapter is None:
+            return
+        outcome = send(
+            rendered,
+            adapter,
+            ledger,
+            self.owner,
+            self.config.daemon.lease,
+            backoff=self.config.daemon.backoff,
+        )
+        if outcome.status == "published":
+            if self.dry_run:
+                label = f"{rendered.channel} ({adapter.channel.rules.label} {rendered.handle})"
+                when = format_local(now, self.config.timezone)
+                self.echo(f"[{when}] would publish to {label}: {rendered.post_id}")
+                self.echo("    " + rendered.text.replace("\n", "\n    "))
+            log.info("published %s on %s: %s", *key, outcome.message)
+        elif outcome.status == "retry":
+            log.warning("%s on %s: %s", *key, outcome.message)
+            done = outcome.delivery
+            if self.scheduler is not None and done is not None and done.state == "pending":
+                self._schedule(f"d:{done.post_id}|{done.channel}", done)
+        elif outcome.status in ("failed", "held", "in_doubt"):
+            log.error("%s on %s: %s", *key, outcome.message)
+            self.failures += 1
+
+    # --- settling sends whose outcome is unknown -------------------------------------------
+
+    def settle(self) -> None:
+        """Orphaned claims become in doubt; in-doubt sends are looked up on the account."""
+        ledger = self.ledger()
+        now = self.clock()
+        for delivery in ledger.deliveries(["claimed"]):
+            expired = delivery.lease_until is not None and delivery.lease_until < now
+            if expired or not owner_alive(delivery.owner):
+                why = "its claim expired" if expired else f"{delivery.owner} is gone"
+                ledger.set_state(
+                    delivery, "in_doubt", error_kind="in_doubt", actor=self.owner,
+                    only_from=["claimed"],
+                    error=f"a send was interrupted ({why}): it may or may not have happened",
+                )  # fmt: skip
+                log.warning("in doubt: %s on %s (%s)", delivery.post_id, delivery.channel, why)
+        for delivery in ledger.deliveries(["in_doubt"]):
+            self._settle_one(ledger, delivery, now)
+
+    def _settle_one(self, ledger: Ledger, delivery: Delivery, now: datetime) -> None:
+        adapter = self.adapter(delivery.channel)
+        if adapter is None or not adapter.can_look_up:
+            return  # stays in doubt until `crosspost resolve`
+        try:
+            recent = adapter.recent(limit=LOOK_UP)
+        except (PublishError, NotImplementedError) as exc:
+            log.warning("cannot settle %s on %s yet: %s", delivery.post_id, delivery.channel, exc)
+            return
+        found = _match(recent, delivery)
+        since = delivery.claimed_at or delivery.updated_at
+        oldest = min((p.created_at for p in recent if p.created_at), default=None)
+        if found is None and len(recent) >= LOOK_UP and oldest and oldest > since - _SLACK:
+            log.warning(
+                "cannot settle %s on %s: the account posted more than %d times since; "
+                "check it and use crosspost resolve", delivery.post_id, delivery.channel, LOOK_UP,
+            )  # fmt: skip
+            return  # the look-up does not reach back far enough to say "not published"
+        if found is not None:
+            parts = delivery.parts or (PartReceipt(0, found.remote_id, found.url),)
+            ledger.mark_published(
+                delivery, remote_id=found.remote_id, url=found.url,
+                published_at=found.created_at or now, parts=parts, actor=self.owner,
+                detail=f"settled: found on the account as {found.remote_id}",
+            )  # fmt: skip
+            log.info("settled %s on %s: it was published", delivery.post_id, delivery.channel)
+            return
+        if now - since >= self.config.daemon.settle_after:
+            ledger.set_state(
+                delivery, "pending", error_kind="in_doubt", actor=self.owner,
+                only_from=["in_doubt"], retry_at=now,
+                error="not found on the account after the settling delay: sending again",
+            )  # fmt: skip
+            log.warning(
+                "settled %s on %s: not found on the account, sending again",
+                delivery.post_id,
+                delivery.channel,
+            )
+
+    def sweep(self) -> None:
+        """Settle what is in doubt, then publish whatever is due (what a timer missed)."""
+        try:
+            self.settle()
+            self.deliver_due()
+        except Exception:  # the sweeper must survive anything and try again next time
+            log.exception("sweep failed")
+
+    # --- running ---------------------------------------------------------------------------
+
+    def describe_plan(self) -> str:
+        """The plan as a person wants it at start: counts, the next few, anything stuck."""
+        ledger = self.ledger()
+        zone = self.config.timezone
+        pending = ledger.deliveries(["pending"])
+        per_channel = Counter(d.channel for d in pending)
+        counts = ", ".join(f"{k} {per_channel[k]}" for k in self.config.channels) or "none"
+        mode = " (dry run: nothing is sent, the real ledger is untouched)" if self.dry_run else ""
+        lines = [f"crosspost: {len(pending)} deliveries pending ({counts}){mode}"]
+        upcoming = sorted(pending, key=lambda d: d.next_at or self.clock())[:5]
+        if upcoming:
+            lines.append("next:")
+            for d in upcoming:
+                when = format_local(d.next_at, zone) if d.next_at else "?"
+                lines.append(f"  {when}  {d.post_id} → {d.channel}")
+        for state in ("held", "in_doubt", "failed", "expired"):
+            stuck = ledger.deliveries([state])
+            if stuck:
+                names = ", ".join(f"{d.post_id} → {d.channel}" for d in stuck[:5])
+                more = f" and {len(stuck) - 5} more" if len(stuck) > 5 else ""
+                lines.append(f"{state.replace('_', ' ')}: {names}{more}")
+        return "\n".join(lines)
+
+    def run_once(self) -> int:
+        """Publish what is due, settle what is in doubt, exit: 0, or 1 if anything failed."""
+        self.load("run --once")
+        self.echo(self.describe_plan())
+        self.settle()
+        self.deliver_due()
+        self.close()
+        return 1 if self.failures else 0
+
+    def run(self, watch: bool = True) -> int:
+        """Run until SIGTERM or SIGINT; reload on SIGHUP and on file changes."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self._install_signals()  # first: a stop asked for during start-up is honoured
+        self.load("start")
+        self.echo(self.describe_plan())
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self.scheduler.add_job(
+            self.sweep,
+            "interval",
+            seconds=self.config.daemon.sweep_interval.total_seconds(),
+            id="sweeper",
+            next_run_time=_utcnow(),
+        )
+        self.schedule_all()
+        self.scheduler.start()
+        watcher = None
+        if watch:
+            watcher = threading.Thread(target=self._watch, name="crosspost-watch", daemon=True)
+            watcher.start()
+        log.info("running; stop with SIGTERM or Ctrl-C, reload with SIGHUP")
+        while not self.stopping.is_set():
+            if self.reload_requested.wait(0.2):
+                self.reload_requested.clear()
+                if not self.stopping.is_set():
+                    self.load("reload")
+        log.info("stopping: finishing any send in flight")
+        self.scheduler.shutdown(wait=True)
+        self.close()
+        log.info("stopped")
+        return 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def close(self) -> None:
+        with self._lock:
+            for ledger in self._ledgers:
+                with contextlib.suppress(Exception):  # another thread's connection may refuse
+                    ledger.close()
+            self._ledgers = []
+        self._local = threading.local()
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
+
+    def _watch(self) -> None:
+        """Reload when the queue, the templates or the config change (editors save by rename)."""
+        import watchfiles
+
+        config = self.config
+        paths = [p for p in (config.queue_dir, config.templates_dir) if p.is_dir()]
+
+        def config_version() -> tuple[int, int] | None:
+            try:
+                st = self.config_path.stat()
+            except OSError:
+                return None
+            return st.st_mtime_ns, st.st_ino
+
+        seen = config_version()
+        for changes in watchfiles.watch(
+            *paths,
+            stop_event=self.stopping,
+            debounce=150,
+            step=50,
+            rust_timeout=500,
+            yield_on_timeout=True,
+        ):
+            current = config_version()
+            if changes or current != seen:
+                seen = current
+                self.reload_requested.set()
+
+
+def _minutes(delta: Any) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes} minute{'s' * (minutes != 1)}"
+
+
+def _match(recent: list[RemotePost], delivery: Delivery) -> RemotePost | None:
+    want = comparable(delivery.text)
+    since = delivery.claimed_at
+    for post in recent:
+        if comparable(post.text) != want:
+            continue
+        if since and post.created_at and post.created_at < since.replace(microsecond=0) - _SLACK:
+            continue  # an older post with the same words
+        return post
+    return None

@@ -1,0 +1,127 @@
+"""The planner: which deliveries (post × channel × time) should exist, reconciled with the ledger.
+
+Run on every load. A new post becomes pending; a changed time or text re-plans a pending
+delivery; a deleted file, a removed channel or a post turned draft cancels its pending
+deliveries, with the reason in the event log; an edit after publication is reported, never
+republished. A file with errors keeps its deliveries exactly as they were (the last good
+plan) until it is fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .ledger import Delivery, Ledger
+from .problems import Problem
+from .project import Project, validate
+from .publishing import content_hash
+from .render import Rendered
+
+OPEN_STATES = ("pending", "failed", "held")
+
+
+@dataclass
+class Plan:
+    """What the queue asks for, as of one load."""
+
+    project: Project
+    deliveries: dict[tuple[str, str], Rendered]  # (post id, channel) -> what it will receive
+    hashes: dict[tuple[str, str], str]
+    broken_files: set[str]  # files (relative to the project) with errors: left as they were
+    errors: list[Problem] = field(default_factory=list)
+
+    def file_of(self, rendered: Rendered) -> str:
+        return relative(rendered.post.file, self.project.config.root)
+
+
+def relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def make_plan(
+    config_path: Path | str,
+    now: datetime | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Plan:
+    """Load and check everything; ConfigError if the config is unusable."""
+    project = validate(config_path, now=now, environ=environ)
+    root = project.config.root
+    errors = project.problems.errors
+    broken = {relative(p.mark.path, root) for p in errors}
+    deliveries: dict[tuple[str, str], Rendered] = {}
+    hashes: dict[tuple[str, str], str] = {}
+    for rendered in project.rendered:
+        if rendered.problems:
+            broken.add(relative(rendered.post.file, root))
+    for rendered in project.rendered:
+        post = rendered.post
+        if post.status != "ready" or rendered.publish_at is None:
+            continue
+        if relative(post.file, root) in broken:
+            continue
+        key = (post.id, rendered.channel)
+        deliveries[key] = rendered
+        hashes[key] = content_hash(rendered)
+    return Plan(project, deliveries, hashes, broken, errors)
+
+
+@dataclass
+class Changes:
+    """What one reconciliation did, for the log."""
+
+    planned: int = 0
+    cancelled: list[tuple[Delivery, str]] = field(default_factory=list)
+    kept_broken: list[Delivery] = field(default_factory=list)
+
+
+def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
+    """Make the ledger's open deliveries match the plan."""
+    changes = Changes()
+    config = plan.project.config
+    for (post_id, channel), rendered in plan.deliveries.items():
+        ledger.ensure(
+            post_id,
+            channel,
+            rendered.publish_at,
+            plan.hashes[(post_id, channel)],
+            rendered.text,
+            file=plan.file_of(rendered),
+            actor=actor,
+        )
+        changes.planned += 1
+    posts = {p.id: p for p in plan.project.posts}
+    for delivery in ledger.deliveries(OPEN_STATES):
+        key = (delivery.post_id, delivery.channel)
+        if key in plan.deliveries:
+            continue
+        if delivery.file in plan.broken_files:
+            changes.kept_broken.append(delivery)
+            continue
+        reason = _why_gone(delivery, posts, config.channels, config.root)
+        ledger.set_state(
+            delivery, "cancelled", error=reason, error_kind="cancelled", actor=actor,
+            only_from=OPEN_STATES,
+        )  # fmt: skip
+        changes.cancelled.append((delivery, reason))
+    return changes
+
+
+def _why_gone(delivery: Delivery, posts: dict, channels: dict, root: Path) -> str:  # type: ignore[type-arg]
+    if delivery.channel not in channels:
+        return f"channel {delivery.channel} was removed from the config"
+    post = posts.get(delivery.post_id)
+    if post is None:
+        if delivery.file and not (root / delivery.file).exists():
+            return f"the post file {delivery.file} was deleted"
+        return "the post is no longer in the queue"
+    if post.status == "draft":
+        return "the post was made a draft"
+    if delivery.channel not in post.channels:
+        return f"the post no longer names channel {delivery.channel}"
+    return "the post no longer has a publication time"

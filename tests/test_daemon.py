@@ -1,0 +1,276 @@
+"""The daemon in-process with a controllable clock: timing, clock changes, downtime, faults,
+edits and settlement. (tests/test_daemon_process.py kills real processes.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from crosspost.daemon import Daemon
+from crosspost.ledger import Ledger
+
+CONFIG = """\
+timezone: Europe/London
+state: var/ledger.db
+daemon:
+  settle_after: 0s
+channels:
+  x:
+    platform: fake
+    imitates: x
+    outbox: var/x.jsonl
+{x_extra}
+  fb:
+    platform: fake
+    imitates: facebook
+    outbox: var/fb.jsonl
+"""
+
+
+class Clock:
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def at(self, text: str) -> None:
+        self.now = datetime.fromisoformat(text).astimezone(UTC)
+
+
+@pytest.fixture
+def site(project: Path) -> Path:
+    write_config(project)
+    for name in ("x", "fb"):
+        (project / "templates" / f"{name}.j2").write_text("{{ title }}")
+    return project
+
+
+def write_config(root: Path, x_extra: str = "") -> None:
+    (root / "crosspost.yaml").write_text(CONFIG.format(x_extra=x_extra))
+
+
+def post(root: Path, name: str, when: str, title: str | None = None, extra: str = "") -> None:
+    (root / "queue" / f"{name}.yaml").write_text(
+        f"publish_at: {when}\ntitle: {title or 'Post ' + name}\n{extra}"
+    )
+
+
+def outbox(root: Path, channel: str = "x") -> list[dict]:
+    path = root / "var" / f"{channel}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if "id" in line]
+
+
+def daemon(root: Path, clock: Clock) -> Daemon:
+    d = Daemon(root / "crosspost.yaml", clock=clock, environ={}, echo=lambda s: None,
+               sleep=lambda s: None)  # fmt: skip
+    d.load()
+    return d
+
+
+def state(root: Path, post_id: str, channel: str = "x") -> str:
+    with Ledger(root / "var" / "ledger.db") as ledger:
+        found = ledger.get(post_id, channel)
+        return found.state if found else "absent"
+
+
+CLOCK_CHANGES = [
+    # (written, the UTC instant it must fire at)
+    ("2027-03-28 00:30", "2027-03-28T00:30:00+00:00"),
+    ("2027-03-28 02:30", "2027-03-28T01:30:00+00:00"),
+    ("2027-10-31 00:30", "2027-10-30T23:30:00+00:00"),
+    ("2027-10-31T01:30+01:00", "2027-10-31T00:30:00+00:00"),
+    ("2027-10-31T01:30+00:00", "2027-10-31T01:30:00+00:00"),
+    ("2027-10-31 02:30", "2027-10-31T02:30:00+00:00"),
+]
+
+
+def test_clock_changes_fire_at_the_right_utc_instants(site: Path) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    for i, (written, _) in enumerate(CLOCK_CHANGES):
+        post(site, f"p{i}", written, extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 3, 1, tzinfo=UTC))
+    d = daemon(site, clock)
+    d.scheduler = BackgroundScheduler(timezone=UTC)
+    d.scheduler.start(paused=True)  # timers computed, nothing runs
+    try:
+        d.schedule_all()
+        runs = {job.args[0]: job.next_run_time for job in d.scheduler.get_jobs()}
+    finally:
+        d.scheduler.shutdown(wait=False)
+    for i, (_, utc) in enumerate(CLOCK_CHANGES):
+        assert runs[f"p{i}"] == datetime.fromisoformat(utc)
+    # and the sweep publishes each exactly at its instant, not a second before
+    for i, (_, utc) in enumerate(CLOCK_CHANGES):
+        instant = datetime.fromisoformat(utc)
+        clock.now = instant - timedelta(seconds=1)
+        d.deliver_due()
+        assert state(site, f"p{i}") == "pending"
+        clock.now = instant
+        d.deliver_due()
+        assert state(site, f"p{i}") == "published"
+    assert len(outbox(site)) == len(CLOCK_CHANGES)
+
+
+def test_downtime_short_is_published_long_is_expired(site: Path) -> None:
+    post(site, "recent", "2027-01-15 09:50", extra="channels: [x]\n")
+    post(site, "old", "2027-01-15 08:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 15, 8, 0, tzinfo=UTC) - timedelta(days=1))
+    daemon(site, clock)  # planned while the posts were in the future
+    clock.at("2027-01-15T10:00+00:00")  # the server comes back
+    d = daemon(site, clock)
+    d.settle()
+    d.deliver_due()
+    assert state(site, "recent") == "published"
+    assert state(site, "old") == "expired"
+    assert [r["post_id"] for r in outbox(site)] == ["recent"]
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        expired = ledger.get("old", "x")
+        assert expired is not None and "not published late" in (expired.last_error or "")
+
+
+def test_transient_errors_back_off_then_publish_once(site: Path) -> None:
+    write_config(site, "    script: [transient, transient]")
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    d.deliver_due()
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        first = ledger.get("p", "x")
+        assert first is not None and first.state == "pending"
+        assert first.retry_at == clock.now + timedelta(minutes=1)
+    clock.now += timedelta(seconds=59)
+    d.deliver_due()
+    assert outbox(site) == []
+    clock.now += timedelta(seconds=1)
+    d.deliver_due()  # second failure: two minutes now
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        second = ledger.get("p", "x")
+        assert second is not None and second.retry_at == clock.now + timedelta(minutes=2)
+    clock.now += timedelta(minutes=2)
+    d.deliver_due()
+    d.deliver_due()
+    assert state(site, "p") == "published" and len(outbox(site)) == 1
+
+
+def test_rate_limit_waits_for_the_reset(site: Path) -> None:
+    write_config(site, "    script: [rate_limited]")
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    d.deliver_due()
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        waiting = ledger.get("p", "x")
+        assert waiting is not None and waiting.retry_at == clock.now + timedelta(seconds=60)
+    clock.now += timedelta(seconds=60)
+    d.deliver_due()
+    assert state(site, "p") == "published"
+
+
+def test_auth_error_holds_that_channel_only(site: Path) -> None:
+    write_config(site, "    script: [auth]")
+    post(site, "a", "2027-01-15 10:00")
+    post(site, "b", "2027-01-15 11:00")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    d.deliver_due()
+    clock.now += timedelta(hours=1)
+    d.deliver_due()
+    assert state(site, "a") == "held" and state(site, "b") == "held"
+    assert state(site, "a", "fb") == "published" and state(site, "b", "fb") == "published"
+    assert outbox(site) == []
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        assert "hold:x" in ledger.controls("hold:")
+
+
+def test_edits_deletions_and_drafts_are_reconciled(site: Path) -> None:
+    post(site, "moved", "2027-01-15 10:00", extra="channels: [x]\n")
+    post(site, "deleted", "2027-01-15 10:00", extra="channels: [x]\n")
+    post(site, "drafted", "2027-01-15 10:00", extra="channels: [x]\n")
+    post(site, "reworded", "2027-01-15 10:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 14, tzinfo=UTC))
+    d = daemon(site, clock)
+    post(site, "moved", "2027-01-15 12:00", extra="channels: [x]\n")
+    (site / "queue" / "deleted.yaml").unlink()
+    post(site, "drafted", "2027-01-15 10:00", extra="channels: [x]\nstatus: draft\n")
+    post(site, "reworded", "2027-01-15 10:00", title="New words", extra="channels: [x]\n")
+    d.load("edit")
+    clock.at("2027-01-15T10:00+00:00")
+    d.deliver_due()
+    assert state(site, "deleted") == "cancelled" and state(site, "drafted") == "cancelled"
+    assert state(site, "moved") == "pending"
+    assert [r["text"] for r in outbox(site)] == ["New words"]
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        gone = ledger.get("deleted", "x")
+        assert gone is not None and "post file queue/deleted.yaml was deleted" in (
+            gone.last_error or ""
+        )
+
+
+def test_edit_after_publishing_is_reported_not_republished(site: Path) -> None:
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    d.deliver_due()
+    post(site, "p", "2027-01-15 10:00", title="Changed after", extra="channels: [x]\n")
+    d.load("edit")
+    d.deliver_due()
+    assert len(outbox(site)) == 1
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        done = ledger.get("p", "x")
+        assert done is not None and done.state == "published" and done.edited_hash
+
+
+def test_an_invalid_edit_keeps_the_last_good_plan(site: Path) -> None:
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 14, tzinfo=UTC))
+    d = daemon(site, clock)
+    (site / "queue" / "p.yaml").write_text("publish_at: 2027-01-15 10:00\ntitle: [broken\n")
+    d.load("broken edit")
+    assert state(site, "p") == "pending"
+    clock.at("2027-01-15T10:00+00:00")
+    d.deliver_due()
+    assert [r["text"] for r in outbox(site)] == ["Post p"]  # the last good version went out
+    (site / "crosspost.yaml").write_text("channels: {x: {platform: nope}}\n")
+    assert d.load("broken config") is False  # kept running on the last good plan
+
+
+def test_an_orphaned_claim_is_settled_by_looking_at_the_account(site: Path) -> None:
+    post(site, "sent", "2027-01-15 10:00", title="Already out", extra="channels: [x]\n")
+    post(site, "lost", "2027-01-15 10:00", title="Never sent", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    owner = f"{os.uname().nodename}:{dead}:daemon"
+    with Ledger(site / "var" / "ledger.db", clock=clock) as ledger:
+        for post_id in ("sent", "lost"):
+            ledger.claim(post_id, "x", owner, timedelta(minutes=10))
+    # the dead daemon had sent one of them before it died
+    d.adapter("x").publish(d.plan.deliveries[("sent", "x")])  # type: ignore[union-attr]
+    d.settle()
+    assert state(site, "sent") == "published" and state(site, "lost") == "pending"
+    d.deliver_due()
+    texts = sorted(r["text"] for r in outbox(site))
+    assert texts == ["Already out", "Never sent"]  # each once
+
+
+def test_run_once_dry_run_prints_and_leaves_the_real_ledger_alone(site: Path) -> None:
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    said: list[str] = []
+    d = Daemon(site / "crosspost.yaml", dry_run=True, clock=Clock(
+        datetime(2027, 1, 15, 10, 0, tzinfo=UTC)), environ={}, echo=said.append)  # fmt: skip
+    assert d.run_once() == 0
+    text = "\n".join(said)
+    assert "crosspost: 1 deliveries pending (x 1, fb 0) (dry run" in text
+    assert "would publish to x (X x): p\n    Post p" in text
+    assert not (site / "var" / "ledger.db").exists() and outbox(site) == []
