@@ -270,9 +270,64 @@ def doctor(config_path: str) -> None:
             click.echo(f"    ✗ {problem}")
         for warning in report.warnings:
             click.echo(f"    ! {warning}")
+        if report.ok and config.state_path.exists():
+            released = _release_hold(config.state_path, key)
+            if released is not None:
+                click.echo(f"    ✓ channel hold lifted: {released} deliveries back in the queue")
         bad = bad or not report.ok
     if bad:
         sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@format_option("text", "json")
+@config_option
+@config_errors
+def status(output_format: str, config_path: str) -> None:
+    """Upcoming, held, failed and in-doubt deliveries, and held or paused channels.
+
+    Problems come first, each with what to do next. Reads the ledger; changes nothing.
+    """
+    import json
+
+    from .config import load_config
+    from .ledger import Ledger
+    from .reports import format_status_text, status_report
+
+    config = load_config(config_path)
+    with Ledger(config.state_path) as ledger:
+        report = status_report(ledger, config, ledger.clock())
+    if output_format == "json":
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_status_text(report, config.timezone))
+
+
+@main.command()
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="From this local date or time, or a span such as 7d or 24h back from now.",
+)
+@format_option("text", "json", "csv")
+@config_option
+@config_errors
+def history(since: str | None, output_format: str, config_path: str) -> None:
+    """What was published, where and when: remote ids, URLs and the exact text."""  # fmt: skip
+    from .config import load_config
+    from .ledger import Ledger
+    from .reports import format_history, history_rows, parse_since
+
+    config = load_config(config_path)
+    start = None
+    if since:
+        try:
+            start = parse_since(since, config.timezone)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--since") from None
+    with Ledger(config.state_path) as ledger:
+        rows = history_rows(ledger, config, since=start)
+    click.echo(format_history(rows, output_format, config.timezone))
 
 
 def setup_logging(log_format: str, level: int = 20) -> None:
@@ -398,6 +453,23 @@ def resolve(
                 retry_at=ledger.clock(),
             )  # fmt: skip
             click.echo(f"✓ {post_id} on {channel}: back in the queue, to be sent again")
+
+
+def _release_hold(state_path: Path, channel: str) -> int | None:
+    """Lift a channel hold left by an authentication failure; None if there was none."""
+    from .ledger import Ledger
+
+    with Ledger(state_path) as ledger:
+        if ledger.control(f"hold:{channel}") is None:
+            return None
+        ledger.set_control(f"hold:{channel}", None, "doctor", "the credentials check passed")
+        held = [d for d in ledger.deliveries(["held"]) if d.channel == channel]
+        for delivery in held:
+            ledger.set_state(
+                delivery, "pending", actor="doctor", only_from=["held"],
+                error="released: the channel's credentials work again",
+            )  # fmt: skip
+        return len(held)
 
 
 def _find_post(project: Any, post_id: str) -> Any:

@@ -28,6 +28,7 @@ from .errors import PartReceipt, PublishError
 from .ledger import Delivery, Ledger
 from .planner import Plan, make_plan, reconcile
 from .problems import ConfigError
+from .project import LoadCache
 from .publishing import dry_run_channel, owner_name, send
 from .timeparse import format_local
 
@@ -93,6 +94,7 @@ class Daemon:
         self.scheduler: Any = None
         self._scratch = tempfile.TemporaryDirectory(prefix="crosspost-dry-") if dry_run else None
         self.failures = 0
+        self.cache = LoadCache()  # reloads re-read and re-render only what changed
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -148,7 +150,9 @@ class Daemon:
         covers, and the log says why.
         """
         try:
-            plan = make_plan(self.config_path, now=self.clock(), environ=self.environ)
+            plan = make_plan(
+                self.config_path, now=self.clock(), environ=self.environ, cache=self.cache
+            )
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("config: %s", problem)
@@ -191,11 +195,19 @@ class Daemon:
         for delivery in self.ledger().deliveries(["pending"]):
             if delivery.next_at is not None:
                 wanted[f"d:{delivery.post_id}|{delivery.channel}"] = delivery
+        scheduled = {}
         for job in self.scheduler.get_jobs():
-            if job.id.startswith("d:") and job.id not in wanted:
+            if not job.id.startswith("d:"):
+                continue
+            if job.id not in wanted:
                 job.remove()
+            else:
+                scheduled[job.id] = job.next_run_time
+        now = self.clock()
         for job_id, delivery in wanted.items():
-            self._schedule(job_id, delivery)
+            when = max(delivery.next_at or now, now)
+            if scheduled.get(job_id) != when:  # only timers that moved are touched
+                self._schedule(job_id, delivery)
 
     def _schedule(self, job_id: str, delivery: Delivery) -> None:
         when = max(delivery.next_at or self.clock(), self.clock())

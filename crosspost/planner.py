@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .ledger import Delivery, Ledger
 from .problems import Problem
-from .project import Project, validate
+from .project import LoadCache, Project, validate
 from .publishing import content_hash
 from .render import Rendered
 
@@ -48,9 +48,10 @@ def make_plan(
     config_path: Path | str,
     now: datetime | None = None,
     environ: Mapping[str, str] | None = None,
+    cache: LoadCache | None = None,
 ) -> Plan:
     """Load and check everything; ConfigError if the config is unusable."""
-    project = validate(config_path, now=now, environ=environ)
+    project = validate(config_path, now=now, environ=environ, cache=cache)
     root = project.config.root
     errors = project.problems.errors
     broken = {relative(p.mark.path, root) for p in errors}
@@ -84,7 +85,16 @@ def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
     """Make the ledger's open deliveries match the plan."""
     changes = Changes()
     config = plan.project.config
+    known = {(d.post_id, d.channel): d for d in ledger.deliveries()}
     for (post_id, channel), rendered in plan.deliveries.items():
+        changes.planned += 1
+        current = known.get((post_id, channel))
+        if (
+            current is not None
+            and current.content_hash == plan.hashes[(post_id, channel)]
+            and current.due_at == rendered.publish_at
+        ):
+            continue  # nothing to write: reloading a large queue stays cheap
         ledger.ensure(
             post_id,
             channel,
@@ -94,7 +104,6 @@ def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
             file=plan.file_of(rendered),
             actor=actor,
         )
-        changes.planned += 1
     posts = {p.id: p for p in plan.project.posts}
     for delivery in ledger.deliveries(OPEN_STATES):
         key = (delivery.post_id, delivery.channel)

@@ -13,7 +13,7 @@ from . import yamlfile
 from .config import Config
 from .fields import Reader
 from .media import ImageInfo, image_info
-from .problems import Mark, Problems, did_you_mean
+from .problems import Mark, Problem, Problems, did_you_mean
 from .timeparse import TimeError, parse_publish_at
 from .yamlfile import LocatedDict, LocatedList
 
@@ -109,13 +109,55 @@ def queue_files(queue_dir: Path) -> list[Path]:
     return sorted(found)
 
 
-def load_queue(config: Config, problems: Problems) -> list[Post]:
-    """Every post in the queue; problems go to `problems` and broken posts are left out."""
+FileStamp = tuple[tuple[str, int, int], ...]
+# path -> (stamp of the file and its media, its posts, its problems): a daemon reloading a
+# large queue re-reads only what changed
+FileCache = dict[Path, tuple[FileStamp, list["Post"], list[Problem]]]
+
+
+def _stamp(paths: list[Path]) -> FileStamp:
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(path), -1, -1))
+    return tuple(out)
+
+
+def _media_paths(posts: list[Post]) -> list[Path]:
+    found: list[Path] = []
+    for post in posts:
+        for fields in (post.fields, *post.overrides.values()):
+            found.extend(m.path for m in fields.get("media", []))
+    return found
+
+
+def load_queue(
+    config: Config, problems: Problems, file_cache: FileCache | None = None
+) -> list[Post]:
+    """Every post in the queue; problems go to `problems` and broken posts are left out.
+
+    With `file_cache`, a file whose bytes (and media) are unchanged since the last load is
+    not read again.
+    """
     posts: list[Post] = []
     seen: dict[str, Post] = {}
     cache: MediaCache = {}
     for path in queue_files(config.queue_dir):
-        for post in load_file(path, config, problems, cache):
+        cached = file_cache.get(path) if file_cache is not None else None
+        if cached is not None and _stamp([path, *_media_paths(cached[1])]) == cached[0]:
+            loaded, found = cached[1], list(cached[2])
+            problems.extend(found)
+        else:
+            mine = Problems()
+            loaded = load_file(path, config, mine, cache)
+            found = mine.items
+            problems.extend(found)
+            if file_cache is not None:
+                file_cache[path] = (_stamp([path, *_media_paths(loaded)]), loaded, found)
+        for post in loaded:
             if post.id in seen:
                 first = seen[post.id]
                 problems.error(

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .config import Config, load_config
-from .posts import Post, load_queue
+from .posts import FileCache, Post, load_queue
 from .problems import ERROR, Problems
 from .render import Rendered, Renderer, RenderError
+from .rules import Finding
 
 
 @dataclass
@@ -26,6 +27,25 @@ class Project:
     now: datetime
     renderer: Renderer
     rendered: list[Rendered] = field(default_factory=list)
+    cache: LoadCache | None = None
+    stamp: object = None
+
+
+@dataclass
+class LoadCache:
+    """What a long-running process keeps between loads, so a reload costs what changed."""
+
+    files: FileCache = field(default_factory=dict)
+    # (post id, channel) -> (the post it was made from, templates+config stamp, result)
+    renders: dict[tuple[str, str], tuple[Post, object, Rendered, list[Finding]]] = field(
+        default_factory=dict
+    )
+
+
+def _environment_stamp(config: Config) -> object:
+    """Changes when the config or any template changes."""
+    files = [config.path, *sorted(p for p in config.templates_dir.rglob("*") if p.is_file())]
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
 
 
 @contextmanager
@@ -45,18 +65,22 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_project(config_path: Path | str, now: datetime | None = None) -> Project:
+def load_project(
+    config_path: Path | str, now: datetime | None = None, cache: LoadCache | None = None
+) -> Project:
     """Load config and queue; ConfigError if the config is unusable."""
     config = load_config(config_path)
     problems = Problems()
     with gc_paused():
-        posts = load_queue(config, problems)
+        posts = load_queue(config, problems, cache.files if cache is not None else None)
     return Project(
         config=config,
         posts=posts,
         problems=problems,
         now=now or datetime.now(UTC),
         renderer=Renderer(config),
+        cache=cache,
+        stamp=_environment_stamp(config) if cache is not None else None,
     )
 
 
@@ -91,15 +115,24 @@ def _render_all(
 
 def render_one(project: Project, post: Post, key: str) -> Rendered | None:
     channel = project.config.channels[key]
-    try:
-        rendered = project.renderer.render(post, channel)
-    except RenderError as exc:
-        message = f"{channel.key}: {exc.message}"
-        project.problems.error(exc.mark, message)
-        if exc.mark.path != post.file:  # a broken template: say which post it stopped
-            project.problems.error(post.mark, f"{channel.key}: template failed ({exc.mark})")
-        return None
-    for finding in channel.adapter(channel).check(rendered):
+    cache = project.cache
+    hit = cache.renders.get((post.id, key)) if cache is not None else None
+    if hit is not None and hit[0] is post and hit[1] == project.stamp:
+        rendered, findings = hit[2], hit[3]
+        rendered.problems, rendered.warnings = [], []
+    else:
+        try:
+            rendered = project.renderer.render(post, channel)
+        except RenderError as exc:
+            message = f"{channel.key}: {exc.message}"
+            project.problems.error(exc.mark, message)
+            if exc.mark.path != post.file:  # a broken template: say which post it stopped
+                project.problems.error(post.mark, f"{channel.key}: template failed ({exc.mark})")
+            return None
+        findings = channel.adapter(channel).check(rendered)
+        if cache is not None:
+            cache.renders[(post.id, key)] = (post, project.stamp, rendered, findings)
+    for finding in findings:
         target = rendered.problems if finding.severity == ERROR else rendered.warnings
         target.append(finding.message)
         mark = finding.mark or post.mark
@@ -174,10 +207,11 @@ def validate(
     now: datetime | None = None,
     environ: Mapping[str, str] | None = None,
     require_credentials: bool = False,
+    cache: LoadCache | None = None,
 ) -> Project:
     """Load, render and check everything; the project's problems hold the findings."""
     with gc_paused():
-        return _validate(config_path, now, environ, require_credentials)
+        return _validate(config_path, now, environ, require_credentials, cache)
 
 
 def _validate(
@@ -185,8 +219,9 @@ def _validate(
     now: datetime | None,
     environ: Mapping[str, str] | None,
     require_credentials: bool,
+    cache: LoadCache | None,
 ) -> Project:
-    project = load_project(config_path, now)
+    project = load_project(config_path, now, cache)
     for problem in project.config.environment_problems(environ):
         if require_credentials:
             project.problems.error(problem.mark, problem.message)

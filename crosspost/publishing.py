@@ -22,6 +22,8 @@ DEFAULT_LEASE = timedelta(minutes=10)
 
 def content_hash(rendered: Rendered) -> str:
     """A hash of exactly what the channel receives: texts, link, comment, media bytes, alt."""
+    if rendered.content_hash is not None:
+        return rendered.content_hash
     h = hashlib.sha256()
     media = [[file_digest(m.path), m.alt] for m in rendered.media]
     payload = [
@@ -33,7 +35,8 @@ def content_hash(rendered: Rendered) -> str:
         media,
     ]
     h.update(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
-    return "sha256:" + h.hexdigest()
+    rendered.content_hash = "sha256:" + h.hexdigest()
+    return rendered.content_hash
 
 
 _digests: dict[tuple[str, int, int], str] = {}
@@ -104,7 +107,9 @@ def publish_delivery(
             "may not have happened",
         )  # fmt: skip
         return Outcome(post_id, key, "in_doubt", delivery.last_error or "", delivery)
-    return send(rendered, adapter, ledger, owner, lease, states=("pending", "failed", "held"))
+    # a person asking for it now may publish what the daemon would not (expired, cancelled)
+    manual = ("pending", "failed", "held", "expired", "cancelled")
+    return send(rendered, adapter, ledger, owner, lease, states=manual)
 
 
 def send(
@@ -211,9 +216,7 @@ def _failed(
     return Outcome(post_id, key, "retry", f"temporary failure; try again{when}: {message}", done)
 
 
-def make_adapter(
-    channel: Channel, root: Path, environ: Mapping[str, str] | None = None
-) -> Adapter:
+def make_adapter(channel: Channel, root: Path, environ: Mapping[str, str] | None = None) -> Adapter:
     """The channel's adapter."""
     return channel.adapter(channel, root=root, environ=environ)
 

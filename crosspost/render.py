@@ -43,6 +43,7 @@ class Rendered:
     length: int = 0
     limit: int = 0
     thread_lengths: list[int] = field(default_factory=list)
+    content_hash: str | None = None  # set once by publishing.content_hash
 
     @property
     def post_id(self) -> str:

@@ -183,3 +183,26 @@ def test_a_post_in_the_past_is_a_warning_not_an_error(project: Path) -> None:
     result = validate(project / "crosspost.yaml", now=later, environ={})
     assert not result.problems.errors
     assert any("in the past" in p.message for p in result.problems.warnings)
+
+
+def test_a_reload_with_a_cache_rereads_only_what_changed(project: Path) -> None:
+    from crosspost.project import LoadCache
+
+    write(project, "a.yaml", "publish_at: 2027-01-15 10:00\ntitle: One\nchannels: [PCCKent]\n")
+    write(project, "b.yaml", "publish_at: 2027-01-15 10:00\ntitle: Two\nchannels: [PCCKent]\n")
+    cache = LoadCache()
+    first = validate(project / "crosspost.yaml", now=NOW, environ={}, cache=cache)
+    write(project, "b.yaml", "publish_at: 2027-01-15 10:00\ntitle: Deux\nchannels: [PCCKent]\n")
+    second = validate(project / "crosspost.yaml", now=NOW, environ={}, cache=cache)
+    a1, b1 = sorted(first.posts, key=lambda p: p.id)
+    a2, b2 = sorted(second.posts, key=lambda p: p.id)
+    assert a2 is a1 and b2 is not b1  # only the edited file was read again
+    assert [r.text for r in second.rendered] == ["One", "Deux"]
+    (project / "templates" / "PCCKent.j2").write_text("X: {{ title }}")  # a template edit
+    third = validate(project / "crosspost.yaml", now=NOW, environ={}, cache=cache)
+    assert [r.text for r in third.rendered] == ["X: One", "X: Deux"]
+    write(project, "a.yaml", "publish_at: 2027-03-28 01:30\ntitle: One\nchannels: [PCCKent]\n")
+    fourth = validate(project / "crosspost.yaml", now=NOW, environ={}, cache=cache)
+    assert any("does not exist" in p.message for p in fourth.problems.errors)
+    fifth = validate(project / "crosspost.yaml", now=NOW, environ={}, cache=cache)
+    assert [p.message for p in fifth.problems.errors] == [p.message for p in fourth.problems.errors]

@@ -168,3 +168,66 @@ def test_doctor_reports_each_channel(fake_project: Path, example: Path) -> None:
     assert code == 1
     assert "environment variable X_CONSUMER_KEY is not set" in out
     assert "environment variable FB_PAGE_ACCESS_TOKEN is not set" in out
+
+
+def test_status_and_history_read_the_ledger(fake_project: Path) -> None:
+    run(fake_project, "publish", "funding")
+    code, out = run(fake_project, "history", "--format", "csv")
+    assert code == 0
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {(r["post_id"], r["channel"]) for r in rows} == {
+        ("funding", "PCCKent"),
+        ("funding", "KentPCC"),
+    }
+    assert all(r["remote_id"] and r["url"].startswith("fake://") for r in rows)
+    code, out = run(fake_project, "history", "--since", "yesterday")
+    assert code == 2 and "--since" in out
+    code, out = run(fake_project, "status", "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["counts"].get("published") == 2 and not report["failed"]
+
+
+def test_resolve_settles_a_delivery_in_doubt(fake_project: Path) -> None:
+    from datetime import timedelta
+
+    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+        ledger.ensure("funding", "PCCKent", None, "h", "t")
+        claimed = ledger.claim("funding", "PCCKent", "gone:1:daemon", timedelta(minutes=5))
+        assert claimed is not None
+        ledger.set_state(claimed, "in_doubt", error="timeout")
+    code, out = run(fake_project, "resolve", "funding", "--channel", "PCCKent")
+    assert code == 2 and "exactly one of" in out
+    code, out = run(fake_project, "resolve", "funding", "--channel", "PCCKent", "--not-published")
+    assert code == 0 and "back in the queue" in out
+    code, out = run(fake_project, "resolve", "funding", "--channel", "PCCKent", "--published", "9")
+    assert code == 1 and "is pending, not in doubt" in out
+    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+        again = ledger.get("funding", "PCCKent")
+        assert again is not None and again.state == "pending"
+        ledger.set_state(again, "in_doubt", error="timeout")
+    code, out = run(
+        fake_project, "resolve", "funding", "--channel", "PCCKent", "--published", "12345",
+        "--by", "Sam",
+    )  # fmt: skip
+    assert code == 0
+    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+        done = ledger.get("funding", "PCCKent")
+        assert done is not None and done.state == "published" and done.remote_id == "12345"
+        assert any(e.actor == "Sam" and e.kind == "published" for e in ledger.events())
+
+
+def test_doctor_lifts_a_channel_hold_once_the_credentials_work(fake_project: Path) -> None:
+    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+        d = ledger.ensure("funding", "PCCKent", None, "h", "t")
+        ledger.set_control("hold:PCCKent", "auth: token revoked", "daemon", "401")
+        ledger.set_state(d, "held", error="channel held", error_kind="held")
+    code, out = run(fake_project, "doctor")
+    assert code == 0 and "channel hold lifted: 1 deliveries back in the queue" in out
+    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+        assert ledger.controls("hold:") == {}
+        back = ledger.get("funding", "PCCKent")
+        assert back is not None and back.state == "pending"

@@ -1,0 +1,507 @@
+"""What the ledger says: `crosspost status` (what needs attention, what comes next) and
+`crosspost history` (what was published, where and when).
+
+Pure functions over a Ledger and a Config: the command line only parses options and prints.
+Every time in a report is ISO 8601 in UTC with its offset (`2026-12-01T10:00:00+00:00`);
+the readable text shows local times in the configured zone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .config import Config
+from .ledger import STATES, Delivery, Ledger
+from .timeparse import format_local, localize
+
+HISTORY_COLUMNS = (
+    "post_id", "channel", "platform", "handle", "scheduled_at", "published_at", "remote_id",
+    "url", "parts", "comment_id", "file", "edited_after_publishing", "text",
+)  # fmt: skip
+_LABELS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "fake": "fake"}
+_FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with its offset, to the second; None stays None."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _counts(deliveries: Iterable[Delivery]) -> dict[str, int]:
+    counts = dict.fromkeys(STATES, 0)
+    for d in deliveries:
+        counts[d.state] = counts.get(d.state, 0) + 1
+    return counts
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+def status_report(
+    ledger: Ledger, config: Config, now: datetime, upcoming_limit: int = 20
+) -> dict[str, Any]:
+    """Everything `crosspost status` shows, JSON-ready.
+
+    Keys: `now`, `timezone`, `needs_attention` (bool), `counts` (deliveries per state),
+    `channels` (each configured channel: key, platform, label, handle, held, hold_reason,
+    paused, pause_reason, counts), `paused` (pause controls: key, channel (None for
+    everything), reason),
+    `upcoming` (pending, by next try, at most `upcoming_limit`; `upcoming_total` counts all),
+    `in_progress`, `held`, `failed`, `in_doubt`, `expired`, `edited_after_publishing`.
+    A delivery whose channel is no longer configured still appears, with handle and
+    platform None.
+    """
+    everything = ledger.deliveries()
+    by_state: dict[str, list[Delivery]] = {state: [] for state in STATES}
+    for d in everything:
+        by_state.setdefault(d.state, []).append(d)
+
+    def base(d: Delivery) -> dict[str, Any]:
+        channel = config.channels.get(d.channel)
+        return {
+            "post_id": d.post_id,
+            "channel": d.channel,
+            "platform": channel.platform if channel else None,
+            "handle": channel.handle if channel else None,
+            "due_at": _iso(d.due_at),
+            "attempts": d.attempts,
+            "file": d.file,
+        }
+
+    pending = sorted(
+        by_state["pending"], key=lambda d: (d.next_at or _FOREVER, d.post_id, d.channel)
+    )
+    upcoming = [
+        {
+            **base(d),
+            "retry_at": _iso(d.retry_at),
+            "next_at": _iso(d.next_at),
+            "overdue": d.next_at is not None and d.next_at <= now,
+            "last_error": d.last_error,
+            "error_kind": d.error_kind,
+        }
+        for d in pending[: max(upcoming_limit, 0)]
+    ]
+    in_progress = [
+        {
+            **base(d),
+            "owner": d.owner,
+            "claimed_at": _iso(d.claimed_at),
+            "lease_until": _iso(d.lease_until),
+            "lease_expired": d.lease_until is not None and d.lease_until <= now,
+        }
+        for d in by_state["claimed"]
+    ]
+    held = [
+        {**base(d), "reason": d.last_error, "error_kind": d.error_kind} for d in by_state["held"]
+    ]
+    failed = [
+        {**base(d), "last_error": d.last_error, "error_kind": d.error_kind}
+        for d in by_state["failed"]
+    ]
+    in_doubt = [
+        {
+            **base(d),
+            "last_error": d.last_error,
+            "error_kind": d.error_kind,
+            "claimed_at": _iso(d.claimed_at),
+            "parts": _parts(d),  # thread parts known to be out before the doubt
+        }
+        for d in by_state["in_doubt"]
+    ]
+    expired = [{**base(d), "last_error": d.last_error} for d in by_state["expired"]]
+    edited = [
+        {
+            **base(d),
+            "remote_id": d.remote_id,
+            "url": d.url,
+            "published_at": _iso(d.published_at),
+        }
+        for d in by_state["published"]
+        if d.edited_hash
+    ]
+
+    holds = ledger.controls("hold:")
+    pauses = ledger.controls("pause")
+    paused = [
+        {"key": key, "channel": key.partition(":")[2] or None, "reason": value}
+        for key, value in pauses.items()
+    ]
+    channels = []
+    for key, channel in config.channels.items():
+        hold = holds.get(f"hold:{key}")
+        pause = pauses.get(f"pause:{key}", pauses.get("pause"))
+        channels.append(
+            {
+                "key": key,
+                "platform": channel.platform,
+                "label": channel.rules.label,
+                "handle": channel.handle,
+                "held": hold is not None,
+                "hold_reason": hold,
+                "paused": pause is not None,
+                "pause_reason": pause,
+                "counts": _counts(d for d in everything if d.channel == key),
+            }
+        )
+
+    stale = [c for c in in_progress if c["lease_expired"]]
+    held_channels = [c for c in channels if c["held"]]
+    return {
+        "now": _iso(now),
+        "timezone": config.timezone.key,
+        "needs_attention": bool(
+            failed or in_doubt or held or expired or edited or stale or held_channels
+        ),
+        "counts": _counts(everything),
+        "channels": channels,
+        "paused": paused,
+        "upcoming": upcoming,
+        "upcoming_total": len(pending),
+        "in_progress": in_progress,
+        "held": held,
+        "failed": failed,
+        "in_doubt": in_doubt,
+        "expired": expired,
+        "edited_after_publishing": edited,
+    }
+
+
+def _parts(d: Delivery) -> list[dict[str, Any]]:
+    return [{"index": p.index, "remote_id": p.remote_id, "url": p.url} for p in d.parts]
+
+
+def format_status_text(report: dict[str, Any], zone: ZoneInfo) -> str:
+    """The status report for a person: problems first with what to do next, then what is
+    in progress and upcoming, then a one-line summary. Times are local to `zone`."""
+    channels = {c["key"]: c for c in report["channels"]}
+
+    def when(value: str | None) -> str:
+        moment = _parse(value)
+        return format_local(moment, zone) if moment else "no time set"
+
+    def where(item: dict[str, Any]) -> str:
+        known = channels.get(item["channel"])
+        if known is None:
+            return f"{item['channel']} (no longer configured)"
+        return f"{item['channel']} ({known['label']} {known['handle']})"
+
+    def head(mark: str, item: dict[str, Any], *extra: str) -> str:
+        return "  " + " · ".join((f"{mark} {item['post_id']} → {where(item)}", *extra))
+
+    def attempts(n: int) -> str:
+        return f"{n} attempt{'s' * (n != 1)}"
+
+    lines: list[str] = [f"crosspost status · {when(report['now'])}"]
+
+    def section(title: str) -> None:
+        lines.append("")
+        lines.append(title)
+
+    for pause in report["paused"]:
+        what = pause["channel"] or "everything"
+        section(f"⏸ PAUSED: {what}" + (f" — {pause['reason']}" if pause["reason"] else ""))
+        scope = f"on {pause['channel']}" if pause["channel"] else "anywhere"
+        lines.append(f"  → nothing is published {scope} until it is resumed")
+
+    if report["failed"]:
+        section(f"✗ Failed ({len(report['failed'])}): not published")
+        for item in report["failed"]:
+            lines.append(head("✗", item, f"due {when(item['due_at'])}", attempts(item["attempts"])))
+            lines.append(f"      {item['last_error'] or 'no error recorded'}")
+            retry = f"crosspost publish {item['post_id']} --channel {item['channel']}"
+            if item["error_kind"] == "auth":
+                lines.append(f"      credentials: run crosspost doctor, then retry with: {retry}")
+            elif item["error_kind"] == "rejected":
+                lines.append(
+                    f"      fix the post (an edit plans it again), or retry now with: {retry}"
+                )
+            else:
+                lines.append(f"      retry now with: {retry}")
+
+    if report["in_doubt"]:
+        section(
+            f"! In doubt ({len(report['in_doubt'])}): the send may or may not have happened; "
+            "never send it again blindly"
+        )
+        for item in report["in_doubt"]:
+            lines.append(head("!", item, f"claimed {when(item['claimed_at'])}"))
+            lines.append(f"      {item['last_error'] or 'no error recorded'}")
+            for part in item["parts"]:
+                lines.append(
+                    f"      part {part['index'] + 1} is out: {part['url'] or part['remote_id']}"
+                )
+            lines.append(
+                f"      look at the account, then settle with: crosspost resolve "
+                f"{item['post_id']} --channel {item['channel']} --published REMOTE_ID "
+                "| --not-published"
+            )
+
+    held_channels = [c for c in report["channels"] if c["held"]]
+    if report["held"] or held_channels:
+        count = len(report["held"])
+        section(f"✗ Held ({count})" if count else "✗ Held")
+        for channel in held_channels:
+            lines.append(
+                f"  ✗ channel {channel['key']} ({channel['label']} {channel['handle']}) is held"
+                + (f": {channel['hold_reason']}" if channel["hold_reason"] else "")
+            )
+        for item in report["held"]:
+            lines.append(head("✗", item, f"due {when(item['due_at'])}"))
+            if item["reason"]:
+                lines.append(f"      {item['reason']}")
+        lines.append("  → held: run crosspost doctor to see what the channel needs")
+
+    if report["expired"]:
+        section(
+            f"! Expired ({len(report['expired'])}): not published, it was too late when the "
+            "daemon got to it"
+        )
+        for item in report["expired"]:
+            lines.append(head("!", item, f"was due {when(item['due_at'])}"))
+            if item["last_error"]:
+                lines.append(f"      {item['last_error']}")
+            lines.append(
+                f"      to publish it, give it a new publish_at in {item['file'] or 'its file'}"
+                " (it is then planned again)"
+            )
+
+    if report["edited_after_publishing"]:
+        section(
+            f"! Edited after publishing ({len(report['edited_after_publishing'])}): "
+            "the live post shows the earlier version; it is not published again"
+        )
+        for item in report["edited_after_publishing"]:
+            lines.append(head("!", item, f"published {when(item['published_at'])}"))
+            lines.append(
+                f"      if the change matters, edit or delete the live post by hand: "
+                f"{item['url'] or item['remote_id']}"
+            )
+
+    if report["in_progress"]:
+        section(f"… In progress ({len(report['in_progress'])})")
+        for item in report["in_progress"]:
+            if item["lease_expired"]:
+                lines.append(head("!", item, f"claimed {when(item['claimed_at'])}"))
+                lines.append(
+                    f"      the claim by {item['owner']} ran out at {when(item['lease_until'])} "
+                    "without a result: it will be settled as in doubt"
+                )
+            else:
+                lines.append(head("…", item, f"claimed {when(item['claimed_at'])}"))
+                lines.append(
+                    f"      being sent by {item['owner']} (claim until {when(item['lease_until'])})"
+                )
+
+    if report["upcoming"]:
+        total = report["upcoming_total"]
+        shown = len(report["upcoming"])
+        section(f"Upcoming ({shown} of {total})" if shown < total else f"Upcoming ({total})")
+        for item in report["upcoming"]:
+            line = f"  {when(item['next_at'])}  {item['post_id']} → {where(item)}"
+            notes = []
+            channel = channels.get(item["channel"])
+            if channel and channel["held"]:
+                notes.append("channel held")
+            if channel and channel["paused"]:
+                notes.append("paused")
+            if item["overdue"]:
+                notes.append("overdue")
+            if item["retry_at"]:
+                notes.append(f"retry {item['attempts'] + 1}, due {when(item['due_at'])}")
+            if item["last_error"]:
+                notes.append(f"last error: {item['last_error']}")
+            lines.append(" · ".join([line, *notes]))
+        if shown < total:
+            lines.append(f"  … and {total - shown} more")
+
+    lines.append("")
+    lines.append(_status_summary(report))
+    return "\n".join(lines)
+
+
+def _status_summary(report: dict[str, Any]) -> str:
+    stale = sum(1 for c in report["in_progress"] if c["lease_expired"])
+    problems = [
+        (len(report["failed"]), "failed"),
+        (len(report["in_doubt"]), "in doubt"),
+        (len(report["held"]), "held"),
+        (sum(1 for c in report["channels"] if c["held"]), "channel held|channels held"),
+        (stale, "claim run out|claims run out"),
+        (len(report["expired"]), "expired"),
+        (len(report["edited_after_publishing"]), "edited after publishing"),
+    ]
+    said = [f"{n} {_plural(n, what)}" for n, what in problems if n]
+    counts = report["counts"]
+    rest = [
+        f"{report['upcoming_total']} upcoming",
+        f"{counts['published']} published",
+        f"{len(report['channels'])} channel{'s' * (len(report['channels']) != 1)}",
+    ]
+    if report["paused"]:
+        rest.insert(0, "PAUSED")
+    if said:
+        return "✗ needs attention: " + ", ".join(said) + " · " + " · ".join(rest)
+    return "✓ nothing needs attention · " + " · ".join(rest)
+
+
+def _plural(n: int, forms: str) -> str:
+    one, _, many = forms.partition("|")
+    return one if n == 1 or not many else many
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def history_rows(
+    ledger: Ledger, config: Config, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Published deliveries (published at or after `since`, when given), oldest first.
+
+    Each row: post_id, channel, platform, handle (None when the channel is no longer
+    configured), scheduled_at, published_at, remote_id, url, text (exactly what was sent),
+    parts (thread parts: index, remote_id, url), comment_id, file, edited_after_publishing.
+    """
+    rows = []
+    published = [
+        d
+        for d in ledger.deliveries(["published"])
+        if since is None or (d.published_at is not None and d.published_at >= since)
+    ]
+    published.sort(key=lambda d: (d.published_at or _FOREVER, d.post_id, d.channel))
+    for d in published:
+        channel = config.channels.get(d.channel)
+        rows.append(
+            {
+                "post_id": d.post_id,
+                "channel": d.channel,
+                "platform": channel.platform if channel else None,
+                "handle": channel.handle if channel else None,
+                "scheduled_at": _iso(d.due_at),
+                "published_at": _iso(d.published_at),
+                "remote_id": d.remote_id,
+                "url": d.url,
+                "text": d.text,
+                "parts": _parts(d),
+                "comment_id": d.comment_id,
+                "file": d.file,
+                "edited_after_publishing": d.edited_hash is not None,
+            }
+        )
+    return rows
+
+
+def format_history(rows: list[dict[str, Any]], fmt: str, zone: ZoneInfo) -> str:
+    """`text` (readable, local times), `json` (one array) or `csv` (a header, one row per
+    delivery, thread parts as their URLs joined by spaces). No trailing newline."""
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    **{key: row[key] for key in HISTORY_COLUMNS},
+                    "parts": " ".join(p["url"] or p["remote_id"] for p in row["parts"]),
+                    "edited_after_publishing": "true"
+                    if row["edited_after_publishing"]
+                    else "false",
+                }
+            )
+        return out.getvalue().removesuffix("\n")
+    if fmt == "text":
+        return _history_text(rows, zone)
+    raise ValueError(f"unknown format '{fmt}': use text, json or csv")
+
+
+def _history_text(rows: list[dict[str, Any]], zone: ZoneInfo) -> str:
+    def when(value: str | None) -> str:
+        moment = _parse(value)
+        return format_local(moment, zone) if moment else "unknown time"
+
+    lines: list[str] = []
+    for row in rows:
+        if row["handle"] is None:
+            where = f"{row['channel']} (no longer configured)"
+        else:
+            label = _LABELS.get(row["platform"], row["platform"])
+            where = f"{row['channel']} ({label} {row['handle']})"
+        if lines:
+            lines.append("")
+        lines.append(f"✓ {when(row['published_at'])} · {row['post_id']} → {where}")
+        lines.append(f"    {row['url'] or 'no URL'} · id {row['remote_id']}")
+        if row["scheduled_at"] and when(row["scheduled_at"]) != when(row["published_at"]):
+            lines.append(f"    scheduled {when(row['scheduled_at'])}")
+        for line in (row["text"] or "(no text)").split("\n"):
+            lines.append(f"    │ {line}".rstrip())
+        for part in row["parts"]:
+            if part["index"] > 0:
+                lines.append(f"    part {part['index'] + 1}: {part['url'] or part['remote_id']}")
+        if row["comment_id"]:
+            lines.append(f"    first comment: id {row['comment_id']}")
+        if row["edited_after_publishing"]:
+            lines.append("    ! edited after publishing: the live post shows the earlier version")
+    if lines:
+        lines.append("")
+    n = len(rows)
+    lines.append(f"{n} publication{'s' * (n != 1)}" if rows else "nothing published")
+    return "\n".join(lines)
+
+
+# --- --since ---------------------------------------------------------------------------------
+
+_RELATIVE = re.compile(r"^(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)$", re.IGNORECASE)
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str, zone: ZoneInfo, now: datetime | None = None) -> datetime:
+    """`--since`: a date (2026-12-01: from the start of that local day), a local date and
+    time (2026-12-01 10:00), an ISO time with offset (2026-12-01T10:00+00:00, or Z), or a
+    duration back from `now` (30m, 24h, 7d, 2w). ValueError saying what is accepted
+    otherwise, or why a local time is not one instant (clock changes)."""
+    text = value.strip()
+    forms = (
+        "use a date (2026-12-01: from the start of that day in "
+        f"{zone.key}), a local date and time (2026-12-01 10:00), a time with offset "
+        "(2026-12-01T10:00+00:00) or a duration back from now (30m, 24h, 7d, 2w)"
+    )
+    if not text:
+        raise ValueError(f"--since needs a value: {forms}")
+    relative = _RELATIVE.match(text)
+    if relative:
+        unit = _UNITS[relative.group(2)[0].lower()]
+        delta = timedelta(**{unit: int(relative.group(1))})
+        return (now or datetime.now(UTC)) - delta
+    if _DATE_ONLY.match(text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"'{text}' is not a real date: {forms}") from None
+        # at a midnight the clocks skip, fold=0 names the moment the day starts; the round
+        # trip through UTC turns it into a real local time (01:00, not a 00:00 that never was)
+        return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC).astimezone(zone)
+    candidate = text.replace(" ", "T", 1) if len(text) > 10 and text[10] == " " else text
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    candidate = re.sub(r"\s+([+-]\d{2}:?\d{2})$", r"\1", candidate)
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a time --since understands: {forms}") from None
+    if parsed.tzinfo is None:
+        return localize(parsed, zone)  # TimeError (a ValueError) for gaps and overlaps
+    return parsed
