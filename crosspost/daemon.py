@@ -91,6 +91,7 @@ class Daemon:
         self._ledgers: list[Ledger] = []
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
+        self.watching = threading.Event()
         self.scheduler: Any = None
         self._scratch = tempfile.TemporaryDirectory(prefix="crosspost-dry-") if dry_run else None
         self.failures = 0
@@ -418,10 +419,13 @@ class Daemon:
         )
         self.schedule_all()
         self.scheduler.start()
-        watcher = None
         if watch:
             watcher = threading.Thread(target=self._watch, name="crosspost-watch", daemon=True)
             watcher.start()
+            # changes made between the first load and the watcher's start would be missed:
+            # once it watches, load again (cheap: only what changed is read)
+            if self.watching.wait(5):
+                self.load("watching")
         log.info("running; stop with SIGTERM or Ctrl-C, reload with SIGHUP")
         while not self.stopping.is_set():
             if self.reload_requested.wait(0.2):
@@ -472,9 +476,10 @@ class Daemon:
             stop_event=self.stopping,
             debounce=150,
             step=50,
-            rust_timeout=500,
+            rust_timeout=200,
             yield_on_timeout=True,
         ):
+            self.watching.set()
             current = config_version()
             if changes or current != seen:
                 seen = current
