@@ -458,6 +458,12 @@ class Daemon:
 
     def _watch(self) -> None:
         """Reload when the queue, the templates or the config change (editors save by rename)."""
+        try:
+            self._watch_files()
+        except Exception:
+            log.exception("watching files failed: reload with SIGHUP; the sweeper still runs")
+
+    def _watch_files(self) -> None:
         import watchfiles
 
         config = self.config
