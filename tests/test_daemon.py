@@ -274,3 +274,24 @@ def test_run_once_dry_run_prints_and_leaves_the_real_ledger_alone(site: Path) ->
     assert "crosspost: 1 deliveries pending (x 1, fb 0) (dry run" in text
     assert "would publish to x (X x): p\n    Post p" in text
     assert not (site / "var" / "ledger.db").exists() and outbox(site) == []
+
+
+def test_without_a_look_up_a_send_in_doubt_waits_for_a_person(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crosspost.adapters.fake import FakeAdapter
+
+    monkeypatch.setattr(FakeAdapter, "can_look_up", False)
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    with Ledger(site / "var" / "ledger.db", clock=clock) as ledger:
+        claimed = ledger.claim("p", "x", "elsewhere:1:daemon", timedelta(minutes=1))
+        assert claimed is not None
+    clock.now += timedelta(minutes=5)  # the lease ran out
+    d.settle()
+    d.deliver_due()
+    clock.now += timedelta(hours=1)
+    d.settle()
+    d.deliver_due()
+    assert state(site, "p") == "in_doubt" and outbox(site) == []
