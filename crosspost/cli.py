@@ -208,6 +208,9 @@ def publish(post_id: str, channels: tuple[str, ...], dry_run: bool, config_path:
     if post.status == "draft":
         raise click.ClickException(f"{post_id} is a draft: set status: ready to publish it")
     config = project.config
+    refusal = _publish_refusal(project, post, selected)
+    if refusal:
+        raise click.ClickException(refusal)
     failed = False
     with tempfile.TemporaryDirectory(prefix="crosspost-dry-") as scratch:
         ledger = Ledger(Path(scratch) / "dry.db") if dry_run else Ledger(config.state_path)
@@ -328,6 +331,195 @@ def history(since: str | None, output_format: str, config_path: str) -> None:
     with Ledger(config.state_path) as ledger:
         rows = history_rows(ledger, config, since=start)
     click.echo(format_history(rows, output_format, config.timezone))
+
+
+def by_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--by",
+        default=lambda: os.environ.get("USER", "unknown"),
+        show_default="$USER",
+        help="Who is doing this, for the event log.",
+    )(func)
+
+
+@main.command()
+@click.argument("post_id")
+@click.option("--by", required=True, help="The approver's name, as it should stand on record.")
+@config_option
+@config_errors
+def approve(post_id: str, by: str, config_path: str) -> None:
+    """Approve a post exactly as it will be published on every channel.
+
+    Records the approver, the time and a hash of what every channel will receive (texts,
+    link, comment, images, alt text) in approvals.yaml beside the config: commit it with the
+    queue. Any later edit makes the approval stale, and with require_approval the post is
+    then held until approved again.
+    """
+    from .controls import Approval, post_approval_hash, save_approval
+    from .ledger import Ledger
+    from .project import load_project, render_one
+
+    project = load_project(config_path, now=now_from_env())
+    post = _find_post(project, post_id)
+    config = project.config
+    if config.forbid_self_approval and post.author and post.author.casefold() == by.casefold():
+        raise click.ClickException(
+            f"{post_id} was written by {post.author}: someone else must approve it"
+        )
+    rendered = [r for key in post.channels if (r := render_one(project, post, key)) is not None]
+    problems = [f"{r.channel}: {p}" for r in rendered for p in r.problems]
+    if len(rendered) < len(post.channels) or problems:
+        for problem in problems or [str(p) for p in project.problems.errors]:
+            click.echo(f"✗ {problem}", err=True)
+        raise click.ClickException(f"{post_id} has problems: fix them before approving")
+    digest = post_approval_hash(rendered)
+    assert config.approvals_path is not None
+    when = datetime.now().astimezone().isoformat(timespec="seconds")
+    save_approval(config.approvals_path, Approval(post_id, by, when, digest))
+    with Ledger(config.state_path) as ledger:
+        ledger.event(by, "approved", post_id, None, digest)
+    channels = ", ".join(r.channel for r in rendered)
+    click.echo(f"✓ {post_id} approved by {by} for {channels} ({digest[:19]}…)")
+    click.echo(f"  recorded in {config.approvals_path.name}: commit it with the queue")
+
+
+@main.command()
+@click.option("--channel", metavar="CH", help="Only this channel (default: every channel).")
+@click.option("--reason", required=True, help="Why, for the event log and status.")
+@click.option("--until", metavar="TIME", help="Lift the pause by itself at this local time.")
+@by_option
+@config_option
+@config_errors
+def pause(channel: str | None, reason: str, until: str | None, by: str, config_path: str) -> None:
+    """Emergency pause: nothing more is published until `crosspost resume`.
+
+    Takes effect in the running daemon at once: it is checked inside the claim, so nothing is
+    sent after the pause is recorded. Deliveries falling due meanwhile are held, not dropped.
+    """
+    from .config import load_config
+    from .controls import encode_pause, pause_key
+    from .ledger import Ledger
+    from .timeparse import TimeError, parse_publish_at
+
+    config = load_config(config_path)
+    if channel is not None and channel not in config.channels:
+        raise click.BadParameter(f"no channel '{channel}'", param_hint="--channel")
+    end = None
+    if until:
+        try:
+            end = parse_publish_at(until, config.timezone)
+        except TimeError as exc:
+            raise click.BadParameter(str(exc), param_hint="--until") from None
+    with Ledger(config.state_path) as ledger:
+        now = ledger.clock()
+        ledger.set_control(pause_key(channel), encode_pause(reason, by, now, end), by, reason)
+    scope = f"channel {channel}" if channel else "every channel"
+    click.echo(f"⏸ {scope} paused by {by}: {reason}")
+    click.echo("  resume with: crosspost resume" + (f" --channel {channel}" if channel else ""))
+
+
+@main.command()
+@click.option("--channel", metavar="CH", help="Resume this channel's own pause.")
+@click.option(
+    "--release-overdue",
+    is_flag=True,
+    help="Also send the deliveries held during the pause (they are overdue now).",
+)
+@by_option
+@config_option
+@config_errors
+def resume(channel: str | None, release_overdue: bool, by: str, config_path: str) -> None:
+    """Lift an emergency pause.
+
+    Deliveries held during the pause are overdue: they are not sent by themselves. `status`
+    lists them; `crosspost release POST_ID` sends one, --release-overdue sends them all.
+    """  # fmt: skip
+    from .config import load_config
+    from .controls import pause_key, pauses
+    from .ledger import Ledger
+
+    config = load_config(config_path)
+    with Ledger(config.state_path) as ledger:
+        key = pause_key(channel)
+        if ledger.control(key) is None:
+            raise click.ClickException(
+                ("channel " + channel if channel else "publishing") + " is not paused"
+            )
+        ledger.set_control(key, None, by, "resumed")
+        held = [
+            d for d in ledger.deliveries(["held"])
+            if d.error_kind == "paused" and (channel is None or d.channel == channel)
+        ]  # fmt: skip
+        still = pauses(ledger, ledger.clock())
+        if release_overdue:
+            for delivery in held:
+                _release(ledger, delivery, by)
+    click.echo(f"▶ resumed by {by}" + (f" (channel {channel})" if channel else ""))
+    if held and release_overdue:
+        click.echo(f"  {len(held)} held deliveries released: they go out now")
+    elif held:
+        click.echo(f"  {len(held)} deliveries held during the pause are overdue and stay held:")
+        for delivery in held:
+            click.echo(f"    crosspost release {delivery.post_id} --channel {delivery.channel}")
+    for other in still:
+        click.echo(f"  ! still in force: {other.describe()}")
+
+
+@main.command()
+@click.argument("post_id")
+@click.option("--channel", "channels", multiple=True, metavar="CH", help="Only this channel.")
+@by_option
+@config_option
+@config_errors
+def release(post_id: str, channels: tuple[str, ...], by: str, config_path: str) -> None:
+    """Send held deliveries of a post (held by a pause, a blackout window or an approval).
+
+    They go out at once, however late, unless whatever held them still applies.
+    """
+    from .config import load_config
+    from .ledger import Ledger
+
+    config = load_config(config_path)
+    with Ledger(config.state_path) as ledger:
+        held = [
+            d for d in ledger.deliveries(["held"])
+            if d.post_id == post_id and (not channels or d.channel in channels)
+        ]  # fmt: skip
+        if not held:
+            raise click.ClickException(f"{post_id} has no held deliveries")
+        for delivery in held:
+            _release(ledger, delivery, by)
+            click.echo(f"✓ {post_id} on {delivery.channel}: released, it goes out now")
+
+
+def _publish_refusal(project: Any, post: Any, channels: list[str]) -> str | None:
+    """Why a post may not be published by hand now (blackout, approval), or None."""
+    from datetime import UTC
+
+    from .controls import approval_problem, load_approvals, post_approval_hash
+    from .project import render_one
+
+    config = project.config
+    now = datetime.now(UTC)
+    for key in channels:
+        blackout = config.blackout_for(key, now, post.tags)
+        if blackout is not None:
+            return f"{key} is inside the blackout window '{blackout.name}': {blackout.reason}"
+    if config.require_approval:
+        rendered = [r for k in post.channels if (r := render_one(project, post, k)) is not None]
+        problem = approval_problem(
+            load_approvals(config.approvals_path), post.id, post_approval_hash(rendered)
+        )
+        if problem is not None:
+            return f"{post.id}: {problem.replace('POST_ID', post.id)}"
+    return None
+
+
+def _release(ledger: Any, delivery: Any, by: str) -> None:
+    ledger.set_state(
+        delivery, "pending", error=f"released by {by}", error_kind="released", actor=by,
+        only_from=["held"], retry_at=ledger.clock(),
+    )  # fmt: skip
 
 
 def setup_logging(log_format: str, level: int = 20) -> None:

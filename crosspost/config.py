@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -21,7 +21,20 @@ if TYPE_CHECKING:
     from .rules import PlatformRules
 
 DEFAULT_CONFIG = "crosspost.yaml"
-TOP_KEYS = ("timezone", "queue", "templates", "state", "channels", "daemon")
+TOP_KEYS = (
+    "timezone",
+    "queue",
+    "templates",
+    "state",
+    "channels",
+    "daemon",
+    "require_approval",
+    "forbid_self_approval",
+    "approvals",
+    "blackouts",
+    "alerts",
+)
+BLACKOUT_KEYS = ("name", "start", "end", "channels", "reason", "allow_tags")
 DAEMON_KEYS = ("lateness", "sweep_interval", "settle_after", "lease", "retry")
 RETRY_KEYS = ("attempts", "first", "max")
 CHANNEL_KEYS = ("platform", "handle", "template", "quota", "credentials")
@@ -74,6 +87,27 @@ class DaemonSettings:
         return min(self.retry_first * (2 ** max(attempts - 1, 0)), self.retry_max)
 
 
+@dataclass(frozen=True)
+class Blackout:
+    """A window (e.g. the pre-election period) in which deliveries are held, not published."""
+
+    name: str
+    start: datetime
+    end: datetime
+    channels: tuple[str, ...] | None  # None: every channel
+    reason: str
+    allow_tags: frozenset[str]  # posts with one of these tags are exempt
+    mark: Mark
+
+    def holds(self, channel: str, when: datetime | None, tags: list[str]) -> bool:
+        """Whether a delivery on `channel` at `when` with these tags is held by this window."""
+        if when is None or not (self.start <= when < self.end):
+            return False
+        if self.channels is not None and channel not in self.channels:
+            return False
+        return not (self.allow_tags & set(tags))
+
+
 @dataclass
 class Config:
     path: Path
@@ -85,6 +119,14 @@ class Config:
     channels: dict[str, Channel]
     mark: Mark
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    require_approval: bool = False
+    forbid_self_approval: bool = False
+    approvals_path: Path | None = None
+    blackouts: list[Blackout] = field(default_factory=list)
+    alerts: Any = None  # crosspost.alerts.AlertSettings, when configured
+
+    def blackout_for(self, channel: str, when: datetime | None, tags: list[str]) -> Blackout | None:
+        return next((b for b in self.blackouts if b.holds(channel, when, tags)), None)
 
     def environment_problems(self, environ: Mapping[str, str] | None = None) -> list[Problem]:
         """Errors for every ${VAR} a channel uses that the environment does not set."""
@@ -165,10 +207,24 @@ def load_config(path: Path | str) -> Config:
             channels[key] = channel
 
     daemon = _daemon(reader, problems)
+    require_approval = reader.boolean("require_approval") or False
+    forbid_self = reader.boolean("forbid_self_approval") or False
+    approvals_path = (root / (reader.text("approvals") or "approvals.yaml")).resolve()
+    blackouts = _blackouts(reader, zone, channels, problems)
+    alerts = None
+    if "alerts" in data:
+        from .alerts import parse_alerts
+
+        alerts = parse_alerts(reader.mapping("alerts"), problems)
     if problems.errors:
         raise ConfigError(problems.sorted())
     return Config(
         daemon=daemon,
+        require_approval=require_approval,
+        forbid_self_approval=forbid_self,
+        approvals_path=approvals_path,
+        blackouts=blackouts,
+        alerts=alerts,
         path=path,
         root=root,
         timezone=zone,
@@ -178,6 +234,51 @@ def load_config(path: Path | str) -> Config:
         channels=channels,
         mark=data.mark,
     )
+
+
+def _blackouts(
+    reader: Reader, zone: ZoneInfo, channels: dict[str, Channel], problems: Problems
+) -> list[Blackout]:
+    from .timeparse import TimeError, parse_publish_at
+
+    items = reader.items("blackouts")
+    out: list[Blackout] = []
+    for i, item in enumerate(items or []):
+        assert items is not None
+        if not isinstance(item, yamlfile.LocatedDict):
+            problems.error(items.item_mark(i), "each blackout window must be a mapping")
+            continue
+        sub = Reader(item, problems, "a blackout window")
+        sub.check_keys(BLACKOUT_KEYS)
+        name = sub.text("name", required=True) or f"blackout {i + 1}"
+        times = {}
+        for key in ("start", "end"):
+            raw = sub.text(key, required=True)
+            if raw is None:
+                continue
+            try:
+                times[key] = parse_publish_at(raw, zone)
+            except TimeError as exc:
+                problems.error(item.value_mark(key), f"'{key}': {exc}")
+        names = sub.text_list("channels")
+        for unknown in [n for n in names or [] if n not in channels]:
+            problems.error(item.value_mark("channels"), f"unknown channel '{unknown}'")
+        if len(times) == 2 and times["end"] <= times["start"]:
+            problems.error(item.value_mark("end"), f"blackout '{name}' ends before it starts")
+            continue
+        if len(times) == 2:
+            out.append(
+                Blackout(
+                    name=name,
+                    start=times["start"],
+                    end=times["end"],
+                    channels=tuple(names) if names is not None else None,
+                    reason=sub.text("reason") or name,
+                    allow_tags=frozenset(sub.text_list("allow_tags") or ()),
+                    mark=item.mark,
+                )
+            )
+    return out
 
 
 def _daemon(reader: Reader, problems: Problems) -> DaemonSettings:

@@ -24,6 +24,7 @@ from typing import Any
 
 from .adapters.base import Adapter, RemotePost
 from .config import Config
+from .controls import Approval, approval_problem, load_approvals, post_approval_hash
 from .errors import PartReceipt, PublishError
 from .ledger import Delivery, Ledger
 from .planner import Plan, make_plan, reconcile
@@ -96,6 +97,7 @@ class Daemon:
         self._scratch = tempfile.TemporaryDirectory(prefix="crosspost-dry-") if dry_run else None
         self.failures = 0
         self.cache = LoadCache()  # reloads re-read and re-render only what changed
+        self.approvals: dict[str, Approval] = {}
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -179,10 +181,12 @@ class Daemon:
         with self._lock:
             self.plan = plan
             self.adapters = {}
+            self.approvals = load_approvals(plan.project.config.approvals_path)
         changes = reconcile(self.ledger(), plan, actor=self.owner)
         for delivery, reason in changes.cancelled:
             log.warning("cancelled %s on %s: %s", delivery.post_id, delivery.channel, reason)
         log.info("loaded (%s): %d deliveries in the plan", why, changes.planned)
+        self.release_approved()
         self.schedule_all()
         return True
 
@@ -250,6 +254,15 @@ class Daemon:
         rendered = plan.deliveries.get(key)
         if rendered is None or plan.hashes.get(key) != delivery.content_hash:
             return  # not in the current plan (the next reconcile deals with it)
+        held_by = self._held_by(rendered, delivery)
+        if held_by is not None:
+            kind, why = held_by
+            ledger.set_state(
+                delivery, "held", error=why, error_kind=kind, actor=self.owner,
+                only_from=["pending"],
+            )  # fmt: skip
+            log.warning("held %s on %s: %s", *key, why)
+            return
         hold = ledger.control(f"hold:{delivery.channel}")
         if hold is not None:
             ledger.set_state(
@@ -260,7 +273,8 @@ class Daemon:
             return
         lateness = self.config.daemon.lateness
         due = delivery.due_at
-        if delivery.attempts == 0 and due is not None and now - due > lateness:
+        first_try = delivery.attempts == 0 and delivery.retry_at is None  # not released by hand
+        if first_try and due is not None and now - due > lateness:
             ledger.set_state(
                 delivery, "expired", error_kind="expired", actor=self.owner,
                 only_from=["pending"],
@@ -296,6 +310,42 @@ class Daemon:
         elif outcome.status in ("failed", "held", "in_doubt"):
             log.error("%s on %s: %s", *key, outcome.message)
             self.failures += 1
+
+    def _held_by(self, rendered: Any, delivery: Delivery) -> tuple[str, str] | None:
+        """(kind, why) when a blackout window or a missing approval holds this delivery."""
+        config = self.config
+        blackout = config.blackout_for(delivery.channel, delivery.due_at, rendered.post.tags)
+        if blackout is not None:
+            return "blackout", f"held by the blackout window '{blackout.name}': {blackout.reason}"
+        if config.require_approval:
+            why = self._approval_problem(rendered.post_id)
+            if why is not None:
+                return "approval", why
+        return None
+
+    def _approval_problem(self, post_id: str) -> str | None:
+        plan = self.plan
+        assert plan is not None
+        rendered = [r for (pid, _), r in plan.deliveries.items() if pid == post_id]
+        return approval_problem(self.approvals, post_id, post_approval_hash(rendered))
+
+    def release_approved(self) -> None:
+        """Deliveries held for approval whose post is now approved go back to the queue."""
+        if not self.config.require_approval:
+            return
+        ledger = self.ledger()
+        for delivery in ledger.deliveries(["held"]):
+            if delivery.error_kind != "approval":
+                continue
+            if (delivery.post_id, delivery.channel) not in self.plan.deliveries:  # type: ignore[union-attr]
+                continue
+            if self._approval_problem(delivery.post_id) is None:
+                ledger.set_state(
+                    delivery, "pending", error="approved: back in the queue",
+                    error_kind="approved", actor=self.owner, only_from=["held"],
+                    retry_at=self.clock(),
+                )  # fmt: skip
+                log.info("approved: %s on %s is back in the queue", *delivery_key(delivery))
 
     # --- settling sends whose outcome is unknown -------------------------------------------
 
@@ -469,12 +519,16 @@ class Daemon:
         config = self.config
         paths = [p for p in (config.queue_dir, config.templates_dir) if p.is_dir()]
 
-        def config_version() -> tuple[int, int] | None:
+        watched = [self.config_path, config.approvals_path]
+
+        def config_version() -> tuple[tuple[int, int], ...] | None:
             try:
-                st = self.config_path.stat()
+                return tuple(
+                    (st.st_mtime_ns, st.st_ino)
+                    for st in (p.stat() for p in watched if p is not None and p.exists())
+                )
             except OSError:
                 return None
-            return st.st_mtime_ns, st.st_ino
 
         seen = config_version()
         for changes in watchfiles.watch(
@@ -490,6 +544,10 @@ class Daemon:
             if changes or current != seen:
                 seen = current
                 self.reload_requested.set()
+
+
+def delivery_key(delivery: Delivery) -> tuple[str, str]:
+    return delivery.post_id, delivery.channel
 
 
 def _minutes(delta: Any) -> str:

@@ -344,13 +344,30 @@ class Ledger:
         """Atomically take a delivery for sending; None if it is not in a claimable state.
 
         The claim is committed before this returns, so it survives a crash during the send.
+        An emergency pause is checked in the same transaction: a paused delivery is held
+        instead, so nothing is sent once a pause is recorded.
         """
+        from .controls import PAUSE, active_pause
+
         now = self.clock()
         with self._write() as db:
             row = db.execute(
                 "SELECT * FROM deliveries WHERE post_id = ? AND channel = ?", (post_id, channel)
             ).fetchone()
             if row is None or row["state"] not in states:
+                return None
+            controls = {
+                r["key"]: r["value"]
+                for r in db.execute("SELECT * FROM controls WHERE key LIKE ?", (PAUSE + "%",))
+            }
+            pause = active_pause(controls, channel, now)
+            if pause is not None:
+                db.execute(
+                    "UPDATE deliveries SET state = 'held', last_error = ?, error_kind = 'paused', "
+                    "owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+                    (f"held: {pause.describe()}", _iso(now), row["id"]),
+                )
+                self._event(db, owner, "held", post_id, channel, pause.describe())
                 return None
             db.execute(
                 "UPDATE deliveries SET state = 'claimed', owner = ?, lease_until = ?, "

@@ -151,6 +151,14 @@ def render_one(project: Project, post: Post, key: str) -> Rendered | None:
         project.problems.warning(_time_mark(post, key), f"{channel.key}: {message}")
     if post.status == "draft":
         rendered.warnings.append("draft: will not be published until status is ready")
+    blackout = project.config.blackout_for(key, rendered.publish_at, post.tags)
+    if blackout is not None and post.status == "ready":
+        message = (
+            f"due inside the blackout window '{blackout.name}' ({blackout.reason}): it will be "
+            "held, not published"
+        )
+        rendered.warnings.append(message)
+        project.problems.warning(_time_mark(post, key), f"{key}: {message}")
     return rendered
 
 
@@ -202,6 +210,23 @@ def _span(delta) -> str:  # type: ignore[no-untyped-def]
     return f"{seconds}s"
 
 
+def check_approvals(project: Project) -> None:
+    """Warn about ready posts that are not approved, or whose approval is stale."""
+    from .controls import approval_problem, load_approvals, post_approval_hash
+
+    approvals = load_approvals(project.config.approvals_path)
+    by_post: dict[str, list[Rendered]] = defaultdict(list)
+    for one in project.rendered:
+        if one.post.status == "ready" and one.publish_at is not None:
+            by_post[one.post_id].append(one)
+    for post_id, group in by_post.items():
+        problem = approval_problem(approvals, post_id, post_approval_hash(group))
+        if problem is not None:
+            for r in group:
+                r.warnings.append(problem)
+            project.problems.warning(group[0].post.mark, problem.replace("POST_ID", post_id))
+
+
 def validate(
     config_path: Path | str,
     now: datetime | None = None,
@@ -229,4 +254,6 @@ def _validate(
             project.problems.warning(problem.mark, problem.message + "; publishing would fail")
     render_all(project)
     check_quotas(project)
+    if project.config.require_approval:
+        check_approvals(project)
     return project

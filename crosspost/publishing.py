@@ -130,9 +130,11 @@ def send(
     """
     post_id, key = rendered.post_id, adapter.channel.key
     claimed = ledger.claim(post_id, key, owner, lease, states=states)
-    if claimed is None:  # another process took it between our look and our claim
+    if claimed is None:  # paused, or another process took it between our look and our claim
         current = ledger.get(post_id, key)
         state = current.state if current else "unknown"
+        if current is not None and current.error_kind == "paused" and state == "held":
+            return Outcome(post_id, key, "held", current.last_error or "paused", current)
         status = "already" if state == "published" else "busy"
         return Outcome(post_id, key, status, f"taken by another process ({state})", current)
     try:

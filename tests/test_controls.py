@@ -1,0 +1,209 @@
+"""A public body's controls: emergency pause, approval bound to content, blackout windows."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from crosspost.cli import main
+from crosspost.ledger import Ledger
+
+from .conftest import NOW
+from .test_daemon import Clock, daemon, outbox, post, state, write_config
+from .test_daemon_process import Daemon as Process
+from .test_daemon_process import make_site, wait_for
+
+
+@pytest.fixture
+def site(project: Path) -> Path:
+    write_config(project)
+    for name in ("x", "fb"):
+        (project / "templates" / f"{name}.j2").write_text("{{ title }}")
+    return project
+
+
+def cli(root: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [*args, "--config", str(root / "crosspost.yaml")])
+    return result.exit_code, result.output
+
+
+def add_to_config(root: Path, text: str) -> None:
+    path = root / "crosspost.yaml"
+    path.write_text(path.read_text() + text)
+
+
+# --- pause -------------------------------------------------------------------------------
+
+
+def test_a_pause_is_checked_inside_the_claim(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.ensure("p", "x", None, "h", "t")
+        ledger.set_control("pause", json.dumps({"reason": "incident", "by": "Sam"}), "Sam", "")
+        assert ledger.claim("p", "x", "daemon", timedelta(minutes=5)) is None
+        held = ledger.get("p", "x")
+        assert held is not None and held.state == "held" and held.error_kind == "paused"
+        assert "incident" in (held.last_error or "")
+
+
+def test_pause_with_a_real_daemon_holds_until_an_explicit_release(tmp_path: Path) -> None:
+    root = make_site(tmp_path, posts=1, spread=0, start_in=6.0, latency=0)
+    code, out = cli(root, "pause", "--reason", "Critical incident in Maidstone", "--by", "Sam")
+    assert code == 0 and "paused by Sam" in out
+    proc = Process(root)
+    try:
+        assert wait_for(lambda: proc.running, 15)
+        assert wait_for(lambda: state(root, "p0000") == "held", 20)
+        assert state(root, "p0000", "fb") == "held"
+        code, out = cli(root, "resume", "--by", "Sam")
+        assert code == 0 and "2 deliveries held during the pause are overdue" in out
+        time.sleep(2.5)  # the sweeper runs every second here: nothing goes by itself
+        assert outbox(root) == [] and state(root, "p0000") == "held"
+        code, out = cli(root, "release", "p0000", "--channel", "x", "--by", "Sam")
+        assert code == 0
+        assert wait_for(lambda: state(root, "p0000") == "published", 10)
+        assert state(root, "p0000", "fb") == "held"
+    finally:
+        code, _ = proc.stop()
+    assert code == 0
+    assert len(outbox(root)) == 1
+    with Ledger(root / "var" / "ledger.db") as ledger:
+        kinds = [(e.kind, e.actor) for e in ledger.events() if e.kind == "control"]
+    assert kinds == [("control", "Sam"), ("control", "Sam")]  # pause and resume, with who
+
+
+def test_resume_release_overdue_and_a_channel_pause(site: Path) -> None:
+    post(site, "p", "2027-01-15 10:00")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    code, _ = cli(site, "pause", "--channel", "x", "--reason", "mourning")
+    assert code == 0
+    d = daemon(site, clock)
+    d.deliver_due()
+    assert state(site, "p") == "held" and state(site, "p", "fb") == "published"
+    clock.now += timedelta(hours=3)
+    code, out = cli(site, "resume", "--channel", "x", "--release-overdue")
+    assert code == 0 and "1 held deliveries released" in out
+    d.deliver_due()
+    assert state(site, "p") == "published"  # hours late, but a person asked for it
+
+
+def test_a_pause_until_a_time_lifts_itself(site: Path) -> None:
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    code, _ = cli(site, "pause", "--reason", "briefing", "--until", "2027-01-15 09:59")
+    assert code == 0
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    daemon(site, clock).deliver_due()
+    assert state(site, "p") == "published"
+
+
+# --- approval ----------------------------------------------------------------------------
+
+
+def test_approve_then_edit_is_held_as_stale_and_approving_again_publishes(site: Path) -> None:
+    add_to_config(site, "require_approval: true\n")
+    post(site, "p", "2027-01-15 10:00", title="Approved words", extra="author: Alex\n")
+    code, out = cli(site, "approve", "p", "--by", "Jo")
+    assert code == 0 and "approved by Jo" in out
+    approvals = yaml.safe_load((site / "approvals.yaml").read_text())
+    assert approvals["p"]["by"] == "Jo" and approvals["p"]["hash"].startswith("sha256:")
+    post(site, "p", "2027-01-15 10:00", title="Edited words", extra="author: Alex\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    d.deliver_due()
+    assert state(site, "p") == "held" and outbox(site) == []
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        held = ledger.get("p", "x")
+        assert held is not None and "approval is stale" in (held.last_error or "")
+    code, _ = cli(site, "approve", "p", "--by", "Jo")
+    assert code == 0
+    d.load("approvals changed")
+    d.deliver_due()
+    assert state(site, "p") == "published" and state(site, "p", "fb") == "published"
+    assert [r["text"] for r in outbox(site)] == ["Edited words"]
+
+
+def test_unapproved_posts_are_held_and_validate_warns(site: Path) -> None:
+    add_to_config(site, "require_approval: true\n")
+    post(site, "p", "2027-01-15 10:00")
+    result = CliRunner().invoke(
+        main, ["validate", "--config", str(site / "crosspost.yaml")],
+        env={"CROSSPOST_NOW": NOW.isoformat()},
+    )  # fmt: skip
+    assert result.exit_code == 0 and "not approved: run crosspost approve p --by NAME" in (
+        result.output
+    )
+    code, out = cli(site, "publish", "p")
+    assert code == 1 and "not approved" in out and outbox(site) == []
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    daemon(site, clock).deliver_due()
+    assert state(site, "p") == "held"
+
+
+def test_self_approval_can_be_forbidden(site: Path) -> None:
+    add_to_config(site, "require_approval: true\nforbid_self_approval: true\n")
+    post(site, "p", "2027-01-15 10:00", extra="author: Alex Smith\n")
+    code, out = cli(site, "approve", "p", "--by", "alex smith")
+    assert code == 1 and "someone else must approve it" in out
+    assert not (site / "approvals.yaml").exists()
+    code, _ = cli(site, "approve", "p", "--by", "Jo Bloggs")
+    assert code == 0
+
+
+# --- blackout windows --------------------------------------------------------------------
+
+BLACKOUT = """\
+blackouts:
+  - name: pre-election period
+    start: 2027-04-01 00:00
+    end: 2027-05-07 00:00
+    reason: PCC election on 6 May 2027
+    allow_tags: [public-safety]
+"""
+
+
+def test_a_blackout_holds_ordinary_posts_and_lets_exempt_ones_through(site: Path) -> None:
+    add_to_config(site, BLACKOUT)
+    post(site, "ordinary", "2027-04-15 10:00", extra="channels: [x]\n")
+    post(site, "safety", "2027-04-15 10:00", extra="channels: [x]\ntags: [public-safety]\n")
+    post(site, "after", "2027-05-07 10:00", extra="channels: [x]\n")
+    result = CliRunner().invoke(
+        main, ["validate", "--config", str(site / "crosspost.yaml")],
+        env={"CROSSPOST_NOW": NOW.isoformat()},
+    )  # fmt: skip
+    assert "ordinary.yaml:1:13: warning: x: due inside the blackout window" in result.output
+    assert "safety.yaml" not in result.output
+    clock = Clock(datetime(2027, 4, 15, 9, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    d.deliver_due()
+    assert state(site, "ordinary") == "held" and state(site, "safety") == "published"
+    clock.now = datetime(2027, 5, 7, 9, 0, tzinfo=UTC)
+    d.deliver_due()
+    assert state(site, "after") == "published" and state(site, "ordinary") == "held"
+    assert sorted(r["post_id"] for r in outbox(site)) == ["after", "safety"]
+
+
+def test_blackout_config_errors_are_located(site: Path) -> None:
+    add_to_config(site, BLACKOUT.replace("end: 2027-05-07", "end: 2027-03-01"))
+    code, out = cli(site, "validate")
+    assert code == 2 and "ends before it starts" in out
+
+
+def test_pause_is_visible_to_another_process_at_once(tmp_path: Path) -> None:
+    # the CLI and a daemon are separate processes sharing the ledger file
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.ensure("p", "x", None, "h", "t")
+    script = (
+        "import sys, json; from crosspost.ledger import Ledger; "
+        "l = Ledger(sys.argv[1]); "
+        "l.set_control('pause:x', json.dumps({'reason': 'r', 'by': 'b'}), 'b', 'r')"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "l.db")], check=True)
+    with Ledger(tmp_path / "l.db") as ledger:
+        assert ledger.claim("p", "x", "daemon", timedelta(minutes=1)) is None
