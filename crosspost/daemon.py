@@ -454,6 +454,9 @@ class Daemon:
 
         self._install_signals()  # first: a stop asked for during start-up is honoured
         self.load("start")
+        # settle what an earlier run left in doubt before any timer can publish something
+        # new: the look-up reads the account's latest posts, and must still reach them
+        self.settle()
         self.echo(self.describe_plan())
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
