@@ -198,6 +198,7 @@ def publish(post_id: str, channels: tuple[str, ...], dry_run: bool, config_path:
     """
     import tempfile
 
+    from .controls import load_approvals
     from .ledger import Ledger
     from .project import load_project, render_one
     from .publishing import dry_run_channel, owner_name, publish_delivery
@@ -228,9 +229,11 @@ def publish(post_id: str, channels: tuple[str, ...], dry_run: bool, config_path:
                     click.echo(f"would publish to {key} ({channel.rules.label} {channel.handle}):")
                     click.echo("  " + rendered.text.replace("\n", "\n  "))
                 adapter = channel.adapter(channel, root=config.root)
+                approval = load_approvals(config.approvals_path).get(post_id)
                 outcome = publish_delivery(
-                    rendered, channel, adapter, ledger, owner_name("cli-publish")
-                )
+                    rendered, channel, adapter, ledger, owner_name("cli-publish"),
+                    approved_by=approval.by if approval else None,
+                )  # fmt: skip
                 mark = "✓" if outcome.ok else "✗"
                 click.echo(f"{mark} {key}: {outcome.message}", err=not outcome.ok)
                 failed = failed or not outcome.ok
@@ -513,6 +516,119 @@ def _publish_refusal(project: Any, post: Any, channels: list[str]) -> str | None
         if problem is not None:
             return f"{post.id}: {problem.replace('POST_ID', post.id)}"
     return None
+
+
+@main.command()
+@click.argument("post_id")
+@click.option("--channel", "channels", multiple=True, metavar="CH", help="Only this channel.")
+@click.option("--reason", required=True, help="Why, for the record.")
+@by_option
+@config_option
+@config_errors
+def retract(
+    post_id: str, channels: tuple[str, ...], reason: str, by: str, config_path: str
+) -> None:
+    """Delete a published post where the platform allows it (X, Facebook), and record it.
+
+    Instagram's API cannot delete posts: the request is recorded and you are told to delete
+    it in the Instagram app. Every retraction is in the event log with who and why. Exits 1
+    if any channel still shows the post.
+    """
+    from .config import load_config
+    from .errors import PublishError
+    from .ledger import Ledger
+
+    config = load_config(config_path)
+    incomplete = False
+    with Ledger(config.state_path) as ledger:
+        published = [
+            d for d in ledger.deliveries(["published"])
+            if d.post_id == post_id and (not channels or d.channel in channels)
+        ]  # fmt: skip
+        if not published:
+            raise click.ClickException(f"{post_id} has no published deliveries to retract")
+        for delivery in published:
+            key = delivery.channel
+            if delivery.retracted_at is not None:
+                click.echo(f"✓ {key}: already retracted ({delivery.retraction})")
+                continue
+            channel = config.channels.get(key)
+            if channel is None:
+                click.echo(f"✗ {key}: no longer configured; delete it by hand: {delivery.url}")
+                incomplete = True
+                continue
+            adapter = channel.adapter(channel, root=config.root)
+            label = channel.rules.label
+            if not adapter.can_delete:
+                note = (
+                    f"requested by {by}: {reason}. {label} cannot delete posts through its "
+                    f"API: delete it in the {label} app ({delivery.url or delivery.remote_id})"
+                )
+                ledger.mark_retracted(delivery, note, by)
+                click.echo(f"! {key}: {note}")
+                incomplete = True
+                continue
+            ids = [p.remote_id for p in delivery.parts] or [delivery.remote_id or ""]
+            try:
+                for remote_id in reversed(ids):  # a thread's last part first
+                    adapter.delete(remote_id)
+            except PublishError as exc:
+                message = adapter.clean(str(exc))
+                ledger.event(by, "retract_failed", post_id, key, message)
+                click.echo(f"✗ {key}: could not delete it: {message}", err=True)
+                incomplete = True
+                continue
+            ledger.mark_retracted(delivery, f"deleted by {by}: {reason}", by)
+            click.echo(f"✓ {key}: deleted from {label} {channel.handle}")
+    if incomplete:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--since", metavar="DATE", help="From this local date or time, or a span (7d).")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The file to write: .csv for CSV, anything else JSON Lines.",
+)
+@config_option
+@config_errors
+def export(since: str | None, out_path: str, config_path: str) -> None:
+    """Write the whole event log (who did what, when, why) to a file, for records and FOI."""
+    import csv
+    import json
+
+    from .config import load_config
+    from .ledger import Ledger
+    from .reports import parse_since
+
+    config = load_config(config_path)
+    start = None
+    if since:
+        try:
+            start = parse_since(since, config.timezone)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--since") from None
+    with Ledger(config.state_path) as ledger:
+        events = ledger.events(since=start)
+    fields = ("id", "at", "actor", "kind", "post_id", "channel", "detail")
+    rows = [
+        {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind,
+         "post_id": e.post_id, "channel": e.channel, "detail": e.detail}
+        for e in events
+    ]  # fmt: skip
+    path = Path(out_path)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        if path.suffix.lower() == ".csv":
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    click.echo(f"✓ {len(rows)} events written to {path}")
 
 
 def _release(ledger: Any, delivery: Any, by: str) -> None:

@@ -294,6 +294,7 @@ class Daemon:
             self.owner,
             self.config.daemon.lease,
             backoff=self.config.daemon.backoff,
+            approved_by=approval.by if (approval := self.approvals.get(rendered.post_id)) else None,
         )
         if outcome.status == "published":
             if self.dry_run:

@@ -67,6 +67,10 @@ class Delivery:
     retry_at: datetime | None = None
     edited_hash: str | None = None  # the post changed after it was published
     claimed_at: datetime | None = None
+    approved_by: str | None = None
+    media: tuple[tuple[str, str], ...] = ()  # (path, alt text) of each image sent
+    retracted_at: datetime | None = None
+    retraction: str | None = None  # why, and what happened (deleted, or must be done by hand)
 
     @property
     def next_at(self) -> datetime | None:
@@ -148,8 +152,16 @@ def _m2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE deliveries ADD COLUMN claimed_at TEXT")
 
 
+def _m3(db: sqlite3.Connection) -> None:
+    """Records for Freedom of Information requests: approver, images and alt text, retraction."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN approved_by TEXT")
+    db.execute("ALTER TABLE deliveries ADD COLUMN media TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE deliveries ADD COLUMN retracted_at TEXT")
+    db.execute("ALTER TABLE deliveries ADD COLUMN retraction TEXT")
+
+
 # Numbered migrations: append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3]
 
 
 class LedgerError(Exception):
@@ -249,6 +261,10 @@ class Ledger:
             retry_at=_time(row["retry_at"]),
             edited_hash=row["edited_hash"],
             claimed_at=_time(row["claimed_at"]),
+            approved_by=row["approved_by"],
+            media=tuple((m[0], m[1]) for m in json.loads(row["media"])),
+            retracted_at=_time(row["retracted_at"]),
+            retraction=row["retraction"],
         )
 
     def get(self, post_id: str, channel: str) -> Delivery | None:
@@ -404,18 +420,23 @@ class Ledger:
         comment_id: str | None = None,
         actor: str | None = None,
         detail: str = "",
+        approved_by: str | None = None,
+        media: Sequence[tuple[str, str]] | None = None,
     ) -> Delivery:
         with self._write() as db:
             db.execute(
                 "UPDATE deliveries SET state = 'published', remote_id = ?, url = ?, "
                 "published_at = ?, parts = ?, comment_id = ?, owner = NULL, lease_until = NULL, "
-                "last_error = NULL, error_kind = NULL, updated_at = ? WHERE id = ?",
+                "last_error = NULL, error_kind = NULL, approved_by = COALESCE(?, approved_by), "
+                "media = COALESCE(?, media), updated_at = ? WHERE id = ?",
                 (
                     remote_id,
                     url,
                     _iso(published_at),
                     json.dumps([[p.index, p.remote_id, p.url] for p in parts]),
                     comment_id,
+                    approved_by,
+                    json.dumps([list(m) for m in media]) if media is not None else None,
                     _iso(self.clock()),
                     delivery.id,
                 ),
@@ -464,6 +485,19 @@ class Ledger:
                 db, actor or delivery.owner or "?", state, delivery.post_id, delivery.channel,
                 error or "",
             )  # fmt: skip
+        found = self.get(delivery.post_id, delivery.channel)
+        assert found is not None
+        return found
+
+    def mark_retracted(self, delivery: Delivery, retraction: str, actor: str) -> Delivery:
+        """Record a retraction (or a request for one the platform cannot carry out)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE deliveries SET retracted_at = ?, retraction = ?, updated_at = ? "
+                "WHERE id = ?",
+                (_iso(self.clock()), retraction, _iso(self.clock()), delivery.id),
+            )
+            self._event(db, actor, "retracted", delivery.post_id, delivery.channel, retraction)
         found = self.get(delivery.post_id, delivery.channel)
         assert found is not None
         return found

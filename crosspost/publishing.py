@@ -78,6 +78,7 @@ def publish_delivery(
     ledger: Ledger,
     owner: str,
     lease: timedelta = DEFAULT_LEASE,
+    approved_by: str | None = None,
 ) -> Outcome:
     """Publish one rendered post on one channel now, unless the ledger says it already went."""
     post_id, key = rendered.post_id, channel.key
@@ -109,7 +110,7 @@ def publish_delivery(
         return Outcome(post_id, key, "in_doubt", delivery.last_error or "", delivery)
     # a person asking for it now may publish what the daemon would not (expired, cancelled)
     manual = ("pending", "failed", "held", "expired", "cancelled")
-    return send(rendered, adapter, ledger, owner, lease, states=manual)
+    return send(rendered, adapter, ledger, owner, lease, states=manual, approved_by=approved_by)
 
 
 def send(
@@ -121,6 +122,7 @@ def send(
     *,
     states: tuple[str, ...] = ("pending",),
     backoff: Callable[[int], timedelta | None] | None = None,
+    approved_by: str | None = None,
 ) -> Outcome:
     """Claim the delivery (committed), call the platform, record what happened.
 
@@ -156,6 +158,8 @@ def send(
         published_at=receipt.published_at,
         parts=receipt.parts,
         comment_id=receipt.comment_id,
+        approved_by=approved_by,
+        media=[(m.rel, m.alt) for m in rendered.media],
     )
     where = receipt.url or receipt.remote_id
     return Outcome(post_id, key, "published", f"published: {where}", done)

@@ -23,7 +23,8 @@ from .timeparse import format_local, localize
 
 HISTORY_COLUMNS = (
     "post_id", "channel", "platform", "handle", "scheduled_at", "published_at", "remote_id",
-    "url", "parts", "comment_id", "file", "edited_after_publishing", "text",
+    "url", "parts", "comment_id", "file", "edited_after_publishing", "approved_by",
+    "alt_texts", "retracted_at", "retraction", "text",
 )  # fmt: skip
 _LABELS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "fake": "fake"}
 _FOREVER = datetime.max.replace(tzinfo=UTC)
@@ -397,6 +398,10 @@ def history_rows(
                 "comment_id": d.comment_id,
                 "file": d.file,
                 "edited_after_publishing": d.edited_hash is not None,
+                "approved_by": d.approved_by,
+                "media": [{"path": path, "alt": alt} for path, alt in d.media],
+                "retracted_at": _iso(d.retracted_at),
+                "retraction": d.retraction,
             }
         )
     return rows
@@ -414,7 +419,8 @@ def format_history(rows: list[dict[str, Any]], fmt: str, zone: ZoneInfo) -> str:
         for row in rows:
             writer.writerow(
                 {
-                    **{key: row[key] for key in HISTORY_COLUMNS},
+                    **{key: row[key] for key in HISTORY_COLUMNS if key in row},
+                    "alt_texts": " | ".join(f"{m['path']}: {m['alt']}" for m in row["media"]),
                     "parts": " ".join(p["url"] or p["remote_id"] for p in row["parts"]),
                     "edited_after_publishing": "true"
                     if row["edited_after_publishing"]

@@ -419,6 +419,10 @@ def test_history_rows_oldest_first_with_everything(ledger: Ledger, project: Path
         "comment_id": None,
         "file": "queue/funding.yaml",
         "edited_after_publishing": True,
+        "approved_by": None,
+        "media": [],
+        "retracted_at": None,
+        "retraction": None,
     }
     assert rows[2]["text"] == TRICKY and rows[2]["comment_id"] == "104857600_1_9"
     assert rows[2]["edited_after_publishing"] is False
@@ -461,6 +465,10 @@ def test_history_csv_round_trip(ledger: Ledger, project: Path) -> None:
         "comment_id": "",
         "file": "queue/launch.yaml",
         "edited_after_publishing": "false",
+        "approved_by": "",
+        "alt_texts": "",
+        "retracted_at": "",
+        "retraction": "",
         "text": "text",
     }
     assert format_history([], "csv", LONDON) == ",".join(HISTORY_COLUMNS)
