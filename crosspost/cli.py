@@ -251,10 +251,13 @@ def doctor(config_path: str) -> None:
     within 14 days. Publishes nothing. Exits 1 if any channel cannot publish.
     """
     from .adapters.base import CredentialReport
+    from .alerts import Alerter
     from .config import load_config
     from .errors import PublishError
+    from .ledger import Ledger
 
     config = load_config(config_path)
+    alerter = Alerter(config.alerts, timezone=config.timezone)
     bad = False
     for key, channel in config.channels.items():
         adapter = channel.adapter(channel, root=config.root)
@@ -277,9 +280,17 @@ def doctor(config_path: str) -> None:
         for warning in report.warnings:
             click.echo(f"    ! {warning}")
         if report.ok and config.state_path.exists():
-            released = _release_hold(config.state_path, key)
+            released = _release_hold(config.state_path, key, alerter)
             if released is not None:
                 click.echo(f"    ✓ channel hold lifted: {released} deliveries back in the queue")
+        if config.alerts.enabled:
+            with Ledger(config.state_path) as ledger:
+                if report.expires_at is not None:
+                    alerter.token_expiring(ledger, key, report.expires_at, handle=channel.handle)
+                if not report.ok:
+                    alerter.channel_alert(
+                        ledger, key, "auth", "; ".join(report.problems), handle=channel.handle
+                    )
         bad = bad or not report.ok
     if bad:
         sys.exit(EXIT_FAILED)
@@ -763,7 +774,7 @@ def resolve(
             click.echo(f"✓ {post_id} on {channel}: back in the queue, to be sent again")
 
 
-def _release_hold(state_path: Path, channel: str) -> int | None:
+def _release_hold(state_path: Path, channel: str, alerter: Any) -> int | None:
     """Lift a channel hold left by an authentication failure; None if there was none."""
     from .ledger import Ledger
 
@@ -771,6 +782,7 @@ def _release_hold(state_path: Path, channel: str) -> int | None:
         if ledger.control(f"hold:{channel}") is None:
             return None
         ledger.set_control(f"hold:{channel}", None, "doctor", "the credentials check passed")
+        alerter.clear_channel_alert(ledger, channel, "auth")
         held = [d for d in ledger.deliveries(["held"]) if d.channel == channel]
         for delivery in held:
             ledger.set_state(

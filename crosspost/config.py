@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from . import yamlfile
+from .alerts import AlertSettings, parse_alerts
 from .fields import Reader
 from .problems import ConfigError, Mark, Problem, Problems
 from .timeparse import zone_or_error
@@ -123,7 +124,7 @@ class Config:
     forbid_self_approval: bool = False
     approvals_path: Path | None = None
     blackouts: list[Blackout] = field(default_factory=list)
-    alerts: Any = None  # crosspost.alerts.AlertSettings, when configured
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def blackout_for(self, channel: str, when: datetime | None, tags: list[str]) -> Blackout | None:
         return next((b for b in self.blackouts if b.holds(channel, when, tags)), None)
@@ -142,6 +143,7 @@ class Config:
                             f"(channel {channel.key} needs it for {used_by})",
                         )
                     )
+        out += self.alerts.environment_problems(env)
         return out
 
 
@@ -211,11 +213,7 @@ def load_config(path: Path | str) -> Config:
     forbid_self = reader.boolean("forbid_self_approval") or False
     approvals_path = (root / (reader.text("approvals") or "approvals.yaml")).resolve()
     blackouts = _blackouts(reader, zone, channels, problems)
-    alerts = None
-    if "alerts" in data:
-        from .alerts import parse_alerts
-
-        alerts = parse_alerts(reader.mapping("alerts"), problems)
+    alerts = parse_alerts(reader.mapping("alerts"), problems)
     if problems.errors:
         raise ConfigError(problems.sorted())
     return Config(

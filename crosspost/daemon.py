@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .adapters.base import Adapter, RemotePost
+from .alerts import Alerter, AlertSettings, alert_kind
 from .config import Config
 from .controls import Approval, approval_problem, load_approvals, post_approval_hash
 from .errors import PartReceipt, PublishError
@@ -98,6 +99,7 @@ class Daemon:
         self.failures = 0
         self.cache = LoadCache()  # reloads re-read and re-render only what changed
         self.approvals: dict[str, Approval] = {}
+        self.alerter = Alerter(AlertSettings())
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -178,9 +180,13 @@ class Daemon:
             )
         if self.dry_run:
             self._dry_channels(plan.project.config)
+        config = plan.project.config
         with self._lock:
             self.plan = plan
             self.adapters = {}
+            # a dry run alerts nobody
+            settings = AlertSettings() if self.dry_run else config.alerts
+            self.alerter = Alerter(settings, self.environ, timezone=config.timezone)
             self.approvals = load_approvals(plan.project.config.approvals_path)
         changes = reconcile(self.ledger(), plan, actor=self.owner)
         for delivery, reason in changes.cancelled:
@@ -257,25 +263,27 @@ class Daemon:
         held_by = self._held_by(rendered, delivery)
         if held_by is not None:
             kind, why = held_by
-            ledger.set_state(
+            done = ledger.set_state(
                 delivery, "held", error=why, error_kind=kind, actor=self.owner,
                 only_from=["pending"],
             )  # fmt: skip
             log.warning("held %s on %s: %s", *key, why)
+            self._alert(ledger, done)
             return
         hold = ledger.control(f"hold:{delivery.channel}")
         if hold is not None:
-            ledger.set_state(
+            done = ledger.set_state(
                 delivery, "held", error=f"channel held: {hold}", error_kind="held",
                 actor=self.owner, only_from=["pending"],
             )  # fmt: skip
             log.warning("held %s on %s: channel held (%s)", *key, hold)
+            self._alert(ledger, done)
             return
         lateness = self.config.daemon.lateness
         due = delivery.due_at
         first_try = delivery.attempts == 0 and delivery.retry_at is None  # not released by hand
         if first_try and due is not None and now - due > lateness:
-            ledger.set_state(
+            done = ledger.set_state(
                 delivery, "expired", error_kind="expired", actor=self.owner,
                 only_from=["pending"],
                 error=f"due {due:%Y-%m-%d %H:%M} UTC, {_minutes(now - due)} late: more than "
@@ -283,6 +291,7 @@ class Daemon:
             )  # fmt: skip
             log.error("expired %s on %s: due %s, not published late", *key, due.isoformat())
             self.failures += 1
+            self._alert(ledger, done)
             return
         adapter = self.adapter(delivery.channel)
         if adapter is None:
@@ -305,12 +314,14 @@ class Daemon:
             log.info("published %s on %s: %s", *key, outcome.message)
         elif outcome.status == "retry":
             log.warning("%s on %s: %s", *key, outcome.message)
-            done = outcome.delivery
-            if self.scheduler is not None and done is not None and done.state == "pending":
-                self._schedule(f"d:{done.post_id}|{done.channel}", done)
+            retry = outcome.delivery
+            if self.scheduler is not None and retry is not None and retry.state == "pending":
+                self._schedule(f"d:{retry.post_id}|{retry.channel}", retry)
         elif outcome.status in ("failed", "held", "in_doubt"):
             log.error("%s on %s: %s", *key, outcome.message)
             self.failures += 1
+        if outcome.status not in ("published", "retry") and outcome.delivery is not None:
+            self._alert(ledger, outcome.delivery)
 
     def _held_by(self, rendered: Any, delivery: Delivery) -> tuple[str, str] | None:
         """(kind, why) when a blackout window or a missing approval holds this delivery."""
@@ -358,12 +369,13 @@ class Daemon:
             expired = delivery.lease_until is not None and delivery.lease_until < now
             if expired or not owner_alive(delivery.owner):
                 why = "its claim expired" if expired else f"{delivery.owner} is gone"
-                ledger.set_state(
+                done = ledger.set_state(
                     delivery, "in_doubt", error_kind="in_doubt", actor=self.owner,
                     only_from=["claimed"],
                     error=f"a send was interrupted ({why}): it may or may not have happened",
                 )  # fmt: skip
                 log.warning("in doubt: %s on %s (%s)", delivery.post_id, delivery.channel, why)
+                self._alert(ledger, done)
         for delivery in ledger.deliveries(["in_doubt"]):
             self._settle_one(ledger, delivery, now)
 
@@ -411,8 +423,24 @@ class Daemon:
         try:
             self.settle()
             self.deliver_due()
+            self.alert_sweep()
         except Exception:  # the sweeper must survive anything and try again next time
             log.exception("sweep failed")
+
+    def _alert(self, ledger: Ledger, delivery: Delivery) -> None:
+        """At most one alert per delivery per state change (the alerter keeps count)."""
+        kind = alert_kind(delivery)
+        if kind is None:
+            return
+        channel = self.config.channels.get(delivery.channel)
+        self.alerter.delivery_changed(
+            ledger, delivery, kind, handle=channel.handle if channel else None
+        )
+
+    def alert_sweep(self) -> None:
+        """Alert anything alert-worthy that was not alerted yet (e.g. after a crash)."""
+        handles = {key: channel.handle for key, channel in self.config.channels.items()}
+        self.alerter.sweep(self.ledger(), handles)
 
     # --- running ---------------------------------------------------------------------------
 
@@ -445,6 +473,7 @@ class Daemon:
         self.echo(self.describe_plan())
         self.settle()
         self.deliver_due()
+        self.alert_sweep()
         self.close()
         return 1 if self.failures else 0
 

@@ -523,6 +523,25 @@ class Ledger:
         ).fetchall()
         return {r["key"]: r["value"] for r in rows}
 
+    def swap_control(self, key: str, expected: str | None, value: str | None) -> bool:
+        """Set control `key` to `value` only if it is still `expected` (None: absent).
+
+        Compare-and-set, so that several daemons agree on who does a thing once (an alert).
+        """
+        with self._write() as db:
+            row = db.execute("SELECT value FROM controls WHERE key = ?", (key,)).fetchone()
+            if (row["value"] if row else None) != expected:
+                return False
+            if value is None:
+                db.execute("DELETE FROM controls WHERE key = ?", (key,))
+            else:
+                db.execute(
+                    "INSERT INTO controls (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+        return True
+
     def set_control(self, key: str, value: str | None, actor: str, why: str = "") -> None:
         """Set (or, with None, clear) a control, logging who and why."""
         with self._write() as db:

@@ -17,6 +17,7 @@ from crosspost.cli import main
 from crosspost.ledger import Ledger
 
 from .conftest import NOW
+from .test_alerts import Hook, hook  # noqa: F401 - the fixture
 from .test_daemon import Clock, daemon, outbox, post, state, write_config
 from .test_daemon_process import Daemon as Process
 from .test_daemon_process import make_site, wait_for
@@ -207,3 +208,25 @@ def test_pause_is_visible_to_another_process_at_once(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", script, str(tmp_path / "l.db")], check=True)
     with Ledger(tmp_path / "l.db") as ledger:
         assert ledger.claim("p", "x", "daemon", timedelta(minutes=1)) is None
+
+
+# --- alerts, end to end through the daemon ----------------------------------------------
+
+
+def test_the_daemon_alerts_a_failure_once_through_apprise(site: Path, hook: Hook) -> None:
+    write_config(site, "    script: [rejected]")
+    add_to_config(site, f"alerts:\n  urls: ['{hook.url()}']\n")
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    d.sweep()
+    assert wait_for(lambda: len(hook.payloads()) == 1, 10)
+    [payload] = hook.payloads()
+    assert "p" in payload["title"] and "x" in payload["title"]
+    assert "queue/p.yaml" in payload["message"] and "fake: scripted rejection" in (
+        payload["message"]
+    )
+    d.sweep()
+    d.sweep()
+    time.sleep(0.5)
+    assert len(hook.payloads()) == 1  # no duplicate on later sweeps

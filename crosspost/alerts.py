@@ -1,0 +1,723 @@
+"""Alerts: the office is told about every failure, once, through apprise.
+
+The config section::
+
+    alerts:
+      urls: ["mailtos://alerts:${SMTP_PASSWORD}@pcc-kent.gov.uk", "json://localhost:8080/hook"]
+      on:                        # optional: a kind listed here goes to these URLs instead
+        in_doubt: ["${ONCALL_ALERT_URL}"]
+
+Kinds: failed, expired, in_doubt, auth (a channel's login broke), held (pause, blackout,
+approval) and token_expiring (within 14 days). `${VAR}` references are filled in from the
+environment when an alert is sent, so secrets stay out of the file; a URL with its secrets
+filled in is never logged, stored or returned.
+
+At most one alert per delivery per state change: before sending, the change is recorded in
+the ledger's controls (`alerted:<post_id>|<channel>` = `<state>|<updated_at>`) with a
+compare-and-set, so a second sweep, or a second daemon on the same ledger, sends nothing
+more; a later change alerts again. An alert that could not be sent is tried again by a
+later `sweep` (not before `RETRY_AFTER`), and never raises into the daemon.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import cache
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from .errors import redact
+from .fields import Reader, type_name
+from .ledger import Delivery, Ledger
+from .problems import Mark, Problem, Problems, did_you_mean
+from .timeparse import format_local
+from .yamlfile import LocatedDict, LocatedList
+
+log = logging.getLogger(__name__)
+
+ALERT_KINDS = ("failed", "expired", "in_doubt", "auth", "held", "token_expiring")
+ALERT_KEYS = ("urls", "on")
+ALERT_STATES = ("failed", "in_doubt", "expired", "held")  # delivery states worth an alert
+TOKEN_WARNING = timedelta(days=14)  # warn about a token expiring within this
+SEND_LEASE = timedelta(minutes=5)  # an alert "being sent" longer than this was interrupted
+RETRY_AFTER = timedelta(minutes=5)  # a failed alert is not tried again sooner
+SWEEP_WITHIN = timedelta(days=1)  # older state changes are not alerted by a sweep
+DELIVERY_KEY = "alerted:"
+CHANNEL_KEY = "alerted-channel:"
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_LITERAL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:([^/@\s]+)@")
+_SENDING = "|sending until "
+_RETRY = "|retry after "
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertURL:
+    """One apprise URL as the config writes it: `${VAR}` references unresolved."""
+
+    template: str
+    mark: Mark
+    where: str  # e.g. alerts.urls[1]
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(ENV_REF.findall(self.template)))
+
+    @property
+    def label(self) -> str:
+        """Where the URL is configured and its service: safe to log, unlike the URL."""
+        match = _SCHEME.match(self.template)
+        service = f"{match.group(1).lower()}://, " if match else ""
+        return f"{self.where} ({service}{self.mark})"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """The `alerts` section: default URLs and per-kind URLs that replace them."""
+
+    urls: tuple[AlertURL, ...] = ()
+    on: Mapping[str, tuple[AlertURL, ...]] = field(default_factory=dict)
+    mark: Mark | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls) or any(self.on.values())
+
+    def targets(self, kind: str) -> tuple[AlertURL, ...]:
+        """Where alerts of this kind go: `on.<kind>` when given, else `urls`."""
+        return self.on.get(kind, self.urls)
+
+    def all_urls(self) -> list[AlertURL]:
+        return [*self.urls, *(u for urls in self.on.values() for u in urls)]
+
+    def environment_problems(self, environ: Mapping[str, str] | None = None) -> list[Problem]:
+        """Errors for every ${VAR} an alert URL uses that the environment does not set."""
+        env = os.environ if environ is None else environ
+        return [
+            Problem(url.mark, f"environment variable {var} is not set ({url.where} needs it)")
+            for url in self.all_urls()
+            for var in url.variables
+            if not env.get(var)
+        ]
+
+
+def parse_alerts(raw: LocatedDict | None, problems: Problems) -> AlertSettings:
+    """The `alerts` section of the config; every mistake a located problem."""
+    if raw is None:
+        return AlertSettings()
+    reader = Reader(raw, problems, "alerts")
+    reader.check_keys(ALERT_KEYS)
+    urls = _urls(reader, "urls", "alerts.urls", problems)
+    on: dict[str, tuple[AlertURL, ...]] = {}
+    raw_on = reader.mapping("on")
+    if raw_on is not None:
+        on_reader = Reader(raw_on, problems, "alerts.on")
+        on_reader.check_keys(ALERT_KINDS)
+        for kind in ALERT_KINDS:
+            if kind not in raw_on:
+                continue
+            found = _urls(on_reader, kind, f"alerts.on.{kind}", problems)
+            if not found and not _is_bad_list(raw_on.get(kind)):
+                problems.error(
+                    raw_on.value_mark(kind),
+                    f"alerts.on.{kind} needs at least one URL; leave it out to send "
+                    f"{kind} alerts to alerts.urls",
+                )
+            on[kind] = found
+    if not urls:
+        nowhere = [kind for kind in ALERT_KINDS if kind not in on]
+        if nowhere:
+            problems.warning(
+                raw.mark,
+                f"alerts for {', '.join(nowhere)} are sent nowhere: add 'urls' to the "
+                "alerts section",
+            )
+    return AlertSettings(urls, on, raw.mark)
+
+
+def _is_bad_list(value: Any) -> bool:
+    """A value whose problems were already reported (not a plain empty list or nothing)."""
+    return value is not None and not (isinstance(value, list) and not value)
+
+
+def _urls(reader: Reader, key: str, where: str, problems: Problems) -> tuple[AlertURL, ...]:
+    data = reader.data
+    value = data.get(key)
+    if value is None:
+        return ()
+    items: list[tuple[str, Mark, str]] = []
+    if isinstance(value, str):
+        items.append((value, data.value_mark(key), f"{where}[1]"))
+    elif isinstance(value, LocatedList):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                items.append((item, value.item_mark(i), f"{where}[{i + 1}]"))
+            else:
+                problems.error(
+                    value.item_mark(i),
+                    f"items of '{key}' must be apprise URLs (text), not {type_name(item)}",
+                )
+    else:
+        problems.error(
+            data.value_mark(key), f"'{key}' must be a list of apprise URLs, not {type_name(value)}"
+        )
+    out = []
+    for text, mark, name in items:
+        url = _check_url(text.strip(), mark, name, problems)
+        if url is not None:
+            out.append(url)
+    return tuple(out)
+
+
+def _check_url(text: str, mark: Mark, where: str, problems: Problems) -> AlertURL | None:
+    # the value may hold a secret: messages name the place and the service, never the URL
+    if "${" in ENV_REF.sub("", text):
+        problems.error(mark, f"{where}: write environment references as ${{NAME}}")
+        return None
+    if ENV_REF.match(text):  # the service comes from the environment too
+        return AlertURL(text, mark, where)
+    match = _SCHEME.match(text)
+    if not match:
+        problems.error(
+            mark,
+            f"{where} is not an apprise URL: write service://..., e.g. "
+            "mailtos://user:${SMTP_PASSWORD}@example.org or json://host/path",
+        )
+        return None
+    scheme = match.group(1).lower()
+    known = known_services()
+    if known and scheme not in known:
+        problems.error(
+            mark, f"{where}: unknown alert service '{scheme}://'{did_you_mean(scheme, known)}"
+        )
+        return None
+    password = _LITERAL_PASSWORD.match(text)
+    if password and not ENV_REF.search(password.group(1)):
+        problems.warning(
+            mark,
+            f"{where} has a password written into the config: put it in an environment "
+            "variable and write ${NAME} in its place",
+        )
+    return AlertURL(text, mark, where)
+
+
+@cache
+def known_services() -> frozenset[str]:
+    """Every URL scheme apprise knows (empty when apprise cannot say: then none is refused)."""
+    try:
+        import apprise
+
+        details = apprise.Apprise().details(show_disabled=True)
+    except Exception:  # pragma: no cover - an apprise too old or broken to list its services
+        return frozenset()
+    found: set[str] = set()
+    for service in details.get("schemas", []):
+        for key in ("protocols", "secure_protocols"):
+            value = service.get(key) or ()
+            found.update([value] if isinstance(value, str) else value)
+    return frozenset(s.lower() for s in found)
+
+
+# --- messages --------------------------------------------------------------------------------
+
+_TITLES = {
+    "failed": "post failed on {where}",
+    "expired": "post not published on {where}: too late",
+    "in_doubt": "post may or may not have gone out on {where}",
+    "auth": "{where} cannot publish: its login needs attention",
+    "held": "post held on {where}",
+    "token_expiring": "the access token of {where} expires soon",
+}
+
+
+def alert_kind(delivery: Delivery) -> str | None:
+    """The alert a delivery in its current state calls for, if any."""
+    if delivery.state not in ALERT_STATES:
+        return None
+    if delivery.error_kind == "auth" and delivery.state in ("failed", "held"):
+        return "auth"
+    return delivery.state
+
+
+def next_step(kind: str, post_id: str | None, channel: str, error_kind: str | None = None) -> str:
+    """What a comms officer should do about an alert of this kind, in plain words."""
+    publish = f"crosspost publish {post_id} --channel {channel}"
+    release = f"crosspost release {post_id} --channel {channel}"
+    resolve = f"crosspost resolve {post_id} --channel {channel}"
+    doctor = (
+        "Run crosspost doctor: it says what is wrong with the account's login. Reconnect the "
+        "account (a new token in the server's environment), then run crosspost doctor "
+        "again: once it passes, the channel's held posts go out."
+    )
+    if kind == "failed":
+        return (
+            f"Fix the post (or what the message above points to), then run: {publish}\n"
+            "Or leave it: it is not sent again by itself."
+        )
+    if kind == "expired":
+        return f"If it still matters, publish it by hand: {publish}\nOtherwise nothing needs doing."
+    if kind == "in_doubt":
+        return (
+            "Check the account for this post; nothing is sent again until it is settled.\n"
+            f"If it is there, run: {resolve} --published REMOTE_ID\n"
+            f"If it is not, run: {resolve} --not-published (it is then sent again)."
+        )
+    if kind == "auth":
+        return doctor
+    if kind == "token_expiring":
+        return (
+            "Renew the account's access token before it expires and put the new one in the "
+            "server's environment; crosspost doctor checks it."
+        )
+    if kind == "held":
+        if error_kind == "paused":
+            return (
+                "Publishing is paused: crosspost status shows who paused it and why. After "
+                f"crosspost resume, send it with: {release}"
+            )
+        if error_kind == "approval":
+            return (
+                f"Review the post, then approve it: crosspost approve {post_id} --by NAME\n"
+                "It then goes out by itself."
+            )
+        if error_kind == "blackout":
+            return (
+                "It falls in a blackout window: crosspost status shows which. To send it "
+                f"once the window no longer applies: {release}"
+            )
+        if error_kind == "held":
+            return doctor
+        return f"crosspost status shows why it is held. To send it once that is over: {release}"
+    raise ValueError(f"unknown alert kind '{kind}'; kinds: {', '.join(ALERT_KINDS)}")
+
+
+def _where(channel: str, handle: str | None) -> str:
+    return handle or channel
+
+
+def _channel_line(channel: str, handle: str | None) -> str:
+    if handle and handle != channel:
+        return f"Channel: {channel} ({handle})"
+    return f"Channel: {channel}"
+
+
+def delivery_message(
+    delivery: Delivery,
+    kind: str,
+    *,
+    handle: str | None = None,
+    what_next: str | None = None,
+    timezone: tzinfo = UTC,
+) -> tuple[str, str]:
+    """(title, body) of the alert about one delivery, in words for a comms officer."""
+    _check_kind(kind)
+    post_id, channel = delivery.post_id, delivery.channel
+    title = f"crosspost: {_TITLES[kind].format(where=_where(channel, handle))} ({post_id})"
+    lines = [f"Post: {post_id}", _channel_line(channel, handle)]
+    lines.append(f"File: {delivery.file or 'not recorded'}")
+    if delivery.due_at is not None:
+        lines.append(f"Due: {format_local(delivery.due_at, timezone)}")
+    if delivery.attempts:
+        lines.append(f"Tried: {delivery.attempts} time{'s' * (delivery.attempts != 1)}")
+    step = what_next or next_step(kind, post_id, channel, delivery.error_kind)
+    lines += [
+        "",
+        "What happened:",
+        delivery.last_error or f"the delivery is {delivery.state.replace('_', ' ')}",
+        "",
+        "What to do next:",
+        step,
+    ]
+    return title, "\n".join(lines) + _footer()
+
+
+def channel_message(
+    channel: str,
+    kind: str,
+    message: str,
+    *,
+    handle: str | None = None,
+    what_next: str | None = None,
+) -> tuple[str, str]:
+    """(title, body) of an alert about a whole channel (its login, its token)."""
+    _check_kind(kind)
+    title = f"crosspost: {_TITLES[kind].format(where=_where(channel, handle))}"
+    step = what_next or next_step(kind, None, channel)
+    lines = [_channel_line(channel, handle), "", "What happened:", message]
+    lines += ["", "What to do next:", step]
+    return title, "\n".join(lines) + _footer()
+
+
+def _footer() -> str:
+    return f"\n\n-- crosspost on {socket.gethostname()}"
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ALERT_KINDS:
+        raise ValueError(f"unknown alert kind '{kind}'; kinds: {', '.join(ALERT_KINDS)}")
+
+
+# --- keeping secrets out of logs -------------------------------------------------------------
+
+# apprise logs the URLs it loads and calls (at DEBUG, and at ERROR when one cannot be parsed),
+# and urllib3 logs every request's path: both would carry a resolved secret
+_CHATTY_LOGGERS = (
+    "apprise",
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.util.retry",
+    "requests",
+    __name__,
+)
+_LOG_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+
+
+class _RedactSecrets(logging.Filter):
+    """Takes every known alert secret out of a log record before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with _SECRETS_LOCK:
+            secrets = tuple(_LOG_SECRETS)
+        if secrets:
+            try:
+                text = record.getMessage()
+            except Exception:  # a malformed record is the logging module's business
+                return True
+            cleaned = redact(text, secrets)
+            if cleaned != text:
+                record.msg, record.args = cleaned, ()
+        return True
+
+
+_REDACT = _RedactSecrets()
+
+
+def _protect_logs(secrets: Iterable[str]) -> None:
+    with _SECRETS_LOCK:
+        for secret in secrets:
+            if len(secret) >= 4:
+                _LOG_SECRETS.update({secret, quote(secret, safe=""), quote_plus(secret)})
+    for name in _CHATTY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _REDACT not in logger.filters:
+            logger.addFilter(_REDACT)
+
+
+_REASONS: ContextVar[list[str] | None] = ContextVar("crosspost_alert_reasons", default=None)
+
+
+class _Reasons(logging.Handler):
+    """Collects apprise's warnings about the send in progress, for our own log line.
+
+    A context variable, not the thread, says which send a record belongs to: apprise 2
+    runs each send in its own worker thread, with the caller's context copied in.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = _REASONS.get()
+        if lines is not None:
+            lines.append(record.getMessage())
+
+
+_REASONS_HANDLER = _Reasons(logging.WARNING)
+
+
+@contextmanager
+def _apprise_reasons() -> Iterator[list[str]]:
+    logger = logging.getLogger("apprise")
+    if _REASONS_HANDLER not in logger.handlers:
+        logger.addHandler(_REASONS_HANDLER)
+    lines: list[str] = []
+    token = _REASONS.set(lines)
+    try:
+        yield lines
+    finally:
+        _REASONS.reset(token)
+
+
+# --- recording what was alerted --------------------------------------------------------------
+
+
+def swap_control(ledger: Ledger, key: str, expected: str | None, value: str | None) -> bool:
+    """Compare-and-set on the ledger's controls (see Ledger.swap_control)."""
+    return ledger.swap_control(key, expected, value)
+
+
+def _may_send(current: str | None, change: str, now: datetime) -> bool:
+    """False when this change was alerted, is being alerted, or failed too recently."""
+    if current == change:
+        return False
+    for marker in (_SENDING, _RETRY):
+        if current is not None and current.startswith(change + marker):
+            try:
+                until = datetime.fromisoformat(current[len(change) + len(marker) :])
+            except ValueError:
+                return True
+            return now >= until
+    return True
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+class Alerter:
+    """Sends alerts through apprise, once per state change, never raising into the daemon."""
+
+    def __init__(
+        self,
+        settings: AlertSettings,
+        environ: Mapping[str, str] | None = None,
+        *,
+        timezone: tzinfo = UTC,
+        actor: str | None = None,
+    ):
+        self.settings = settings
+        self.environ = environ  # read at send time: None is os.environ
+        self.timezone = timezone
+        self.actor = actor or f"{socket.gethostname()}:{os.getpid()}:alerts"
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    def delivery_changed(
+        self,
+        ledger: Ledger,
+        delivery: Delivery,
+        kind: str,
+        *,
+        handle: str | None = None,
+        what_next: str | None = None,
+    ) -> bool:
+        """Alert about this delivery's state change, unless it was alerted already; True if sent."""
+        title, body = delivery_message(
+            delivery, kind, handle=handle, what_next=what_next, timezone=self.timezone
+        )
+        return self._once(
+            ledger,
+            key=f"{DELIVERY_KEY}{delivery.post_id}|{delivery.channel}",
+            change=f"{delivery.state}|{_iso(delivery.updated_at)}",
+            kind=kind,
+            title=title,
+            body=body,
+            post_id=delivery.post_id,
+            channel=delivery.channel,
+        )
+
+    def channel_alert(
+        self,
+        ledger: Ledger,
+        channel: str,
+        kind: str,
+        message: str,
+        *,
+        handle: str | None = None,
+        what_next: str | None = None,
+        episode: str | None = None,
+    ) -> bool:
+        """Alert about a whole channel, once per channel, kind and episode; True if sent.
+
+        The episode is what makes a repeat a new alert: the day for token_expiring (one
+        reminder a day), the message otherwise (the same login failure alerts once; see
+        `clear_channel_alert` for after it is fixed).
+        """
+        title, body = channel_message(channel, kind, message, handle=handle, what_next=what_next)
+        if episode is None:
+            if kind == "token_expiring":
+                episode = ledger.clock().astimezone(UTC).date().isoformat()
+            else:
+                episode = "message " + hashlib.sha256(message.encode()).hexdigest()[:16]
+        return self._once(
+            ledger,
+            key=f"{CHANNEL_KEY}{channel}|{kind}",
+            change=episode,
+            kind=kind,
+            title=title,
+            body=body,
+            post_id=None,
+            channel=channel,
+        )
+
+    def clear_channel_alert(self, ledger: Ledger, channel: str, kind: str) -> None:
+        """Forget a channel alert (the problem was fixed), so the next occurrence alerts."""
+        key = f"{CHANNEL_KEY}{channel}|{kind}"
+        try:
+            if ledger.control(key) is not None:
+                ledger.set_control(key, None, self.actor, f"{kind} on {channel} is resolved")
+        except Exception as exc:
+            log.error("cannot clear the %s alert of %s in the ledger: %s", kind, channel, exc)
+
+    def token_expiring(
+        self,
+        ledger: Ledger,
+        channel: str,
+        expires_at: datetime,
+        *,
+        handle: str | None = None,
+    ) -> bool:
+        """Alert (once a day) when the channel's token expires within 14 days; True if sent."""
+        now = ledger.clock()
+        left = expires_at - now
+        if left > TOKEN_WARNING:
+            return False
+        when = format_local(expires_at, self.timezone)
+        if left.total_seconds() <= 0:
+            message = f"The access token of {_where(channel, handle)} expired on {when}."
+        else:
+            days = left.days
+            soon = "within a day" if days == 0 else f"in {days} day{'s' * (days != 1)}"
+            message = f"The access token of {_where(channel, handle)} expires {soon}, on {when}."
+        return self.channel_alert(ledger, channel, "token_expiring", message, handle=handle)
+
+    def sweep(
+        self,
+        ledger: Ledger,
+        handles: Mapping[str, str] | None = None,
+        *,
+        within: timedelta = SWEEP_WITHIN,
+    ) -> int:
+        """Alert every failed, in-doubt, expired or held delivery not alerted yet; how many sent.
+
+        Catches what a direct call missed (a crash between the state change and the alert,
+        an alert endpoint that was down). Changes older than `within` are left alone, so a
+        first start on an old ledger does not flood the office.
+        """
+        if not self.enabled:
+            return 0
+        try:
+            now = ledger.clock()
+            stuck = ledger.deliveries(ALERT_STATES)
+        except Exception as exc:
+            log.error("alerts: cannot read the ledger: %s", exc)
+            return 0
+        sent = 0
+        for delivery in stuck:
+            kind = alert_kind(delivery)
+            if kind is None or now - delivery.updated_at > within:
+                continue
+            handle = (handles or {}).get(delivery.channel)
+            if self.delivery_changed(ledger, delivery, kind, handle=handle):
+                sent += 1
+        return sent
+
+    # --- the once-only machinery -----------------------------------------------------------
+
+    def _once(
+        self,
+        ledger: Ledger,
+        *,
+        key: str,
+        change: str,
+        kind: str,
+        title: str,
+        body: str,
+        post_id: str | None,
+        channel: str,
+    ) -> bool:
+        if not self.settings.targets(kind):
+            return False
+        what = f"{kind} alert for {post_id + ' on ' if post_id else ''}{channel}"
+        try:
+            now = ledger.clock()
+            current = ledger.control(key)
+            if not _may_send(current, change, now):
+                return False
+            sending = f"{change}{_SENDING}{_iso(now + SEND_LEASE)}"
+            if not swap_control(ledger, key, current, sending):
+                return False  # another process took it between our look and our claim
+        except Exception as exc:  # the ledger is busy or gone: the next sweep tries again
+            log.error("%s not sent: cannot record it in the ledger: %s", what, exc)
+            return False
+        delivered, tried = self._send(kind, title, body, what)
+        try:
+            if delivered:
+                swap_control(ledger, key, sending, change)
+                ledger.event(
+                    self.actor, "alerted", post_id, channel,
+                    f"{kind} alert sent to {delivered} of {tried} alert URLs: {title}",
+                )  # fmt: skip
+                return True
+            retry = f"{change}{_RETRY}{_iso(ledger.clock() + RETRY_AFTER)}"
+            swap_control(ledger, key, sending, retry)
+            ledger.event(
+                self.actor, "alert_failed", post_id, channel,
+                f"{kind} alert not sent to any of {tried} alert URLs (see the log); "
+                f"tried again after {RETRY_AFTER.total_seconds() / 60:.0f} minutes",
+            )  # fmt: skip
+        except Exception as exc:
+            log.error("%s: cannot record the outcome in the ledger: %s", what, exc)
+            return delivered > 0
+        return False
+
+    def _send(self, kind: str, title: str, body: str, what: str) -> tuple[int, int]:
+        """Send to every URL for this kind; (how many took it, how many were tried)."""
+        env = os.environ if self.environ is None else self.environ
+        targets = self.settings.targets(kind)
+        delivered = 0
+        for target in targets:
+            missing = [var for var in target.variables if not env.get(var)]
+            if missing:
+                names = ", ".join(missing)
+                log.error(
+                    "%s not sent to %s: environment variable%s %s not set",
+                    what, target.label, "s" * (len(missing) > 1), names,
+                )  # fmt: skip
+                continue
+            values = [env[var] for var in target.variables]
+            url = ENV_REF.sub(lambda m: env[m.group(1)], target.template)
+            secrets = [*values, url] if url != target.template else values
+            _protect_logs(secrets)
+            try:
+                with _apprise_reasons() as reasons:
+                    ok = _notify(url, title, body, kind)
+            except Exception as exc:  # apprise or a plugin failed in a way it did not catch
+                reason = redact(f"{type(exc).__name__}: {exc}", secrets)
+                log.error("%s not delivered to %s: %s", what, target.label, reason)
+                continue
+            if ok:
+                delivered += 1
+                log.info("%s sent to %s", what, target.label)
+            else:
+                why = redact("; ".join(reasons), secrets) or "apprise could not send it"
+                log.error("%s not delivered to %s: %s", what, target.label, why)
+        return delivered, len(targets)
+
+
+def _notify(url: str, title: str, body: str, kind: str) -> bool:
+    """One apprise send to one URL; False when apprise refused the URL or the send failed."""
+    import apprise
+
+    # sequential: the send runs in this thread, bounded by each service's own timeouts
+    # (apprise's cto/rto URL options; 4 s to connect and 4 s to read by default)
+    asset = apprise.AppriseAsset(async_mode=False)
+    notifier = apprise.Apprise(asset=asset)
+    if not notifier.add(url):
+        logging.getLogger("apprise").warning("apprise cannot use this URL (check it)")
+        return False
+    failure = kind in ("failed", "expired", "in_doubt", "auth")
+    result = notifier.notify(
+        body=body,
+        title=title,
+        notify_type=apprise.NotifyType.FAILURE if failure else apprise.NotifyType.WARNING,
+        body_format=apprise.NotifyFormat.TEXT,
+    )
+    return bool(result)
