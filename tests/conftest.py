@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -100,3 +106,53 @@ def make_adapter(root: Path, channel: str, environ: dict[str, str] | None = None
     ch = config.channels[channel]
     env = canary_environ() if environ is None else environ
     return ch.adapter(ch, root=config.root, environ=env, **kwargs)
+
+
+class Hook:
+    """A local JSON endpoint: records the path and JSON body of every POST it receives."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.delay = 0.0
+        self.lock = threading.Lock()
+        self.port = 0
+
+    def url(self, path: str = "/hook") -> str:
+        return f"json://127.0.0.1:{self.port}{path}"
+
+    def paths(self) -> list[str]:
+        with self.lock:
+            return [path for path, _ in self.received]
+
+    def payloads(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [payload for _, payload in self.received]
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    state = Hook()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            payload = json.loads(self.rfile.read(length) or b"null")
+            with state.lock:
+                state.received.append((self.path, payload))
+            if state.delay:
+                time.sleep(state.delay)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join(5)

@@ -6,12 +6,9 @@ import json
 import logging
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,6 +23,8 @@ from crosspost.alerts import (
 )
 from crosspost.ledger import Delivery, Ledger
 from crosspost.problems import Problems
+
+from .conftest import Hook
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 # its own canary: the redacting log filter is process-wide, and must not hide the adapters' leaks
@@ -42,56 +41,6 @@ class Clock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
-
-
-class Hook:
-    """A local JSON endpoint: records the path and JSON body of every POST it receives."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, Any]]] = []
-        self.delay = 0.0
-        self.lock = threading.Lock()
-        self.port = 0
-
-    def url(self, path: str = "/hook") -> str:
-        return f"json://127.0.0.1:{self.port}{path}"
-
-    def paths(self) -> list[str]:
-        with self.lock:
-            return [path for path, _ in self.received]
-
-    def payloads(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [payload for _, payload in self.received]
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    state = Hook()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            payload = json.loads(self.rfile.read(length) or b"null")
-            with state.lock:
-                state.received.append((self.path, payload))
-            if state.delay:
-                time.sleep(state.delay)
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 @pytest.fixture(autouse=True)

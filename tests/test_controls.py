@@ -16,8 +16,7 @@ from click.testing import CliRunner
 from crosspost.cli import main
 from crosspost.ledger import Ledger
 
-from .conftest import NOW
-from .test_alerts import Hook, hook  # noqa: F401 - the fixture
+from .conftest import NOW, Hook
 from .test_daemon import Clock, daemon, outbox, post, state, write_config
 from .test_daemon_process import Daemon as Process
 from .test_daemon_process import make_site, wait_for
@@ -223,8 +222,8 @@ def test_the_daemon_alerts_a_failure_once_through_apprise(site: Path, hook: Hook
     assert wait_for(lambda: len(hook.payloads()) == 1, 10)
     [payload] = hook.payloads()
     assert "p" in payload["title"] and "x" in payload["title"]
-    assert "queue/p.yaml" in payload["message"] and "fake: scripted rejection" in (
-        payload["message"]
+    assert (
+        "queue/p.yaml" in payload["message"] and "fake: scripted rejection" in (payload["message"])
     )
     d.sweep()
     d.sweep()
