@@ -69,6 +69,7 @@ def example(tmp_path: Path) -> Path:
     shutil.copy(REPO / "config.example.yaml", root / "crosspost.yaml")
     shutil.copytree(REPO / "templates", root / "templates")
     shutil.copytree(REPO / "queue", root / "queue")
+    shutil.copy(REPO / "approvals.yaml", root / "approvals.yaml")
     return root
 
 

@@ -27,6 +27,7 @@ def test_validate_passes_on_the_example(example: Path) -> None:
     code, out, _ = run("validate", "--config", str(example / "crosspost.yaml"))
     assert code == 0, out
     assert "OK: 7 posts, 19 deliveries over 3 channels: 0 errors" in out
+    assert "approv" not in out  # the example approvals match the example posts exactly
 
 
 def test_validate_fails_with_file_line_column(example: Path) -> None:
