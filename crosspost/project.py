@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .accessibility import lint as accessibility_lint
 from .config import Config, load_config
 from .posts import FileCache, Post, load_queue
 from .problems import ERROR, Problems
@@ -130,6 +131,7 @@ def render_one(project: Project, post: Post, key: str) -> Rendered | None:
                 project.problems.error(post.mark, f"{channel.key}: template failed ({exc.mark})")
             return None
         findings = channel.adapter(channel).check(rendered)
+        findings += accessibility_lint(rendered)
         if cache is not None:
             cache.renders[(post.id, key)] = (post, project.stamp, rendered, findings)
     for finding in findings:
