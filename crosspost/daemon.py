@@ -37,7 +37,6 @@ from .timeparse import format_local
 log = logging.getLogger("crosspost.daemon")
 _URL = re.compile(r"https?://\S+")
 _SLACK = timedelta(minutes=5)  # a platform's clock may differ a little from ours
-LOOK_UP = 100  # recent posts read to settle a send in doubt (X's largest page)
 
 
 def _utcnow() -> datetime:
@@ -383,18 +382,20 @@ class Daemon:
         adapter = self.adapter(delivery.channel)
         if adapter is None or not adapter.can_look_up:
             return  # stays in doubt until `crosspost resolve`
+        limit = adapter.look_up_limit
         try:
-            recent = adapter.recent(limit=LOOK_UP)
+            recent = adapter.recent(limit=limit)
         except (PublishError, NotImplementedError) as exc:
             log.warning("cannot settle %s on %s yet: %s", delivery.post_id, delivery.channel, exc)
             return
         found = _match(recent, delivery)
         since = delivery.claimed_at or delivery.updated_at
         oldest = min((p.created_at for p in recent if p.created_at), default=None)
-        if found is None and len(recent) >= LOOK_UP and oldest and oldest > since - _SLACK:
+        reaches_back = len(recent) < limit or (oldest is not None and oldest < since - _SLACK)
+        if found is None and not reaches_back:
             log.warning(
                 "cannot settle %s on %s: the account posted more than %d times since; "
-                "check it and use crosspost resolve", delivery.post_id, delivery.channel, LOOK_UP,
+                "check it and use crosspost resolve", delivery.post_id, delivery.channel, limit,
             )  # fmt: skip
             return  # the look-up does not reach back far enough to say "not published"
         if found is not None:

@@ -295,3 +295,25 @@ def test_without_a_look_up_a_send_in_doubt_waits_for_a_person(
     d.settle()
     d.deliver_due()
     assert state(site, "p") == "in_doubt" and outbox(site) == []
+
+
+def test_a_look_up_that_cannot_reach_back_settles_nothing(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crosspost.adapters.fake import FakeAdapter
+
+    monkeypatch.setattr(FakeAdapter, "look_up_limit", 2)
+    for name in ("lost", "a", "b", "c"):
+        post(site, name, "2027-01-15 10:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    with Ledger(site / "var" / "ledger.db", clock=clock) as ledger:
+        ledger.claim("lost", "x", "elsewhere:1:daemon", timedelta(seconds=1))
+    for name in ("a", "b", "c"):  # the account posted more than one look-up can read since
+        d.adapter("x").publish(d.plan.deliveries[(name, "x")])  # type: ignore[union-attr]
+    clock.now += timedelta(seconds=5)
+    d.settle()
+    assert state(site, "lost") == "in_doubt"  # not provably absent: a person decides
+    monkeypatch.setattr(FakeAdapter, "look_up_limit", 10)
+    d.settle()
+    assert state(site, "lost") == "pending"  # now the look-up saw everything since the claim

@@ -82,6 +82,8 @@ class Adapter:
     credentials: ClassVar[tuple[str, ...]] = ()
     can_delete: ClassVar[bool] = True
     can_look_up: ClassVar[bool] = True
+    # the most recent posts one look-up can read (a platform's page, or what paging allows)
+    look_up_limit: ClassVar[int] = 100
 
     def __init__(
         self,

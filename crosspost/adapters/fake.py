@@ -38,6 +38,7 @@ OUTCOMES = ("ok", "transient", "rate_limited", "auth", "rejected")
 
 class FakeAdapter(Adapter):
     platform = "fake"
+    look_up_limit = 100_000
     rules = PERMISSIVE
     settings = {
         "outbox": Setting("text", help="JSON Lines file each publication is appended to"),

@@ -125,6 +125,7 @@ def _before_sending(exc: BaseException) -> bool:
 
 class XAdapter(Adapter):
     platform = "x"
+    look_up_limit = 1000  # recent() follows X's pages
     rules = PlatformRules(
         platform="x",
         label="X",
