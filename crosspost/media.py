@@ -17,6 +17,18 @@ class ImageInfo:
 
 
 _cache: dict[tuple[str, int, int], ImageInfo | str] = {}
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, cached per file version (path, modification time, size)."""
+    st = os.stat(path)
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _digests:
+        import hashlib
+
+        _digests[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return _digests[key]
 
 
 def image_info(path: Path) -> ImageInfo | str:

@@ -12,7 +12,7 @@ from typing import Any
 from . import yamlfile
 from .config import Config
 from .fields import Reader
-from .media import ImageInfo, image_info
+from .media import ImageInfo, file_digest, image_info
 from .problems import Mark, Problem, Problems, did_you_mean
 from .timeparse import TimeError, parse_publish_at
 from .yamlfile import LocatedDict, LocatedList
@@ -63,10 +63,11 @@ class Media:
     mark: Mark
     alt_mark: Mark
     info: ImageInfo | str  # the image's facts, or why it cannot be read
+    digest: str = ""  # SHA-256 of the file's bytes: approvals and the ledger bind to it
 
 
-# (post folder, path as written) -> (resolved path or None, image facts); one per queue load
-MediaCache = dict[tuple[Path, str], tuple[Path | None, ImageInfo | str | None]]
+# (post folder, path as written) -> (resolved path or None, image facts, digest); per load
+MediaCache = dict[tuple[Path, str], tuple[Path | None, ImageInfo | str | None, str]]
 
 
 @dataclass
@@ -416,8 +417,9 @@ def _media(
         resolved = (post_file.parent / rel).resolve()
         inside = resolved.is_relative_to(config.root)
         info = image_info(resolved) if inside and resolved.is_file() else None
-        cache[key] = (resolved if inside else None, info)
-    found, info = cache[key]
+        digest = file_digest(resolved) if info is not None else ""
+        cache[key] = (resolved if inside else None, info, digest)
+    found, info, digest = cache[key]
     if found is None:
         problems.error(
             item.value_mark("path"),
@@ -439,4 +441,5 @@ def _media(
         mark=item.value_mark("path"),
         alt_mark=item.value_mark("alt"),
         info=info,
+        digest=digest,
     )

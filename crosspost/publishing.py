@@ -25,7 +25,7 @@ def content_hash(rendered: Rendered) -> str:
     if rendered.content_hash is not None:
         return rendered.content_hash
     h = hashlib.sha256()
-    media = [[file_digest(m.path), m.alt] for m in rendered.media]
+    media = [[m.digest, m.alt] for m in rendered.media]
     payload = [
         rendered.channel,
         rendered.text,
@@ -37,18 +37,6 @@ def content_hash(rendered: Rendered) -> str:
     h.update(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
     rendered.content_hash = "sha256:" + h.hexdigest()
     return rendered.content_hash
-
-
-_digests: dict[tuple[str, int, int], str] = {}
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file, cached per file version (path, modification time, size)."""
-    st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    if key not in _digests:
-        _digests[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return _digests[key]
 
 
 def owner_name(role: str) -> str:
