@@ -144,9 +144,22 @@ def validate(config_path: str, output_format: str, require_credentials: bool) ->
 )
 @config_option
 @format_option("text", "json")
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Also write a static HTML preview (calendar, a page per post) into DIR: it works "
+    "opened from disk, e.g. sent to a reviewer.",
+)
 @config_errors
 def preview(
-    post_ids: tuple[str, ...], channels: tuple[str, ...], config_path: str, output_format: str
+    post_ids: tuple[str, ...],
+    channels: tuple[str, ...],
+    config_path: str,
+    output_format: str,
+    html_dir: Path | None,
 ) -> None:
     """Show exactly what each channel will receive, with lengths, problems and warnings.
 
@@ -163,6 +176,18 @@ def preview(
         _find_post(project, post_id)
     _select_channels(project, list(project.config.channels), channels)
     rendered = render_all(project, post_ids or None, channels or None)
+    if html_dir is not None:
+        from .html import write_site
+        from .ledger import Ledger
+
+        state = project.config.state_path
+        ledger = Ledger(state) if state.exists() else None
+        try:
+            index = write_site(project, html_dir, ledger=ledger, now=project.now)
+        finally:
+            if ledger is not None:
+                ledger.close()
+        click.echo(f"HTML preview: {index}", err=True)
     if output_format == "json":
         click.echo(output.preview_json(rendered))
     else:

@@ -1,0 +1,471 @@
+"""A static HTML preview of the queue: a calendar of deliveries and a mock-up page per post.
+
+`write_site` writes a folder that works opened straight from disk: relative links only, no
+server, no network, no CDN; the stylesheet and every image are copied into the folder. The
+pages are Jinja2 templates shipped in the package (`crosspost/html_templates/`), rendered with
+autoescaping on, so nothing a post says can become markup.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import jinja2
+from markupsafe import Markup, escape
+
+from .project import Project, render_all
+from .render import Rendered, RenderError
+from .timeparse import format_local
+
+if TYPE_CHECKING:
+    from .config import Blackout
+    from .controls import Pause
+    from .ledger import Delivery, Ledger
+
+# Every state a delivery is shown in, in the order the legend lists them, with what it means.
+STATES: dict[str, str] = {
+    "draft": "not to be published until its status is ready",
+    "ready": "ready, waiting for approval",
+    "approved": "approved; will be published at its time",
+    "held": "held by a pause or a blackout window; a person must release it",
+    "sending": "claimed by the daemon, being sent now",
+    "published": "published; links to the live post",
+    "failed": "publishing failed",
+    "in-doubt": "sent, outcome unknown; being settled",
+    "expired": "missed its time; not published late",
+    "cancelled": "its post or channel was removed",
+}
+_LEDGER_STATES = {
+    "held": "held",
+    "claimed": "sending",
+    "published": "published",
+    "failed": "failed",
+    "in_doubt": "in-doubt",
+    "expired": "expired",
+    "cancelled": "cancelled",
+}
+BANNER_HORIZON = timedelta(days=30)
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+# a web address, an @mention or a #hashtag, in that order of preference
+_TOKENS = re.compile(
+    r"(?P<url>https?://[^\s<>\"]+)"
+    r"|(?P<mention>(?<![\w@#])@[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?)"
+    r"|(?P<hashtag>(?<![\w&#])[#＃][^\W_][\w]*)",
+    re.IGNORECASE,
+)
+_TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+
+
+@dataclass
+class Entry:
+    """One delivery (post × channel) as the preview shows it."""
+
+    rendered: Rendered
+    state: str
+    label: str  # the platform's name: X, Facebook, Instagram
+    page: str  # posts/<id>.html, relative to the site root
+    local: datetime | None  # publish time in the configured zone
+    when: str  # the publish time as text
+    url: str | None = None  # the live post, once published
+    reason: str | None = None  # why it is in its state (held, failed ...)
+    approval: str | None = None  # why it is not approved (require_approval only)
+
+    @property
+    def anchor(self) -> str:
+        return "ch-" + _UNSAFE_NAME.sub("-", self.rendered.channel)
+
+
+@dataclass
+class Day:
+    day: date
+    in_month: bool
+    entries: list[Entry] = field(default_factory=list)
+
+
+@dataclass
+class Banner:
+    kind: str  # "blackout" or "pause"
+    active: bool
+    text: str
+
+
+def write_site(
+    project: Project,
+    out_dir: Path,
+    ledger: Ledger | None = None,
+    now: datetime | None = None,
+) -> Path:
+    """Write the HTML preview of `project` into `out_dir`; return the path of its index.html.
+
+    Renders the queue unless `project.rendered` already holds a rendering (e.g. a selection).
+    With a ledger, each delivery shows its ledger state and published ones link to their
+    live URL; pauses recorded in the ledger are shown in a banner.
+    """
+    now = now or project.now
+    out_dir = Path(out_dir)
+    rendered = project.rendered or render_all(project)
+    config = project.config
+    zone = config.timezone
+
+    approvals = _approval_problems(project, rendered) if config.require_approval else {}
+    active_pauses = _pauses(ledger, now)
+    pages = _page_names([r.post_id for r in rendered])
+
+    entries: list[Entry] = []
+    for r in rendered:
+        delivery = ledger.get(r.post_id, r.channel) if ledger is not None else None
+        state, reason = _state(project, r, delivery, approvals, active_pauses, now)
+        local = r.publish_at.astimezone(zone) if r.publish_at else None
+        entries.append(
+            Entry(
+                rendered=r,
+                state=state,
+                label=config.channels[r.channel].rules.label,
+                page=f"posts/{pages[r.post_id]}",
+                local=local,
+                when=format_local(r.publish_at, zone) if r.publish_at else "no time set",
+                url=delivery.url if delivery is not None and state == "published" else None,
+                reason=reason,
+                approval=approvals.get(r.post_id),
+            )
+        )
+
+    env = _environment()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "posts").mkdir(exist_ok=True)
+    (out_dir / "style.css").write_bytes(_static("style.css"))
+    images = _copy_images(project, rendered, out_dir)
+
+    common = {
+        "states": STATES,
+        "banners": _banners(config.blackouts, active_pauses, now, zone),
+        "generated": format_local(now, zone),
+        "config_name": config.path.name,
+    }
+    scheduled = sorted((e for e in entries if e.local), key=_order)
+    index = out_dir / "index.html"
+    index.write_text(
+        env.get_template("index.html.j2").render(
+            root="",
+            months=_months(scheduled),
+            weeks=_weeks(scheduled),
+            unscheduled=[e for e in entries if e.local is None],
+            channels=_by_channel(project, entries),
+            counts=_counts(entries),
+            posts=len(pages),
+            **common,
+        ),
+        encoding="utf-8",
+    )
+
+    by_post: dict[str, list[Entry]] = defaultdict(list)
+    for e in entries:
+        by_post[e.rendered.post_id].append(e)
+    template = env.get_template("post.html.j2")
+    for post_id, group in by_post.items():
+        post = group[0].rendered.post
+        (out_dir / "posts" / pages[post_id]).write_text(
+            template.render(
+                root="../",
+                post=post,
+                entries=group,
+                images=images,
+                when=format_local(post.publish_at, zone) if post.publish_at else "no time set",
+                file=_display(post.file, config.root),
+                **common,
+            ),
+            encoding="utf-8",
+        )
+    return index
+
+
+# --- states --------------------------------------------------------------------------------
+
+
+def _state(
+    project: Project,
+    r: Rendered,
+    delivery: Delivery | None,
+    approvals: dict[str, str | None],
+    pauses: list[Pause],
+    now: datetime,
+) -> tuple[str, str | None]:
+    """The state a delivery is shown in, and why (for held, failed and the like)."""
+    if delivery is not None and delivery.state in _LEDGER_STATES:
+        return _LEDGER_STATES[delivery.state], delivery.last_error or delivery.retraction
+    if r.post.status == "draft":
+        return "draft", None
+    blackout = project.config.blackout_for(r.channel, r.publish_at, r.post.tags)
+    if blackout is not None:
+        return "held", f"blackout window '{blackout.name}': {blackout.reason}"
+    pause = next((p for p in pauses if p.channel in (None, r.channel)), None)
+    if pause is not None and (
+        pause.until is None or r.publish_at is None or r.publish_at < pause.until
+    ):
+        return "held", pause.describe()
+    if project.config.require_approval:
+        return ("ready" if approvals.get(r.post_id) else "approved"), None
+    return "ready", None
+
+
+def _approval_problems(project: Project, rendered: list[Rendered]) -> dict[str, str | None]:
+    """Post id -> why it is not approved (None: approved), for ready posts."""
+    from .controls import approval_problem, load_approvals, post_approval_hash
+
+    approvals = load_approvals(project.config.approvals_path)
+    groups: dict[str, list[Rendered]] = defaultdict(list)
+    for r in rendered:
+        groups[r.post_id].append(r)
+    out: dict[str, str | None] = {}
+    for post_id, group in groups.items():
+        try:
+            # approval covers every channel of the post, as `crosspost approve` hashes it,
+            # even when only some channels were selected for the preview
+            everything = _every_channel(project, group)
+            problem = approval_problem(approvals, post_id, post_approval_hash(everything))
+            out[post_id] = problem.replace("POST_ID", post_id) if problem else None
+        except (OSError, RenderError) as exc:  # unreadable image, broken template
+            out[post_id] = f"cannot check the approval: {exc}"
+    return out
+
+
+def _every_channel(project: Project, group: list[Rendered]) -> list[Rendered]:
+    post = group[0].post
+    have = {r.channel: r for r in group}
+    return [
+        have.get(key) or project.renderer.render(post, project.config.channels[key])
+        for key in post.channels
+        if key in project.config.channels
+    ]
+
+
+def _pauses(ledger: Ledger | None, now: datetime) -> list[Pause]:
+    if ledger is None:
+        return []
+    from .controls import pauses
+
+    return pauses(ledger, now)
+
+
+def _banners(
+    blackouts: list[Blackout], pauses: list[Pause], now: datetime, zone: object
+) -> list[Banner]:
+    out = [Banner("pause", True, "Emergency pause: " + p.describe()) for p in pauses]
+    for b in blackouts:
+        if b.end <= now or b.start > now + BANNER_HORIZON:
+            continue
+        active = b.start <= now
+        scope = ", ".join(b.channels) if b.channels else "every channel"
+        span = f"{format_local(b.start, zone)} to {format_local(b.end, zone)}"  # type: ignore[arg-type]
+        lead = "Blackout window in force" if active else "Blackout window coming up"
+        exempt = (
+            f"; posts tagged {', '.join(sorted(b.allow_tags))} are exempt" if b.allow_tags else ""
+        )
+        out.append(
+            Banner(
+                "blackout",
+                active,
+                f"{lead}: {b.name} ({b.reason}), {span}, on {scope}: deliveries in it are "
+                f"held{exempt}.",
+            )
+        )
+    return out
+
+
+# --- calendar ------------------------------------------------------------------------------
+
+
+def _order(e: Entry) -> tuple[datetime, str, str]:
+    assert e.local is not None
+    return (e.local, e.rendered.post_id, e.rendered.channel)
+
+
+def _by_day(entries: list[Entry]) -> dict[date, list[Entry]]:
+    days: dict[date, list[Entry]] = defaultdict(list)
+    for e in entries:
+        assert e.local is not None
+        days[e.local.date()].append(e)
+    return days
+
+
+def _months(entries: list[Entry]) -> list[dict[str, object]]:
+    """One month grid (whole Monday-to-Sunday weeks) per month that has deliveries."""
+    days = _by_day(entries)
+    months = sorted({(d.year, d.month) for d in days})
+    out = []
+    for year, month in months:
+        first = date(year, month, 1)
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        start = first - timedelta(days=first.weekday())
+        end = last + timedelta(days=6 - last.weekday())
+        grid = [
+            Day(d, d.month == month, days.get(d, []) if d.month == month else [])
+            for d in (start + timedelta(days=i) for i in range((end - start).days + 1))
+        ]
+        out.append(
+            {
+                "id": f"month-{year}-{month:02d}",
+                "title": first.strftime("%B %Y"),
+                "days": grid,
+                "count": sum(len(days.get(d.day, [])) for d in grid if d.in_month),
+            }
+        )
+    return out
+
+
+def _weeks(entries: list[Entry]) -> list[dict[str, object]]:
+    """One Monday-to-Sunday row per ISO week that has deliveries."""
+    days = _by_day(entries)
+    mondays = sorted({d - timedelta(days=d.weekday()) for d in days})
+    out = []
+    for monday in mondays:
+        sunday = monday + timedelta(days=6)
+        year, week, _ = monday.isocalendar()
+        grid = [
+            Day(monday + timedelta(days=i), True, days.get(monday + timedelta(days=i), []))
+            for i in range(7)
+        ]
+        out.append(
+            {
+                "id": f"week-{year}-W{week:02d}",
+                "title": f"Week {week} of {year}: {_span(monday, sunday)}",
+                "days": grid,
+                "count": sum(len(d.entries) for d in grid),
+            }
+        )
+    return out
+
+
+def _span(first: date, last: date) -> str:
+    if first.year != last.year:
+        return f"{first:%-d %b %Y} to {last:%-d %b %Y}"
+    if first.month != last.month:
+        return f"{first:%-d %b} to {last:%-d %b %Y}"
+    return f"{first:%-d} to {last:%-d %b %Y}"
+
+
+def _by_channel(project: Project, entries: list[Entry]) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for key, channel in project.config.channels.items():
+        mine = [e for e in entries if e.rendered.channel == key]
+        mine.sort(key=lambda e: (e.local is None, e.local or datetime.min, e.rendered.post_id))
+        out.append(
+            {
+                "key": key,
+                "id": "ch-" + _UNSAFE_NAME.sub("-", key),
+                "label": channel.rules.label,
+                "handle": channel.handle,
+                "entries": mine,
+            }
+        )
+    return out
+
+
+def _counts(entries: list[Entry]) -> dict[str, int]:
+    counts = dict.fromkeys(STATES, 0)
+    for e in entries:
+        counts[e.state] += 1
+    return counts
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def _page_names(post_ids: list[str]) -> dict[str, str]:
+    """Post id -> file name under posts/ (the id itself when it is a safe file name)."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for post_id in dict.fromkeys(post_ids):
+        stem = _UNSAFE_NAME.sub("_", post_id).lstrip(".") or "post"
+        name, n = f"{stem}.html", 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{stem}-{n}.html"
+        taken.add(name.lower())
+        out[post_id] = name
+    return out
+
+
+def _copy_images(project: Project, rendered: list[Rendered], out_dir: Path) -> dict[Path, str]:
+    """Copy every readable image into out_dir/media; source path -> path relative to the site."""
+    out: dict[Path, str] = {}
+    root = project.config.root
+    for r in rendered:
+        for m in r.media:
+            if m.path in out or not m.path.is_file():
+                continue
+            try:
+                rel = m.path.resolve().relative_to(root.resolve())
+            except ValueError:
+                rel = Path(f"outside-{len(out)}-{m.path.name}")
+            parts = [_UNSAFE_NAME.sub("_", p) for p in rel.parts]
+            target = out_dir.joinpath("media", *parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(m.path, target)
+            out[m.path] = "/".join(["media", *parts])
+    return out
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _static(name: str) -> bytes:
+    from importlib.resources import files
+
+    return files("crosspost").joinpath("html_templates", name).read_bytes()
+
+
+# --- templates -----------------------------------------------------------------------------
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("crosspost", "html_templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["post_text"] = post_text
+    env.filters["slug"] = lambda text: _UNSAFE_NAME.sub("-", str(text))
+    env.filters["thousands"] = lambda n: f"{n:,}"
+    return env
+
+
+def post_text(text: str, links: bool = True) -> Markup:
+    """The text, escaped, with web addresses as links and @mentions and #hashtags marked.
+
+    With `links=False` (a platform where links in the text are not clickable) web addresses
+    are marked but not linked. The text content of the result is exactly `text`.
+    """
+    out: list[str] = []
+    pos = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group(0)
+        kind = match.lastgroup
+        if kind == "url":
+            stripped = token.rstrip(_TRAILING_PUNCTUATION)
+            if stripped.count("(") > stripped.count(")") and token[len(stripped) :].startswith(")"):
+                stripped += ")"  # a link ending in a bracket of its own (Wikipedia style)
+            token = stripped
+        elif kind == "mention":
+            token = token.rstrip(".")
+        out.append(str(escape(text[pos : match.start()])))
+        safe = escape(token)
+        if kind == "url" and links:
+            out.append(f'<a class="url" href="{safe}" rel="nofollow noopener">{safe}</a>')
+        else:
+            out.append(f'<span class="{kind}">{safe}</span>')
+        pos = match.start() + len(token)
+    out.append(str(escape(text[pos:])))
+    return Markup("".join(out))
