@@ -372,6 +372,35 @@ def history(since: str | None, output_format: str, config_path: str) -> None:
     click.echo(format_history(rows, output_format, config.timezone))
 
 
+@main.command()
+@click.option("--port", default=8000, show_default=True, help="The port to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on; only this machine by default.",
+)
+@config_option
+@config_errors
+def serve(port: int, host: str, config_path: str) -> None:
+    """Serve the HTML preview live from the current queue (read-only).
+
+    Every page is written again when the queue, templates, config, approvals or ledger
+    change. Listens on localhost unless --host says otherwise. Ctrl-C stops it.
+    """  # fmt: skip
+    from .serve import make_server
+
+    server, site = make_server(config_path, host, port, now=now_from_env())
+    where = f"http://{host}:{server.server_address[1]}/"
+    click.echo(f"serving the preview at {where} (read-only; Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def by_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--by",

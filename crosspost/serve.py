@@ -1,0 +1,90 @@
+"""`crosspost serve`: the HTML preview, live from the current queue, read-only, on localhost."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from datetime import datetime
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+class LiveSite:
+    """The static site in a scratch folder, written again whenever its sources change."""
+
+    def __init__(self, config_path: Path | str, now: Any = None):
+        self.config_path = Path(config_path)
+        self.now = now
+        self.dir = Path(tempfile.mkdtemp(prefix="crosspost-serve-"))
+        self._stamp: object = None
+        self._lock = threading.Lock()
+        self.error: str | None = None
+
+    def stamp(self) -> object:
+        """Changes when the config, queue, templates, approvals or ledger change."""
+        from .config import load_config
+
+        config = load_config(self.config_path)
+        paths = [self.config_path, config.approvals_path, config.state_path]
+        for folder in (config.queue_dir, config.templates_dir):
+            paths.extend(p for p in folder.rglob("*") if p.is_file())
+        out = []
+        for path in paths:
+            if path is not None and path.exists():
+                st = path.stat()
+                out.append((str(path), st.st_mtime_ns, st.st_size))
+        return tuple(sorted(out))
+
+    def refresh(self) -> None:
+        """Write the site again if anything it is made from changed."""
+        from .html import write_site
+        from .ledger import Ledger
+        from .problems import ConfigError
+        from .project import load_project, render_all
+
+        with self._lock:
+            try:
+                stamp = self.stamp()
+                if stamp == self._stamp:
+                    return
+                project = load_project(self.config_path, now=self.now or None)
+                render_all(project)
+                state = project.config.state_path
+                ledger = Ledger(state) if state.exists() else None
+                try:
+                    fresh = Path(tempfile.mkdtemp(prefix="crosspost-serve-"))
+                    write_site(project, fresh, ledger=ledger, now=project.now)
+                finally:
+                    if ledger is not None:
+                        ledger.close()
+                old, self.dir = self.dir, fresh
+                shutil.rmtree(old, ignore_errors=True)
+                self._stamp, self.error = stamp, None
+            except ConfigError as exc:
+                self.error = str(exc)  # keep serving the last good site
+
+
+class Handler(SimpleHTTPRequestHandler):
+    """GET and HEAD only (the standard handler refuses every other method): read-only."""
+
+    site: LiveSite
+
+    def __init__(self, *args: Any, site: LiveSite, **kwargs: Any):
+        self.site = site
+        site.refresh()
+        super().__init__(*args, directory=str(site.dir), **kwargs)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+def make_server(
+    config_path: Path | str, host: str = "127.0.0.1", port: int = 8000, now: datetime | None = None
+) -> tuple[ThreadingHTTPServer, LiveSite]:
+    site = LiveSite(config_path, now=now)
+    site.refresh()
+    server = ThreadingHTTPServer((host, port), partial(Handler, site=site))
+    return server, site
