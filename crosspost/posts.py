@@ -67,7 +67,7 @@ class Media:
 
 
 # (post folder, path as written) -> (resolved path or None, image facts, digest); per load
-MediaCache = dict[tuple[Path, str], tuple[Path | None, ImageInfo | str | None, str]]
+MediaCache = dict[tuple[str, str], tuple[Path | None, ImageInfo | str | None, str]]
 
 
 @dataclass
@@ -412,7 +412,7 @@ def _media(
         problems.error(item.value_mark("alt"), f"alt text '{alt}' describes nothing")
     if rel is None:
         return None
-    key = (post_file.parent, rel)
+    key = (os.path.dirname(post_file), rel)  # dirname: no Path made per item
     if key not in cache:
         resolved = (post_file.parent / rel).resolve()
         inside = resolved.is_relative_to(config.root)

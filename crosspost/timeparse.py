@@ -46,9 +46,12 @@ def localize(naive: datetime, zone: ZoneInfo) -> datetime:
     """Attach `zone` to a wall-clock time, or explain why that time is not one instant."""
     first = naive.replace(tzinfo=zone, fold=0)
     second = naive.replace(tzinfo=zone, fold=1)
+    before_offset, after_offset = first.utcoffset(), second.utcoffset()
+    if before_offset == after_offset:
+        return first  # the usual case: one instant (PEP 495: fold only matters at a change)
     wall = naive.strftime("%Y-%m-%d %H:%M")
-    round_trip = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if round_trip != naive:
+    assert before_offset is not None and after_offset is not None
+    if before_offset < after_offset:  # clocks go forward: the wall time is skipped
         before = (first.astimezone(UTC) - timedelta(hours=3)).astimezone(zone)
         after = first.astimezone(UTC).astimezone(zone)
         raise TimeError(
@@ -57,14 +60,13 @@ def localize(naive: datetime, zone: ZoneInfo) -> datetime:
             "gap, or give the offset you mean, e.g. "
             f"'{naive.date()}T{naive:%H:%M}{_offset(before)}'"
         )
-    if first.utcoffset() != second.utcoffset():
-        raise TimeError(
-            f"{wall} happens twice in {zone.key}: the clocks go back that night. Give the offset "
-            f"to say which: '{naive.date()}T{naive:%H:%M}{_offset(first)}' "
-            f"(the first, {first.tzname()}) or '{naive.date()}T{naive:%H:%M}{_offset(second)}' "
-            f"(the second, {second.tzname()})"
-        )
-    return first
+    # clocks go back: the wall time happens twice
+    raise TimeError(
+        f"{wall} happens twice in {zone.key}: the clocks go back that night. Give the offset "
+        f"to say which: '{naive.date()}T{naive:%H:%M}{_offset(first)}' "
+        f"(the first, {first.tzname()}) or '{naive.date()}T{naive:%H:%M}{_offset(second)}' "
+        f"(the second, {second.tzname()})"
+    )
 
 
 def zone_or_error(name: str) -> ZoneInfo:
