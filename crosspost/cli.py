@@ -358,15 +358,10 @@ def history(since: str | None, output_format: str, config_path: str) -> None:
     """What was published, where and when: remote ids, URLs and the exact text."""  # fmt: skip
     from .config import load_config
     from .ledger import Ledger
-    from .reports import format_history, history_rows, parse_since
+    from .reports import format_history, history_rows
 
     config = load_config(config_path)
-    start = None
-    if since:
-        try:
-            start = parse_since(since, config.timezone)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--since") from None
+    start = _since(since, config)
     with Ledger(config.state_path) as ledger:
         rows = history_rows(ledger, config, since=start)
     click.echo(format_history(rows, output_format, config.timezone))
@@ -667,15 +662,9 @@ def export(since: str | None, out_path: str, config_path: str) -> None:
 
     from .config import load_config
     from .ledger import Ledger
-    from .reports import parse_since
 
     config = load_config(config_path)
-    start = None
-    if since:
-        try:
-            start = parse_since(since, config.timezone)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--since") from None
+    start = _since(since, config)
     with Ledger(config.state_path) as ledger:
         events = ledger.events(since=start)
     fields = ("id", "at", "actor", "kind", "post_id", "channel", "detail")
@@ -694,6 +683,18 @@ def export(since: str | None, out_path: str, config_path: str) -> None:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     click.echo(f"✓ {len(rows)} events written to {path}")
+
+
+def _since(value: str | None, config: Any) -> datetime | None:
+    """--since as a moment, or a usage error that says what is accepted."""
+    from .reports import parse_since
+
+    if not value:
+        return None
+    try:
+        return parse_since(value, config.timezone)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
 
 
 def _release(ledger: Any, delivery: Any, by: str) -> None:

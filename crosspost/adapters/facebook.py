@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PartReceipt, PublishError, Rejected
 from ..rules import MB, PlatformRules
 from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting, fail
-from .graph import Graph, explain, inspect_token, parse_time, require_id
+from .graph import Graph, explain, first_comment, inspect_token, parse_time, require_id
 
 if TYPE_CHECKING:
     from ..posts import Media
@@ -83,7 +83,7 @@ class FacebookAdapter(Adapter):
             part = PartReceipt(0, post_id, PERMALINK.format(post_id))
             if on_part:
                 on_part(part)
-            comment_id = self._first_comment(graph, post_id, rendered.first_comment)
+            comment_id = first_comment(self, graph, post_id, rendered.first_comment, "post")
         return Receipt(post_id, part.url, published_at, parts=(part,), comment_id=comment_id)
 
     def _post(self, graph: Graph, rendered: Rendered) -> str:
@@ -128,23 +128,6 @@ class FacebookAdapter(Adapter):
             raise fail(Rejected(f"cannot read {media.rel}: {exc.strerror}"), self) from None
         kind = mimetypes.guess_type(media.path.name)[0] or "application/octet-stream"
         return {"source": (media.path.name, data, kind)}
-
-    def _first_comment(self, graph: Graph, post_id: str, text: str | None) -> str | None:
-        """Post the first comment; on failure log a warning and go on (the post stands)."""
-        if not text:
-            return None
-        try:
-            result = graph.post(f"{post_id}/comments", message=text)
-            return require_id(result, self, what="the first comment")
-        except PublishError as exc:
-            log.warning(
-                "%s: post %s is published but its first comment failed (%s): %s",
-                self.channel.key,
-                post_id,
-                exc.kind,
-                exc.describe(),
-            )
-            return None
 
     # --- look-ups --------------------------------------------------------------------------
 

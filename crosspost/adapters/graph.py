@@ -461,6 +461,27 @@ def _collect(value: Any, out: list[float]) -> None:
 # --- checking a token with debug_token ------------------------------------------------------
 
 
+def first_comment(
+    adapter: Adapter, graph: Graph, object_id: str, text: str | None, noun: str = "post"
+) -> str | None:
+    """Post the first comment; on failure log a warning and go on (the post stands)."""
+    if not text:
+        return None
+    try:
+        result = graph.post(f"{object_id}/comments", message=text)
+        return require_id(result, adapter, what="the first comment")
+    except PublishError as exc:
+        log.warning(
+            "%s: %s %s is published but its first comment failed (%s): %s",
+            adapter.channel.key,
+            noun,
+            object_id,
+            exc.kind,
+            exc.describe(),
+        )
+        return None
+
+
 def parse_time(value: Any) -> datetime | None:
     """Graph's '2026-12-01T10:00:05+0000' as an aware datetime; None when absent or odd."""
     if not value:

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InDoubt, PartReceipt, PublishError, RateLimited, Rejected, TransientError
 from ..rules import MB, PlatformRules
 from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting, fail
-from .graph import TRANSIENT_SUBCODES, Graph, explain, inspect_token, parse_time, require_id
+from .graph import (
+    TRANSIENT_SUBCODES,
+    Graph,
+    explain,
+    first_comment,
+    inspect_token,
+    parse_time,
+    require_id,
+)
 
 if TYPE_CHECKING:
     from ..render import Rendered
@@ -117,7 +125,7 @@ class InstagramAdapter(Adapter):
             part = PartReceipt(0, media_id, self._permalink(graph, media_id))
             if on_part:
                 on_part(part)
-            comment_id = self._first_comment(graph, media_id, rendered.first_comment)
+            comment_id = first_comment(self, graph, media_id, rendered.first_comment, "media")
         return Receipt(media_id, part.url, published_at, parts=(part,), comment_id=comment_id)
 
     def _image_url(self, path: Path, rel: str) -> str:
@@ -222,23 +230,6 @@ class InstagramAdapter(Adapter):
             )
             return None
         return str(url) if url else None
-
-    def _first_comment(self, graph: Graph, media_id: str, text: str | None) -> str | None:
-        """Post the first comment; on failure log a warning and go on (the post stands)."""
-        if not text:
-            return None
-        try:
-            result = graph.post(f"{media_id}/comments", message=text)
-            return require_id(result, self, what="the first comment")
-        except PublishError as exc:
-            log.warning(
-                "%s: media %s is published but its first comment failed (%s): %s",
-                self.channel.key,
-                media_id,
-                exc.kind,
-                exc.describe(),
-            )
-            return None
 
     # --- look-ups --------------------------------------------------------------------------
 
