@@ -95,7 +95,7 @@ class Approval:
 
 def approval_hash(content_hashes: dict[str, str]) -> str:
     """One hash over every channel's content hash: what the approver saw, all of it."""
-    joined = json.dumps(sorted(content_hashes.items()))
+    joined = "\n".join(f"{channel} {digest}" for channel, digest in sorted(content_hashes.items()))
     return "sha256:" + hashlib.sha256(joined.encode("utf-8")).hexdigest()
 
 

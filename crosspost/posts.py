@@ -99,15 +99,15 @@ class Post:
 
 def queue_files(queue_dir: Path) -> list[Path]:
     """Post files in the queue, skipping hidden and editor backup files."""
-    found: list[Path] = []
+    found: list[str] = []
     for folder, dirs, files in os.walk(queue_dir):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "#")))
         found.extend(
-            Path(folder, name)
+            os.path.join(folder, name)
             for name in files
             if name.endswith(QUEUE_SUFFIXES) and not name.startswith((".", "#"))
         )
-    return sorted(found)
+    return [Path(p) for p in sorted(found)]  # sorting strings: Path comparisons are slow
 
 
 FileStamp = tuple[tuple[str, int, int], ...]

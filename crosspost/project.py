@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .accessibility import lint as accessibility_lint
 from .config import Config, load_config
@@ -30,6 +31,14 @@ class Project:
     rendered: list[Rendered] = field(default_factory=list)
     cache: LoadCache | None = None
     stamp: object = None
+    checkers: dict[str, Any] = field(default_factory=dict)  # one adapter per channel, offline
+
+    def checker(self, key: str) -> Any:
+        """The channel's adapter, made once, for its offline checks."""
+        if key not in self.checkers:
+            channel = self.config.channels[key]
+            self.checkers[key] = channel.adapter(channel, root=self.config.root)
+        return self.checkers[key]
 
 
 @dataclass
@@ -130,7 +139,7 @@ def render_one(project: Project, post: Post, key: str) -> Rendered | None:
             if exc.mark.path != post.file:  # a broken template: say which post it stopped
                 project.problems.error(post.mark, f"{channel.key}: template failed ({exc.mark})")
             return None
-        findings = channel.adapter(channel).check(rendered)
+        findings = project.checker(key).check(rendered)
         findings += accessibility_lint(rendered)
         if cache is not None:
             cache.renders[(post.id, key)] = (post, project.stamp, rendered, findings)

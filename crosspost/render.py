@@ -157,6 +157,7 @@ class Renderer:
             domain=domain,
         )
         self._templates: dict[str, jinja2.Template | RenderError] = {}
+        self._contexts: dict[tuple[int, str, Any], tuple[Post, dict[str, Any]]] = {}
 
     def template_path(self, name: str) -> Path:
         return self.config.templates_dir / f"{name}.j2"
@@ -216,23 +217,32 @@ class Renderer:
         return out
 
     def _context(self, post: Post, channel: Channel, fields: dict[str, Any]) -> dict[str, Any]:
-        context: dict[str, Any] = dict(_ABSENT)
-        context.update({k: v for k, v in fields.items() if k in ("title", "body", "link")})
         when = post.time_for(channel.key)
-        context.update(
-            id=post.id,
-            hashtags=fields.get("hashtags", []),
-            vars=fields.get("vars", {}),
-            media=[{"path": m.rel, "alt": m.alt} for m in fields.get("media", [])],
-            thread=fields.get("thread", []),
-            tags=post.tags,
-            author=post.author,
-            publish_at=when.astimezone(self.config.timezone) if when else None,
-            channel={"key": channel.key, "handle": channel.handle, "platform": channel.platform},
-        )
-        if "first_comment" in fields:
-            context["first_comment"] = fields["first_comment"]
-        return context
+        # what does not depend on the channel is built once per post (and per override:
+        # a channel with overrides gets its own)
+        scope = channel.key if channel.key in post.overrides else ""
+        key = (id(post), scope, when)
+        base = self._contexts.get(key)
+        if base is None or base[0] is not post:
+            context: dict[str, Any] = dict(_ABSENT)
+            context.update({k: v for k, v in fields.items() if k in ("title", "body", "link")})
+            context.update(
+                id=post.id,
+                hashtags=fields.get("hashtags", []),
+                vars=fields.get("vars", {}),
+                media=[{"path": m.rel, "alt": m.alt} for m in fields.get("media", [])],
+                thread=fields.get("thread", []),
+                tags=post.tags,
+                author=post.author,
+                publish_at=when.astimezone(self.config.timezone) if when else None,
+            )
+            if "first_comment" in fields:
+                context["first_comment"] = fields["first_comment"]
+            base = self._contexts[key] = (post, context)
+        return {
+            **base[1],
+            "channel": {"key": channel.key, "handle": channel.handle, "platform": channel.platform},
+        }
 
     def _run(self, template: jinja2.Template, context: dict[str, Any], post: Post) -> str:
         try:
