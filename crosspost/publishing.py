@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -208,11 +208,6 @@ def _failed(
     if isinstance(exc, RateLimited):
         return Outcome(post_id, key, "retry", f"rate limited; try again{when}: {message}", done)
     return Outcome(post_id, key, "retry", f"temporary failure; try again{when}: {message}", done)
-
-
-def make_adapter(channel: Channel, root: Path, environ: Mapping[str, str] | None = None) -> Adapter:
-    """The channel's adapter."""
-    return channel.adapter(channel, root=root, environ=environ)
 
 
 def dry_run_channel(channel: Channel, outbox: Path) -> Channel:
