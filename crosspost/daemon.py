@@ -201,6 +201,8 @@ class Daemon:
         """One date job per pending delivery, at its time (UTC); stale jobs removed."""
         if self.scheduler is None:
             return
+        from apscheduler.jobstores.base import JobLookupError
+
         wanted = {}
         for delivery in self.ledger().deliveries(["pending"]):
             if delivery.next_at is not None:
@@ -210,7 +212,9 @@ class Daemon:
             if not job.id.startswith("d:"):
                 continue
             if job.id not in wanted:
-                job.remove()
+                # the job may fire and be removed by the scheduler meanwhile: that is fine
+                with contextlib.suppress(JobLookupError):
+                    job.remove()
             else:
                 scheduled[job.id] = job.next_run_time
         now = self.clock()
@@ -509,18 +513,25 @@ class Daemon:
             # changes made between the first load and the watcher's start would be missed:
             # once it watches, load again (cheap: only what changed is read)
             if self.watching.wait(5):
-                self.load("watching")
+                self._reload("watching")
         log.info("running; stop with SIGTERM or Ctrl-C, reload with SIGHUP")
         while not self.stopping.is_set():
             if self.reload_requested.wait(0.2):
                 self.reload_requested.clear()
                 if not self.stopping.is_set():
-                    self.load("reload")
+                    self._reload("reload")
         log.info("stopping: finishing any send in flight")
         self.scheduler.shutdown(wait=True)
         self.close()
         log.info("stopped")
         return 0
+
+    def _reload(self, why: str) -> None:
+        """Load again; a failure is logged and the daemon carries on with the last good plan."""
+        try:
+            self.load(why)
+        except Exception:
+            log.exception("reload (%s) failed: carrying on with the last good plan", why)
 
     def stop(self) -> None:
         self.stopping.set()

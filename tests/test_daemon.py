@@ -317,3 +317,28 @@ def test_a_look_up_that_cannot_reach_back_settles_nothing(
     monkeypatch.setattr(FakeAdapter, "look_up_limit", 10)
     d.settle()
     assert state(site, "lost") == "pending"  # now the look-up saw everything since the claim
+
+
+def test_rescheduling_survives_a_timer_that_fired_meanwhile(site: Path) -> None:
+    from apscheduler.jobstores.base import JobLookupError
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    d = daemon(site, Clock(datetime(2027, 1, 14, tzinfo=UTC)))
+    d.scheduler = BackgroundScheduler(timezone=UTC)
+    d.scheduler.start(paused=True)
+    try:
+
+        class Gone:  # a job that ran and was removed by the scheduler between look and remove
+            id = "d:old|x"
+            next_run_time = None
+
+            def remove(self) -> None:
+                raise JobLookupError(self.id)
+
+        real = d.scheduler.get_jobs
+        d.scheduler.get_jobs = lambda: [*real(), Gone()]  # type: ignore[method-assign]
+        d.schedule_all()  # must not raise
+        assert [job.id for job in real()] == ["d:p|x"]
+    finally:
+        d.scheduler.shutdown(wait=False)

@@ -172,7 +172,7 @@ def test_two_daemons_on_one_ledger_publish_each_once(tmp_path: Path) -> None:
         assert wait_for(lambda: published(tmp_path) == 200, 60)
     finally:
         results = [stop(p) for p in procs]
-    assert [code for code, _ in results] == [0, 0]
+    assert [code for code, _ in results] == [0, 0], [err[-3000:] for _, err in results]
     counts = sent(tmp_path)
     assert len(counts) == 200 and set(counts.values()) == {1}
     with Ledger(tmp_path / "var" / "ledger.db") as ledger:
