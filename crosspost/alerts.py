@@ -26,19 +26,18 @@ import logging
 import os
 import re
 import socket
-import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from .errors import redact
 from .fields import Reader, type_name
 from .ledger import Delivery, Ledger
+from .logsafe import protect_logs
 from .problems import Mark, Problem, Problems, did_you_mean
 from .timeparse import format_local
 from .yamlfile import LocatedDict, LocatedList
@@ -383,41 +382,6 @@ _CHATTY_LOGGERS = (
     "requests",
     __name__,
 )
-_LOG_SECRETS: set[str] = set()
-_SECRETS_LOCK = threading.Lock()
-
-
-class _RedactSecrets(logging.Filter):
-    """Takes every known alert secret out of a log record before any handler sees it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        with _SECRETS_LOCK:
-            secrets = tuple(_LOG_SECRETS)
-        if secrets:
-            try:
-                text = record.getMessage()
-            except Exception:  # a malformed record is the logging module's business
-                return True
-            cleaned = redact(text, secrets)
-            if cleaned != text:
-                record.msg, record.args = cleaned, ()
-        return True
-
-
-_REDACT = _RedactSecrets()
-
-
-def _protect_logs(secrets: Iterable[str]) -> None:
-    with _SECRETS_LOCK:
-        for secret in secrets:
-            if len(secret) >= 4:
-                _LOG_SECRETS.update({secret, quote(secret, safe=""), quote_plus(secret)})
-    for name in _CHATTY_LOGGERS:
-        logger = logging.getLogger(name)
-        if _REDACT not in logger.filters:
-            logger.addFilter(_REDACT)
-
-
 _REASONS: ContextVar[list[str] | None] = ContextVar("crosspost_alert_reasons", default=None)
 
 
@@ -685,7 +649,7 @@ class Alerter:
             values = [env[var] for var in target.variables]
             url = ENV_REF.sub(lambda m: env[m.group(1)], target.template)
             secrets = [*values, url] if url != target.template else values
-            _protect_logs(secrets)
+            protect_logs(secrets, _CHATTY_LOGGERS)
             try:
                 with _apprise_reasons() as reasons:
                     ok = _notify(url, title, body, kind)

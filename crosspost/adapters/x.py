@@ -22,8 +22,8 @@ from ..errors import (
     RateLimited,
     Rejected,
     TransientError,
-    redact,
 )
+from ..logsafe import protect_logs
 from ..rules import MB, PlatformRules
 from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting, fail
 
@@ -63,34 +63,6 @@ CHATTY_LOGGERS = (
     __name__,
     "crosspost.adapters.xmedia",
 )
-_LOG_SECRETS: set[str] = set()
-
-
-class _RedactSecrets(logging.Filter):
-    """Takes every known X credential out of a log record before any handler sees it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _LOG_SECRETS:
-            try:
-                text = record.getMessage()
-            except Exception:  # a malformed record is the logging module's business
-                return True
-            cleaned = redact(text, _LOG_SECRETS)
-            if cleaned != text:
-                record.msg, record.args = cleaned, ()
-        return True
-
-
-_REDACT = _RedactSecrets()
-
-
-def _protect_logs(secrets: Sequence[str]) -> None:
-    """Redact these secrets from the DEBUG logs of tweepy, oauthlib and this module."""
-    _LOG_SECRETS.update(secrets)
-    for name in CHATTY_LOGGERS:
-        logger = logging.getLogger(name)
-        if _REDACT not in logger.filters:
-            logger.addFilter(_REDACT)
 
 
 def retry_at(headers: Mapping[str, str]) -> datetime | None:
@@ -177,7 +149,7 @@ class XAdapter(Adapter):
             from .xmedia import TimeoutSession
 
             keys = self._keys()
-            _protect_logs(self.secrets())
+            protect_logs(self.secrets(), CHATTY_LOGGERS)
             # never wait_on_rate_limit: it sleeps in the worker and recurses on a bare 429
             api = tweepy.Client(**keys, wait_on_rate_limit=False)
             api.session = TimeoutSession(self.timeout)
