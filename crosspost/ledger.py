@@ -164,6 +164,18 @@ def _m3(db: sqlite3.Connection) -> None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3]
 
 
+def _put_control(db: sqlite3.Connection, key: str, value: str | None) -> None:
+    """Set a control, or remove it when `value` is None (inside the caller's transaction)."""
+    if value is None:
+        db.execute("DELETE FROM controls WHERE key = ?", (key,))
+    else:
+        db.execute(
+            "INSERT INTO controls (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
 class LedgerError(Exception):
     """The ledger cannot be used (unreadable file, newer schema than this program)."""
 
@@ -532,27 +544,13 @@ class Ledger:
             row = db.execute("SELECT value FROM controls WHERE key = ?", (key,)).fetchone()
             if (row["value"] if row else None) != expected:
                 return False
-            if value is None:
-                db.execute("DELETE FROM controls WHERE key = ?", (key,))
-            else:
-                db.execute(
-                    "INSERT INTO controls (key, value) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, value),
-                )
+            _put_control(db, key, value)
         return True
 
     def set_control(self, key: str, value: str | None, actor: str, why: str = "") -> None:
         """Set (or, with None, clear) a control, logging who and why."""
         with self._write() as db:
-            if value is None:
-                db.execute("DELETE FROM controls WHERE key = ?", (key,))
-            else:
-                db.execute(
-                    "INSERT INTO controls (key, value) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, value),
-                )
+            _put_control(db, key, value)
             self._event(db, actor, "control", None, None, f"{key}={value}: {why}".rstrip(": "))
 
     def _event(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PartReceipt, PublishError, Rejected
 from ..rules import MB, PlatformRules
 from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting, fail
-from .graph import Graph, explain, first_comment, inspect_token, parse_time, require_id
+from .graph import Graph, explain, first_comment, inspect_token, parse_time, require_id, resumed
 
 if TYPE_CHECKING:
     from ..posts import Media
@@ -66,17 +66,7 @@ class FacebookAdapter(Adapter):
         on_part: OnPart | None = None,
     ) -> Receipt:
         if resume:
-            # an earlier attempt published the post and was cut off before it finished:
-            # never post it again (its first comment, if any, is for a person to check)
-            first = resume[0]
-            if rendered.first_comment:
-                log.warning(
-                    "%s: post %s was already published by an interrupted attempt; its first "
-                    "comment was not retried: check it on the Page",
-                    self.channel.key,
-                    first.remote_id,
-                )
-            return Receipt(first.remote_id, first.url, self.now(), parts=tuple(resume))
+            return resumed(self, rendered, resume, "post", "on the Page")
         with self._graph() as graph:
             post_id = self._post(graph, rendered)
             published_at = self.now()

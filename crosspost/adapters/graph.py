@@ -13,13 +13,21 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AuthError, InDoubt, PublishError, RateLimited, Rejected, TransientError
-from .base import Adapter, CredentialReport, fail
+from ..errors import (
+    AuthError,
+    InDoubt,
+    PartReceipt,
+    PublishError,
+    RateLimited,
+    Rejected,
+    TransientError,
+)
+from .base import Adapter, CredentialReport, Receipt, fail
 
 if TYPE_CHECKING:
     import requests
@@ -459,6 +467,27 @@ def _collect(value: Any, out: list[float]) -> None:
 
 
 # --- checking a token with debug_token ------------------------------------------------------
+
+
+def resumed(
+    adapter: Adapter, rendered: Any, resume: Sequence[PartReceipt], noun: str, where: str
+) -> Receipt:
+    """An earlier attempt published this and was cut off: never publish it again.
+
+    Its first comment, if any, is left for a person to check (posting it again could
+    duplicate it).
+    """
+    first = resume[0]
+    if rendered.first_comment:
+        log.warning(
+            "%s: %s %s was already published by an interrupted attempt; its first comment "
+            "was not retried: check it %s",
+            adapter.channel.key,
+            noun,
+            first.remote_id,
+            where,
+        )
+    return Receipt(first.remote_id, first.url, adapter.now(), parts=tuple(resume))
 
 
 def first_comment(

@@ -26,6 +26,7 @@ from .graph import (
     inspect_token,
     parse_time,
     require_id,
+    resumed,
 )
 
 if TYPE_CHECKING:
@@ -99,16 +100,7 @@ class InstagramAdapter(Adapter):
         on_part: OnPart | None = None,
     ) -> Receipt:
         if resume:
-            # published by an earlier, interrupted attempt: never publish it again
-            first = resume[0]
-            if rendered.first_comment:
-                log.warning(
-                    "%s: media %s was already published by an interrupted attempt; its first "
-                    "comment was not retried: check it in the Instagram app",
-                    self.channel.key,
-                    first.remote_id,
-                )
-            return Receipt(first.remote_id, first.url, self.now(), parts=tuple(resume))
+            return resumed(self, rendered, resume, "media", "in the Instagram app")
         if not rendered.media:
             raise fail(Rejected("an Instagram post needs an image: this one has none"), self)
         if len(rendered.media) > MAX_CAROUSEL:
