@@ -569,10 +569,12 @@ def _publish_refusal(project: Any, post: Any, channels: list[str]) -> str | None
         if blackout is not None:
             return f"{key} is inside the blackout window '{blackout.name}': {blackout.reason}"
     if config.require_approval:
-        rendered = [r for k in post.channels if (r := render_one(project, post, k)) is not None]
-        problem = approval_problem(
-            load_approvals(config.approvals_path), post.id, post_approval_hash(rendered)
-        )
+
+        def current() -> str:
+            rendered = [r for k in post.channels if (r := render_one(project, post, k)) is not None]
+            return post_approval_hash(rendered)
+
+        problem = approval_problem(load_approvals(config.approvals_path), post.id, current)
         if problem is not None:
             return f"{post.id}: {problem.replace('POST_ID', post.id)}"
     return None

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -135,12 +136,18 @@ def save_approval(path: Path, approval: Approval) -> None:
     os.replace(tmp, path)
 
 
-def approval_problem(approvals: dict[str, Approval], post_id: str, current_hash: str) -> str | None:
-    """Why this post may not be published under require_approval, or None if it may."""
+def approval_problem(
+    approvals: dict[str, Approval], post_id: str, current_hash: Callable[[], str]
+) -> str | None:
+    """Why this post may not be published under require_approval, or None if it may.
+
+    `current_hash` gives the post's approval hash now; it is called only for a post that has
+    an approval to compare with (hashing means rendering every channel and hashing media).
+    """
     found = approvals.get(post_id)
     if found is None:
         return "not approved: run crosspost approve POST_ID --by NAME after review"
-    if found.hash != current_hash:
+    if found.hash != current_hash():
         return (
             f"approval is stale: approved by {found.by} at {found.at}, but the post has changed "
             "since; it must be approved again"

@@ -341,8 +341,12 @@ class Daemon:
     def _approval_problem(self, post_id: str) -> str | None:
         plan = self.plan
         assert plan is not None
-        rendered = [r for (pid, _), r in plan.deliveries.items() if pid == post_id]
-        return approval_problem(self.approvals, post_id, post_approval_hash(rendered))
+
+        def current() -> str:
+            rendered = [r for (pid, _), r in plan.deliveries.items() if pid == post_id]
+            return post_approval_hash(rendered)
+
+        return approval_problem(self.approvals, post_id, current)
 
     def release_approved(self) -> None:
         """Deliveries held for approval whose post is now approved go back to the queue."""

@@ -13,6 +13,7 @@ import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -216,7 +217,7 @@ def _state(
 
 def _approval_problems(project: Project, rendered: list[Rendered]) -> dict[str, str | None]:
     """Post id -> why it is not approved (None: approved), for ready posts."""
-    from .controls import approval_problem, load_approvals, post_approval_hash
+    from .controls import approval_problem, load_approvals
 
     approvals = load_approvals(project.config.approvals_path)
     groups: dict[str, list[Rendered]] = defaultdict(list)
@@ -227,12 +228,17 @@ def _approval_problems(project: Project, rendered: list[Rendered]) -> dict[str, 
         try:
             # approval covers every channel of the post, as `crosspost approve` hashes it,
             # even when only some channels were selected for the preview
-            everything = _every_channel(project, group)
-            problem = approval_problem(approvals, post_id, post_approval_hash(everything))
+            problem = approval_problem(approvals, post_id, partial(_approval_hash, project, group))
             out[post_id] = problem.replace("POST_ID", post_id) if problem else None
         except (OSError, RenderError) as exc:  # unreadable image, broken template
             out[post_id] = f"cannot check the approval: {exc}"
     return out
+
+
+def _approval_hash(project: Project, group: list[Rendered]) -> str:
+    from .controls import post_approval_hash
+
+    return post_approval_hash(_every_channel(project, group))
 
 
 def _every_channel(project: Project, group: list[Rendered]) -> list[Rendered]:

@@ -42,6 +42,11 @@ POST_KEYS = (
     *CONTENT_KEYS,
 )
 MEDIA_KEYS = ("path", "alt")
+# the same as sets, for the key checks that run on every post
+_POST_KEY_SET = frozenset(POST_KEYS)
+_OVERRIDE_KEY_SET = frozenset(OVERRIDE_KEYS)
+_MEDIA_KEY_SET = frozenset(MEDIA_KEYS)
+_LINK = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
 POST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 FILE_LIKE_ALT = re.compile(
@@ -222,7 +227,7 @@ def _post(
 ) -> Post | None:
     before = len(problems.errors)
     reader = Reader(data, problems, "a post")
-    reader.check_keys(POST_KEYS)
+    reader.check_keys(_POST_KEY_SET)
 
     post_id = reader.text("id") or default_id or ""
     if not POST_ID.match(post_id):
@@ -282,7 +287,7 @@ def _post(
             problems.error(raw_overrides.value_mark(channel), "overrides must be a mapping")
             continue
         sub = Reader(raw, problems, f"overrides.{channel}")
-        sub.check_keys(OVERRIDE_KEYS)
+        sub.check_keys(_OVERRIDE_KEY_SET)
         overrides[channel] = _content(raw, sub, path, config, problems, cache)
         text = sub.text("text")
         if text is not None:
@@ -341,7 +346,7 @@ def _content(
             out[key] = value
     link = reader.text("link")
     if link is not None:
-        if not re.match(r"^https?://[^\s/]+\.[^\s]+$", link.strip()):
+        if not _LINK.match(link.strip()):
             problems.error(
                 data.value_mark("link"), f"'link' must be a full web address (https://...): {link}"
             )
@@ -391,7 +396,7 @@ def _media(
         problems.error(mark, "each media item must be a mapping with 'path' and 'alt'")
         return None
     reader = Reader(item, problems, "a media item")
-    reader.check_keys(MEDIA_KEYS)
+    reader.check_keys(_MEDIA_KEY_SET)
     rel = reader.text("path", required=True)
     alt = reader.text("alt")
     if alt is None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +232,7 @@ def check_approvals(project: Project) -> None:
         if one.post.status == "ready" and one.publish_at is not None:
             by_post[one.post_id].append(one)
     for post_id, group in by_post.items():
-        problem = approval_problem(approvals, post_id, post_approval_hash(group))
+        problem = approval_problem(approvals, post_id, partial(post_approval_hash, group))
         if problem is not None:
             for r in group:
                 r.warnings.append(problem)

@@ -94,17 +94,27 @@ def check(rules: PlatformRules, rendered: Rendered) -> list[Finding]:
         error(f"{len(rendered.media)} images; {rules.label} takes at most {rules.max_media}")
     _check_media(rules, rendered, error)
 
-    if rules.max_hashtags is not None:
-        tags = len(HASHTAG.findall(rendered.text))
-        if tags > rules.max_hashtags:
-            error(f"{tags} hashtags; {rules.label} allows at most {rules.max_hashtags}")
-    if rules.max_mentions is not None:
-        mentions = len(MENTION.findall(rendered.text))
-        if mentions > rules.max_mentions:
-            error(f"{mentions} @-mentions; {rules.label} allows at most {rules.max_mentions}")
-    if not rules.links_clickable and URL.search(rendered.text):
+    text = rendered.text
+    # a text with no more '#' (or '@') signs than the limit cannot hold too many hashtags
+    # (mentions), so only the rare text that could is scanned
+    limit = rules.max_hashtags
+    if limit is not None and text.count("#") + text.count("＃") > limit:
+        tags = len(HASHTAG.findall(text))
+        if tags > limit:
+            error(f"{tags} hashtags; {rules.label} allows at most {limit}")
+    limit = rules.max_mentions
+    if limit is not None and text.count("@") > limit:
+        mentions = len(MENTION.findall(text))
+        if mentions > limit:
+            error(f"{mentions} @-mentions; {rules.label} allows at most {limit}")
+    if not rules.links_clickable and _may_link(text) and URL.search(text):
         warn(f"links are not clickable in {rules.label} captions; say 'link in bio' instead")
     return out
+
+
+def _may_link(text: str) -> bool:
+    """False when `text` cannot hold a link (no '://' and no 'www.'): no scan needed."""
+    return "://" in text or "www." in text.lower()
 
 
 def _check_media(

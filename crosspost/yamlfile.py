@@ -17,9 +17,33 @@ import yaml
 from .problems import Mark
 
 try:
-    _Loader: type = yaml.CSafeLoader
+    _Base: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar -> its implicit tag, for short scalars
+_PLAIN_CACHED_LENGTH = 64
+_PLAIN_CACHE_SIZE = 20_000
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
+    """The safe loader, with the tags of short plain scalars remembered.
+
+    The parser asks for the tag of every scalar; a plain one is matched against the implicit
+    types' patterns each time. Keys ("title", "alt", ...) and short values repeat in every
+    post, so their answers are kept (a plain scalar's tag depends on its text alone).
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(value) <= _PLAIN_CACHED_LENGTH and len(_PLAIN_TAGS) < _PLAIN_CACHE_SIZE:
+                    _PLAIN_TAGS[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
 
 MAX_FILE_BYTES = 1024 * 1024
 
@@ -48,14 +72,16 @@ class YamlError(Exception):
 class LocatedDict(dict):  # type: ignore[type-arg]
     """A mapping that knows where it, each key and each value stand in the file.
 
-    Positions are kept as the parser's own marks and made into ours only when asked for:
-    most are never needed, and a queue holds tens of thousands of them.
+    Positions are kept packed in one int each (see `_pos`) and made into marks only when
+    asked for: most are never needed, and a queue holds hundreds of thousands of them. Ints,
+    unlike the parser's own mark objects, are not containers: the garbage collector never
+    walks them, nor the dicts that hold only them.
     """
 
     path: Path
-    pos: Any  # yaml's Mark (0-based)
-    key_pos: dict[Any, Any]
-    value_pos: dict[Any, Any]
+    pos: int
+    key_pos: dict[Any, int]
+    value_pos: dict[Any, int]
     raw: dict[Any, str]
 
     @property
@@ -73,8 +99,8 @@ class LocatedList(list):  # type: ignore[type-arg]
     """A list that knows where it and each item stand in the file."""
 
     path: Path
-    pos: Any
-    item_pos: list[Any]
+    pos: int
+    item_pos: list[int]
     raw: list[str | None]
 
     @property
@@ -86,8 +112,16 @@ class LocatedList(list):  # type: ignore[type-arg]
         return _mark(self.path, pos)
 
 
-def _mark(path: Path, pos: Any) -> Mark:
-    return Mark(path, pos.line + 1, pos.column + 1)
+_COLUMN_BITS = 32
+
+
+def _pos(mark: Any) -> int:
+    """A parser mark (0-based line and column) packed into one int."""
+    return mark.line << _COLUMN_BITS | mark.column
+
+
+def _mark(path: Path, pos: int) -> Mark:
+    return Mark(path, (pos >> _COLUMN_BITS) + 1, (pos & ((1 << _COLUMN_BITS) - 1)) + 1)
 
 
 def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
@@ -177,7 +211,7 @@ class _Converter:
         self.seen: set[int] = set()
 
     def mark(self, node: yaml.Node) -> Mark:
-        return _mark(self.path, node.start_mark)
+        return _mark(self.path, _pos(node.start_mark))
 
     def convert(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):
@@ -207,7 +241,7 @@ class _Converter:
         if node.tag != _MAP:
             raise YamlError(self.mark(node), f"unsupported YAML tag {node.tag}")
         out = LocatedDict()
-        out.path, out.pos = self.path, node.start_mark
+        out.path, out.pos = self.path, _pos(node.start_mark)
         out.key_pos, out.value_pos, out.raw = {}, {}, {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
@@ -216,12 +250,12 @@ class _Converter:
             if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlError(self.mark(key_node), "YAML merge keys (<<) are not allowed here")
             if key in out.key_pos:
-                first = out.key_pos[key].line + 1
+                first = (out.key_pos[key] >> _COLUMN_BITS) + 1
                 raise YamlError(
                     self.mark(key_node), f"duplicate key '{key}' (first at line {first})"
                 )
-            out.key_pos[key] = key_node.start_mark
-            out.value_pos[key] = value_node.start_mark
+            out.key_pos[key] = _pos(key_node.start_mark)
+            out.value_pos[key] = _pos(value_node.start_mark)
             if isinstance(value_node, yaml.ScalarNode):
                 out.raw[key] = value_node.value
             out[key] = self.convert(value_node)
@@ -231,11 +265,11 @@ class _Converter:
         if node.tag != _SEQ:
             raise YamlError(self.mark(node), f"unsupported YAML tag {node.tag}")
         out = LocatedList()
-        out.path, out.pos = self.path, node.start_mark
+        out.path, out.pos = self.path, _pos(node.start_mark)
         out.item_pos = []
         out.raw = []
         for item in node.value:
-            out.item_pos.append(item.start_mark)
+            out.item_pos.append(_pos(item.start_mark))
             out.raw.append(item.value if isinstance(item, yaml.ScalarNode) else None)
             out.append(self.convert(item))
         return out
