@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+from jinja2.runtime import new_context
 
 from .config import Channel, Config
 from .posts import Media, Post
@@ -158,6 +159,13 @@ class Renderer:
         )
         self._templates: dict[str, jinja2.Template | RenderError] = {}
         self._contexts: dict[tuple[int, str, Any], tuple[Post, dict[str, Any]]] = {}
+        # the environment's globals (range, dict, namespace, ...), put in each post's context
+        # once, so a render need not merge them in again (see _run)
+        self._globals = dict(self.env.globals)
+        self._channel_vars = {
+            key: {"key": c.key, "handle": c.handle, "platform": c.platform}
+            for key, c in config.channels.items()
+        }
 
     def template_path(self, name: str) -> Path:
         return self.config.templates_dir / f"{name}.j2"
@@ -224,7 +232,7 @@ class Renderer:
         key = (id(post), scope, when)
         base = self._contexts.get(key)
         if base is None or base[0] is not post:
-            context: dict[str, Any] = dict(_ABSENT)
+            context: dict[str, Any] = {**self._globals, **_ABSENT}
             context.update({k: v for k, v in fields.items() if k in ("title", "body", "link")})
             context.update(
                 id=post.id,
@@ -239,14 +247,22 @@ class Renderer:
             if "first_comment" in fields:
                 context["first_comment"] = fields["first_comment"]
             base = self._contexts[key] = (post, context)
-        return {
-            **base[1],
-            "channel": {"key": channel.key, "handle": channel.handle, "platform": channel.platform},
-        }
+        return {**base[1], "channel": dict(self._channel_vars[channel.key])}
 
     def _run(self, template: jinja2.Template, context: dict[str, Any], post: Post) -> str:
+        """`template.render(context)`, less two copies of the context.
+
+        `render` copies the context, then copies it again with the globals merged in (from a
+        ChainMap, slowly). `context` is already a fresh dict holding the globals, so it is
+        used as it is; `handle_exception` gives errors their template line, as `render` does.
+        """
+        env = template.environment
         try:
-            return template.render(context)
+            try:
+                ctx = new_context(env, template.name, template.blocks, context, shared=True)
+                return env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
+            except Exception:
+                env.handle_exception()
         except jinja2.TemplateError as exc:
             line = _template_line(template.filename)
             where = f"{Path(template.filename or '?').name}:{line}" if line else template.name
