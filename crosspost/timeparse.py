@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SPACED_OFFSET = re.compile(r"\s+([+-]\d{2}:?\d{2})$")
 
 
 class TimeError(ValueError):
@@ -29,7 +30,8 @@ def parse_publish_at(value: object, zone: ZoneInfo) -> datetime:
     if candidate.endswith(("Z", "z")):
         candidate = candidate[:-1] + "+00:00"
     # allow '2027-10-31 01:30 +01:00' (a space before the offset)
-    candidate = re.sub(r"\s+([+-]\d{2}:?\d{2})$", r"\1", candidate)
+    if len(candidate.split(None, 1)) > 1:  # any whitespace left (cheaper than the pattern)
+        candidate = _SPACED_OFFSET.sub(r"\1", candidate)
     try:
         parsed = datetime.fromisoformat(candidate)
     except ValueError:

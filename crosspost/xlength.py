@@ -34,7 +34,9 @@ def _url_saving(context: str) -> int:
 
 def x_length(text: str) -> tuple[int, bool]:
     """(weighted length, whether every character is allowed) as X counts them."""
-    norm = _EOL.sub("\n", unicodedata.normalize("NFC", text))
+    norm = unicodedata.normalize("NFC", text)
+    if "\r" in norm:
+        norm = _EOL.sub("\n", norm)
     if not norm:
         return 0, True
     if max(norm) <= _LIGHT_MAX and not any(e in norm for e in _LIGHT_EMOJI):

@@ -9,6 +9,7 @@ are reported with their line and column.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -127,19 +128,19 @@ def _mark(path: Path, pos: int) -> Mark:
 def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
     """Read a UTF-8 text file, refusing oversized files before reading them."""
     try:
-        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                raise YamlError(
+                    Mark(path),
+                    f"file is {size / 1e6:.1f} MB; files here are limited to "
+                    f"{max_bytes / 1e6:.1f} MB (is this really a post?)",
+                )
+            data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise YamlError(Mark(path), f"cannot read file: {exc.strerror}") from None
-    if size > max_bytes:
-        raise YamlError(
-            Mark(path),
-            f"file is {size / 1e6:.1f} MB; files here are limited to "
-            f"{max_bytes / 1e6:.1f} MB (is this really a post?)",
-        )
-    try:
-        data = path.read_bytes()[: max_bytes + 1]
-    except OSError as exc:
-        raise YamlError(Mark(path), f"cannot read file: {exc.strerror}") from None
+    if len(data) > max_bytes:  # it grew after the size was read
+        raise YamlError(Mark(path), f"file is over {max_bytes / 1e6:.1f} MB")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -242,23 +243,28 @@ class _Converter:
             raise YamlError(self.mark(node), f"unsupported YAML tag {node.tag}")
         out = LocatedDict()
         out.path, out.pos = self.path, _pos(node.start_mark)
-        out.key_pos, out.value_pos, out.raw = {}, {}, {}
+        out.key_pos, out.value_pos, out.raw = key_pos, value_pos, raw = {}, {}, {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlError(self.mark(key_node), "a key must be a plain name")
             key = key_node.value
             if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlError(self.mark(key_node), "YAML merge keys (<<) are not allowed here")
-            if key in out.key_pos:
-                first = (out.key_pos[key] >> _COLUMN_BITS) + 1
+            if key in key_pos:
+                first = (key_pos[key] >> _COLUMN_BITS) + 1
                 raise YamlError(
                     self.mark(key_node), f"duplicate key '{key}' (first at line {first})"
                 )
-            out.key_pos[key] = _pos(key_node.start_mark)
-            out.value_pos[key] = _pos(value_node.start_mark)
+            # _pos, written out: this loop runs for every key of every post
+            mark = key_node.start_mark
+            key_pos[key] = mark.line << _COLUMN_BITS | mark.column
+            mark = value_node.start_mark
+            value_pos[key] = mark.line << _COLUMN_BITS | mark.column
             if isinstance(value_node, yaml.ScalarNode):
-                out.raw[key] = value_node.value
-            out[key] = self.convert(value_node)
+                raw[key] = value = value_node.value
+                out[key] = value if value_node.tag == _STR else self.scalar(value_node)
+            else:
+                out[key] = self.convert(value_node)
         return out
 
     def sequence(self, node: yaml.SequenceNode) -> LocatedList:
@@ -270,6 +276,10 @@ class _Converter:
         out.raw = []
         for item in node.value:
             out.item_pos.append(_pos(item.start_mark))
-            out.raw.append(item.value if isinstance(item, yaml.ScalarNode) else None)
-            out.append(self.convert(item))
+            if isinstance(item, yaml.ScalarNode):
+                out.raw.append(item.value)
+                out.append(item.value if item.tag == _STR else self.scalar(item))
+            else:
+                out.raw.append(None)
+                out.append(self.convert(item))
         return out
