@@ -158,7 +158,9 @@ class Renderer:
             domain=domain,
         )
         self._templates: dict[str, jinja2.Template | RenderError] = {}
-        self._contexts: dict[tuple[int, str, Any], tuple[Post, dict[str, Any]]] = {}
+        # the current post's channel-independent contexts, by (override scope, time)
+        self._contexts: dict[tuple[str, Any], dict[str, Any]] = {}
+        self._context_post: Post | None = None
         # the environment's globals (range, dict, namespace, ...), put in each post's context
         # once, so a render need not merge them in again (see _run)
         self._globals = dict(self.env.globals)
@@ -227,11 +229,14 @@ class Renderer:
     def _context(self, post: Post, channel: Channel, fields: dict[str, Any]) -> dict[str, Any]:
         when = post.time_for(channel.key)
         # what does not depend on the channel is built once per post (and per override:
-        # a channel with overrides gets its own)
+        # a channel with overrides gets its own); a post's channels are rendered one after
+        # another, so only the current post's are kept
+        if self._context_post is not post:
+            self._contexts.clear()
+            self._context_post = post
         scope = channel.key if channel.key in post.overrides else ""
-        key = (id(post), scope, when)
-        base = self._contexts.get(key)
-        if base is None or base[0] is not post:
+        base = self._contexts.get((scope, when))
+        if base is None:
             context: dict[str, Any] = {**self._globals, **_ABSENT}
             context.update({k: v for k, v in fields.items() if k in ("title", "body", "link")})
             context.update(
@@ -246,8 +251,8 @@ class Renderer:
             )
             if "first_comment" in fields:
                 context["first_comment"] = fields["first_comment"]
-            base = self._contexts[key] = (post, context)
-        return {**base[1], "channel": dict(self._channel_vars[channel.key])}
+            base = self._contexts[scope, when] = context
+        return {**base, "channel": dict(self._channel_vars[channel.key])}
 
     def _run(self, template: jinja2.Template, context: dict[str, Any], post: Post) -> str:
         """`template.render(context)`, less two copies of the context.

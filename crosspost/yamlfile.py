@@ -243,7 +243,10 @@ class _Converter:
             raise YamlError(self.mark(node), f"unsupported YAML tag {node.tag}")
         out = LocatedDict()
         out.path, out.pos = self.path, _pos(node.start_mark)
-        out.key_pos, out.value_pos, out.raw = key_pos, value_pos, raw = {}, {}, {}
+        key_pos: dict[Any, int] = {}
+        value_pos: dict[Any, int] = {}
+        raw: dict[Any, str] = {}
+        out.key_pos, out.value_pos, out.raw = key_pos, value_pos, raw
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlError(self.mark(key_node), "a key must be a plain name")
