@@ -73,6 +73,12 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            # What survived the pause is long-lived; move it straight to the oldest generation
+            # (freeze, then unfreeze, does just that) rather than let the first collections walk
+            # all of it twice on its way there (measured: 7 % of validate's time). A cycle of
+            # garbage made meanwhile is still found, by the next full collection.
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
