@@ -8,9 +8,16 @@ autoescaping on, so nothing a post says can become markup.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import shutil
-from collections import defaultdict
+import signal
+import sys
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -30,6 +37,8 @@ if TYPE_CHECKING:
     from .ledger import Delivery, Ledger
 
 # Every state a delivery is shown in, in the order the legend lists them, with what it means.
+log = logging.getLogger(__name__)
+
 STATES: dict[str, str] = {
     "draft": "not to be published until its status is ready",
     "ready": "ready, waiting for approval",
@@ -76,6 +85,7 @@ class Entry:
     url: str | None = None  # the live post, once published
     reason: str | None = None  # why it is in its state (held, failed ...)
     approval: str | None = None  # why it is not approved (require_approval only)
+    item: Markup | None = None  # its calendar entry (macros.html.j2's delivery), made once
 
     @property
     def anchor(self) -> str:
@@ -138,6 +148,13 @@ def write_site(
         )
 
     env = _environment()
+    # what the calendars repeat is rendered once: the state badges, and each delivery's entry
+    # (it stands in both the month and the week view)
+    macros = env.get_template("macros.html.j2").module
+    badges = {state: macros.badge(state) for state in STATES}  # type: ignore[attr-defined]
+    for e in entries:
+        if e.local is not None:
+            e.item = macros.delivery(e, "", badges)  # type: ignore[attr-defined]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "posts").mkdir(exist_ok=True)
     (out_dir / "style.css").write_bytes(_static("style.css"))
@@ -145,45 +162,141 @@ def write_site(
 
     common = {
         "states": STATES,
+        "badges": badges,
         "banners": _banners(config.blackouts, active_pauses, now, zone),
         "generated": format_local(now, zone),
         "config_name": config.path.name,
     }
     scheduled = sorted((e for e in entries if e.local), key=_order)
     index = out_dir / "index.html"
-    index.write_text(
-        env.get_template("index.html.j2").render(
-            root="",
-            months=_months(scheduled),
-            weeks=_weeks(scheduled),
-            unscheduled=[e for e in entries if e.local is None],
-            channels=_by_channel(project, entries),
-            counts=_counts(entries),
-            posts=len(pages),
-            **common,
-        ),
-        encoding="utf-8",
-    )
-
     by_post: dict[str, list[Entry]] = defaultdict(list)
     for e in entries:
         by_post[e.rendered.post_id].append(e)
     template = env.get_template("post.html.j2")
-    for post_id, group in by_post.items():
-        post = group[0].rendered.post
-        (out_dir / "posts" / pages[post_id]).write_text(
-            template.render(
-                root="../",
-                post=post,
-                entries=group,
-                images=images,
-                when=format_local(post.publish_at, zone) if post.publish_at else "no time set",
-                file=_display(post.file, config.root),
+
+    def post_pages(groups: list[list[Entry]], write: Callable[[Path, str], None]) -> None:
+        for group in groups:
+            post = group[0].rendered.post
+            when = format_local(post.publish_at, zone) if post.publish_at else "no time set"
+            write(
+                out_dir / "posts" / pages[post.id],
+                template.render(
+                    root="../",
+                    post=post,
+                    entries=group,
+                    images=images,
+                    when=when,
+                    file=_display(post.file, config.root),
+                    **common,
+                ),
+            )
+
+    groups = list(by_post.values())
+    split = len(groups) * 2 // 5  # here: the index and 40 % of the pages, about half the work
+    with _meanwhile(partial(post_pages, groups[split:]), len(groups)), _Writer() as write:
+        write(
+            index,
+            env.get_template("index.html.j2").render(
+                root="",
+                months=_months(scheduled),
+                weeks=_weeks(scheduled),
+                unscheduled=[e for e in entries if e.local is None],
+                channels=_by_channel(project, entries),
+                counts=_counts(entries),
+                posts=len(pages),
                 **common,
             ),
-            encoding="utf-8",
         )
+        post_pages(groups[:split], write)
     return index
+
+
+FORK_MIN_POSTS = 200  # below this, a second process costs more than it saves
+
+
+@contextmanager
+def _meanwhile(work: Callable[[Callable[[Path, str], None]], None], posts: int) -> Iterator[None]:
+    """Run `work` (given a file writer) in a forked child while the `with` body runs here.
+
+    Rendering pages is CPU work for one core, and each page is independent, so a large site
+    is written by two processes: the child writes its share of the files itself, and nothing
+    comes back but its exit status. Where forking is unsafe or pointless (no fork, other
+    threads running, one CPU, a small site) or the child fails, `work` runs here, after the
+    body, instead; the files are the same either way.
+    """
+    pid = _fork() if posts >= FORK_MIN_POSTS else None
+    if pid == 0:  # the child: never returns into the caller
+        code = 1
+        try:
+            with _Writer() as write:
+                work(write)
+            code = 0
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    try:
+        yield
+    except BaseException:
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+        raise
+    if pid is not None:
+        _, status = os.waitpid(pid, 0)
+        if status == 0:
+            return
+        log.warning("the second process writing the HTML preview failed; writing its pages here")
+    with _Writer() as write:
+        work(write)
+
+
+def _fork() -> int | None:
+    """os.fork(), where it is safe and worth it; None where not."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return None  # forking with other threads running can deadlock the child
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if (cpus or 1) < 2:
+        return None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        return os.fork()
+    except OSError:
+        return None
+
+
+class _Writer:
+    """Writes files on a thread of its own, so that creating them (slow on some disks: the
+    kernel's time, measured up to 1 ms a file here) overlaps rendering the next pages.
+
+    At most `backlog` pages wait in memory; leaving the `with` waits for every write and
+    raises the first error.
+    """
+
+    def __init__(self, backlog: int = 64):
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crosspost-html")
+        self.pending: deque[Future[int]] = deque()
+        self.backlog = backlog
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __call__(self, path: Path, text: str) -> None:
+        self.pending.append(self.pool.submit(path.write_text, text, encoding="utf-8"))
+        if len(self.pending) > self.backlog:
+            self.pending.popleft().result()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- states --------------------------------------------------------------------------------
@@ -419,10 +532,11 @@ def _copy_images(project: Project, rendered: list[Rendered], out_dir: Path) -> d
 
 
 def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
+    """`path` relative to the project, as written where it can be (no file system calls)."""
+    if path.is_relative_to(root):
+        return str(path.relative_to(root))
+    path, root = path.resolve(), root.resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def _static(name: str) -> bytes:
@@ -441,6 +555,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # the templates are the package's own: no stat of each per page
     )
     env.filters["post_text"] = post_text
     env.filters["slug"] = lambda text: _UNSAFE_NAME.sub("-", str(text))

@@ -298,3 +298,75 @@ def test_selection_of_channels_keeps_approval(example: Path, tmp_path: Path) -> 
     page = parse(tmp_path / "site" / "posts" / "2026-12-01-safer-streets-funding.html")
     assert [a.attrs["data-channel"] for a in page.find_all("article", cls="card")] == ["KentPCC"]
     assert card(page, "KentPCC").find("span", cls="badge").text() == "approved"
+
+
+SITE_IN_TWO_PROCESSES = """
+import json, logging, os, sys
+from datetime import datetime
+from pathlib import Path
+import crosspost.html as html
+from crosspost.project import load_project
+
+config, out, fail_child = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "fail-child"
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+html.FORK_MIN_POSTS = 1
+parent, forked = os.getpid(), []
+real_fork = html._fork
+def fork():
+    pid = real_fork()
+    if pid:
+        forked.append(pid)
+    return pid
+html._fork = fork
+if fail_child:
+    real_call = html._Writer.__call__
+    def call(self, path, text):
+        if os.getpid() != parent:
+            raise OSError("the disk is full (in the child)")
+        real_call(self, path, text)
+    html._Writer.__call__ = call
+project = load_project(config, now=datetime.fromisoformat(sys.argv[4]))
+html.write_site(project, out)
+print(json.dumps({"forked": len(forked)}))
+"""
+
+
+def _site_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _write_in_two_processes(example: Path, out: Path, mode: str) -> tuple[dict[str, int], str]:
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", SITE_IN_TWO_PROCESSES, str(example / "crosspost.yaml"), str(out),
+         mode, NOW.isoformat()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def test_a_large_site_is_written_by_two_processes_with_the_same_files(
+    example: Path, tmp_path: Path
+) -> None:
+    write_site(load_project(example / "crosspost.yaml", now=NOW), tmp_path / "one")
+    report, _ = _write_in_two_processes(example, tmp_path / "two", "normal")
+    assert report["forked"] == 1  # a second process did write part of the site
+    one, two = _site_files(tmp_path / "one"), _site_files(tmp_path / "two")
+    assert len(two) > 7 and two.keys() == one.keys()
+    changed = [name for name in one if one[name] != two[name]]
+    assert changed == []
+
+
+def test_when_the_second_process_fails_its_pages_are_written_by_the_first(
+    example: Path, tmp_path: Path
+) -> None:
+    write_site(load_project(example / "crosspost.yaml", now=NOW), tmp_path / "one")
+    report, stderr = _write_in_two_processes(example, tmp_path / "two", "fail-child")
+    assert report["forked"] == 1
+    assert "disk is full (in the child)" in stderr  # the child's traceback, for the log
+    assert "writing its pages here" in stderr
+    assert _site_files(tmp_path / "two") == _site_files(tmp_path / "one")
