@@ -385,7 +385,13 @@ def serve(port: int, host: str, config_path: str) -> None:
     """  # fmt: skip
     from .serve import make_server
 
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (systemctl stop, kill) ends it as Ctrl-C does
+
     server, site = make_server(config_path, host, port, now=now_from_env())
+    signal.signal(signal.SIGTERM, stop)
     where = f"http://{host}:{server.server_address[1]}/"
     click.echo(f"serving the preview at {where} (read-only; Ctrl-C stops)")
     try:
@@ -394,6 +400,7 @@ def serve(port: int, host: str, config_path: str) -> None:
         pass
     finally:
         server.server_close()
+        site.close()
 
 
 def by_option(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -54,9 +54,12 @@ class LiveSite:
                 render_all(project)
                 state = project.config.state_path
                 ledger = Ledger(state) if state.exists() else None
+                fresh = Path(tempfile.mkdtemp(prefix="crosspost-serve-"))
                 try:
-                    fresh = Path(tempfile.mkdtemp(prefix="crosspost-serve-"))
                     write_site(project, fresh, ledger=ledger, now=project.now)
+                except BaseException:
+                    shutil.rmtree(fresh, ignore_errors=True)
+                    raise
                 finally:
                     if ledger is not None:
                         ledger.close()
@@ -65,6 +68,11 @@ class LiveSite:
                 self._stamp, self.error = stamp, None
             except ConfigError as exc:
                 self.error = str(exc)  # keep serving the last good site
+
+    def close(self) -> None:
+        """Remove the scratch folder (the site is written again on the next start)."""
+        with self._lock:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Handler(SimpleHTTPRequestHandler):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -24,7 +28,7 @@ def get(url: str, method: str = "GET") -> tuple[int, str]:
 
 
 def test_serves_live_pages_read_only_on_localhost(example: Path) -> None:
-    server, _ = make_server(example / "crosspost.yaml", port=0, now=NOW)
+    server, site = make_server(example / "crosspost.yaml", port=0, now=NOW)
     assert server.server_address[0] == "127.0.0.1"
     base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -43,6 +47,8 @@ def test_serves_live_pages_read_only_on_localhost(example: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+        site.close()
+    assert not site.dir.exists()  # the scratch folder goes with the server
 
 
 def test_a_broken_config_keeps_the_last_good_site(example: Path) -> None:
@@ -54,6 +60,7 @@ def test_a_broken_config_keeps_the_last_good_site(example: Path) -> None:
         assert (site.dir / "index.html").exists()
     finally:
         server.server_close()
+        site.close()
 
 
 @pytest.mark.parametrize("args", [["serve", "--help"]])
@@ -64,3 +71,26 @@ def test_serve_help(args: list[str]) -> None:
 
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0 and "localhost" in result.output
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_serve_removes_its_scratch_folder(example: Path, tmp_path: Path, sig: int) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "CROSSPOST_NOW": NOW.isoformat()}
+    cmd = [sys.executable, "-m", "crosspost", "serve", "--port", "0",
+           "--config", str(example / "crosspost.yaml")]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "serving the preview at http://127.0.0.1:" in line, proc.stderr.read()  # type: ignore[union-attr]
+        url = line.split(" at ")[1].split()[0]
+        assert get(url)[0] == 200
+        assert [p.name[:16] for p in scratch.iterdir()] == ["crosspost-serve-"]
+        proc.send_signal(sig)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert list(scratch.iterdir()) == []  # nothing left behind in the temp folder
