@@ -106,7 +106,7 @@ def timed_validate(config_path: Path) -> tuple[float, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3, help="best of R runs of each")
+    parser.add_argument("--repeat", type=int, default=5, help="best of R runs of each")
     args = parser.parse_args()
     jinja2.__version__  # noqa: B018 - imported before timing, like everything else
 
