@@ -383,9 +383,9 @@ def serve(port: int, host: str, config_path: str) -> None:
     Every page is written again when the queue, templates, config, approvals or ledger
     change. Listens on localhost unless --host says otherwise. Ctrl-C stops it.
     """  # fmt: skip
-    from .serve import make_server
-
     import signal
+
+    from .serve import make_server
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM (systemctl stop, kill) ends it as Ctrl-C does

@@ -36,11 +36,12 @@ if TYPE_CHECKING:
     from .controls import Pause
     from .ledger import Delivery, Ledger
 
-# Every state a delivery is shown in, in the order the legend lists them, with what it means.
 log = logging.getLogger(__name__)
 
+# Every state a delivery is shown in, in the order the legend lists them, with what it means.
 STATES: dict[str, str] = {
     "draft": "not to be published until its status is ready",
+    "blocked": "its file has errors; not to be published until they are fixed",
     "ready": "ready, waiting for approval",
     "approved": "approved; will be published at its time",
     "held": "held by a pause or a blackout window; a person must release it",
@@ -123,15 +124,19 @@ def write_site(
     rendered = project.rendered or render_all(project)
     config = project.config
     zone = config.timezone
+    rendered = [*rendered, *_unrendered(project)]
 
     approvals = _approval_problems(project, rendered) if config.require_approval else {}
+    # as the daemon plans: an error anywhere in a post file holds every post in it
+    broken = {p.mark.path for p in project.problems.errors}
+    broken.update(r.post.file for r in rendered if r.problems)
     active_pauses = _pauses(ledger, now)
     pages = _page_names([r.post_id for r in rendered])
 
     entries: list[Entry] = []
     for r in rendered:
         delivery = ledger.get(r.post_id, r.channel) if ledger is not None else None
-        state, reason = _state(project, r, delivery, approvals, active_pauses, now)
+        state, reason = _state(project, r, delivery, approvals, active_pauses, now, broken)
         local = r.publish_at.astimezone(zone) if r.publish_at else None
         entries.append(
             Entry(
@@ -309,12 +314,15 @@ def _state(
     approvals: dict[str, str | None],
     pauses: list[Pause],
     now: datetime,
+    broken: set[Path],
 ) -> tuple[str, str | None]:
     """The state a delivery is shown in, and why (for held, failed and the like)."""
     if delivery is not None and delivery.state in _LEDGER_STATES:
         return _LEDGER_STATES[delivery.state], delivery.last_error or delivery.retraction
     if r.post.status == "draft":
         return "draft", None
+    if r.post.file in broken:
+        return "blocked", _BLOCKED
     blackout = project.config.blackout_for(r.channel, r.publish_at, r.post.tags)
     if blackout is not None:
         return "held", f"blackout window '{blackout.name}': {blackout.reason}"
@@ -326,6 +334,32 @@ def _state(
     if project.config.require_approval:
         return ("ready" if approvals.get(r.post_id) else "approved"), None
     return "ready", None
+
+
+_BLOCKED = "the post file has errors (crosspost validate lists them); nothing in it is published"
+
+
+def _unrendered(project: Project) -> list[Rendered]:
+    """A stand-in for each (post, channel) that could not be rendered, carrying why, so that
+    the preview shows it (as blocked) instead of leaving it out."""
+    out = []
+    for (post_id, key), message in project.failures.items():
+        post = next((p for p in project.posts if p.id == post_id), None)
+        channel = project.config.channels.get(key)
+        if post is None or channel is None:
+            continue
+        out.append(
+            Rendered(
+                post=post,
+                channel=key,
+                platform=channel.platform,
+                handle=channel.handle,
+                publish_at=post.time_for(key),
+                text="",
+                problems=[f"cannot be rendered: {message}"],
+            )
+        )
+    return out
 
 
 def _approval_problems(project: Project, rendered: list[Rendered]) -> dict[str, str | None]:

@@ -33,6 +33,8 @@ class Project:
     cache: LoadCache | None = None
     stamp: object = None
     checkers: dict[str, Any] = field(default_factory=dict)  # one adapter per channel, offline
+    # (post id, channel) -> why it could not be rendered (a broken or missing template)
+    failures: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def checker(self, key: str) -> Any:
         """The channel's adapter, made once, for its offline checks."""
@@ -143,6 +145,7 @@ def render_one(project: Project, post: Post, key: str) -> Rendered | None:
         except RenderError as exc:
             message = f"{channel.key}: {exc.message}"
             project.problems.error(exc.mark, message)
+            project.failures[post.id, key] = exc.message
             if exc.mark.path != post.file:  # a broken template: say which post it stopped
                 project.problems.error(post.mark, f"{channel.key}: template failed ({exc.mark})")
             return None

@@ -198,6 +198,32 @@ def test_over_long_x_post_shows_its_problem(example: Path, tmp_path: Path) -> No
     index = parse(site / "index.html")
     flagged = [e for e in index.find_all("li", cls="delivery") if post_id in e.text()]
     assert any(e.find_all("span", cls="flag-problem") for e in flagged)
+    # as the daemon plans it: an error in the file holds every delivery in it, so each card
+    # says blocked, the Facebook one (which has no problem of its own) too
+    for channel in ("PCCKent", "KentPCC"):
+        assert card(page, channel).attrs["data-state"] == "blocked"
+    assert {e.attrs["class"] for e in flagged} == {"delivery state-blocked"}
+    assert "blocked" in index.find("section", id="legend").text()
+
+
+def test_a_post_that_cannot_be_rendered_is_shown_blocked_with_why(
+    example: Path, tmp_path: Path
+) -> None:
+    (example / "queue" / "no-template.yaml").write_text(
+        "publish_at: 2026-12-05 10:00\ntitle: Open day\nbody: Come along.\n"
+        "template: open-day\nchannels: [KentPCC]\n",
+        encoding="utf-8",
+    )
+    site = tmp_path / "site"
+    _, rendered = build(example, site)
+    assert "no-template" not in {r.post_id for r in rendered}  # nothing to render...
+    page = parse(site / "posts" / "no-template.html")  # ...but the preview shows it
+    c = card(page, "KentPCC")
+    assert c.attrs["data-state"] == "blocked"
+    [why] = c.find("section", cls="problems").find_all("li")
+    assert "cannot be rendered" in why.text() and "template 'open-day' not found" in why.text()
+    index = parse(site / "index.html")
+    assert any("no-template" in e.text() for e in index.find_all("li", cls="delivery"))
 
 
 def test_no_external_assets(example: Path, tmp_path: Path) -> None:
