@@ -699,6 +699,50 @@ def test_recent_posts(project: Path, rsps: responses.RequestsMock) -> None:
     assert_graph_calls(rsps)
 
 
+def test_recent_posts_follow_the_pages_to_the_limit(
+    project: Path, rsps: responses.RequestsMock
+) -> None:
+    """Settling a send in doubt needs to see back past the claim, even after a burst."""
+
+    def page(first: int, count: int, after: str | None) -> dict[str, Any]:
+        items = [
+            {
+                "id": f"{PAGE}_{n}",
+                "message": f"post {n}",
+                "created_time": "2026-12-01T10:00:00+0000",
+            }
+            for n in range(first, first + count)
+        ]
+        paging: dict[str, Any] = {"cursors": {"before": "x", "after": after or "end"}}
+        if after:
+            paging["next"] = f"{GRAPH}{PAGE}/posts?after={after}"
+        return {"data": items, "paging": paging}
+
+    url = f"{GRAPH}{PAGE}/posts"
+    rsps.get(url, json=page(0, 100, "c1"), match=[responses.matchers.query_param_matcher(
+        {"fields": "id,message,created_time,permalink_url", "limit": "100",
+         "access_token": TOKEN})])  # fmt: skip
+    rsps.get(url, json=page(100, 100, "c2"), match=[responses.matchers.query_param_matcher(
+        {"fields": "id,message,created_time,permalink_url", "limit": "100", "after": "c1",
+         "access_token": TOKEN})])  # fmt: skip
+    rsps.get(url, json=page(200, 30, None), match=[responses.matchers.query_param_matcher(
+        {"fields": "id,message,created_time,permalink_url", "limit": "100", "after": "c2",
+         "access_token": TOKEN})])  # fmt: skip
+    made = adapter(project)
+    assert made.look_up_limit > 100
+    posts = made.recent(limit=made.look_up_limit)
+    assert [p.text for p in posts] == [f"post {n}" for n in range(230)]  # ends with no 'next'
+    assert len(rsps.calls) == 3
+    rsps.calls.reset()
+    rsps.get(url, json=page(100, 50, "c2"), match=[responses.matchers.query_param_matcher(
+        {"fields": "id,message,created_time,permalink_url", "limit": "50", "after": "c1",
+         "access_token": TOKEN})])  # fmt: skip
+    assert len(made.recent(limit=150)) == 150  # the second page asks for only what is left
+    second = query(rsps.calls[1])
+    assert (second["limit"], second["after"]) == ("50", "c1")
+    assert_graph_calls(rsps)
+
+
 def test_delete(project: Path, rsps: responses.RequestsMock) -> None:
     rsps.delete(f"{GRAPH}{POST_ID}", json={"success": True})
     adapter(project).delete(POST_ID)

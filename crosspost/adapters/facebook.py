@@ -30,6 +30,7 @@ REQUIRED_SCOPES = ("pages_manage_posts", "pages_read_engagement", "pages_show_li
 
 class FacebookAdapter(Adapter):
     platform = "facebook"
+    look_up_limit = 500  # recent() follows the Graph API's pages of 100
     rules = PlatformRules(
         platform="facebook",
         label="Facebook",
@@ -123,10 +124,8 @@ class FacebookAdapter(Adapter):
 
     def recent(self, limit: int = 50) -> list[RemotePost]:
         with self._graph() as graph:
-            result = graph.get(
-                f"{self.page_id}/posts",
-                fields="id,message,created_time,permalink_url",
-                limit=max(1, min(limit, 100)),
+            items = graph.listing(
+                f"{self.page_id}/posts", "id,message,created_time,permalink_url", max(1, limit)
             )
         return [
             RemotePost(
@@ -135,9 +134,8 @@ class FacebookAdapter(Adapter):
                 created_at=parse_time(item.get("created_time")),
                 url=item.get("permalink_url") or PERMALINK.format(item["id"]),
             )
-            for item in result.get("data") or []
-            if isinstance(item, dict) and item.get("id")
-        ][:limit]
+            for item in items
+        ]
 
     def delete(self, remote_id: str) -> None:
         with self._graph() as graph:

@@ -161,6 +161,24 @@ class Graph:
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         return self.call("GET", path, params=params)
 
+    def listing(self, path: str, fields: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` items of an edge (newest first), following its pages of at most 100
+        by their `after` cursor while the Graph API says there is a next page."""
+        items: list[dict[str, Any]] = []
+        after = None
+        while len(items) < limit:
+            params: dict[str, Any] = {"fields": fields, "limit": min(100, limit - len(items))}
+            if after:
+                params["after"] = after
+            result = self.get(path, **params)
+            page = [i for i in result.get("data") or [] if isinstance(i, dict) and i.get("id")]
+            items.extend(page)
+            paging = result.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
+            if not page or not after:
+                break
+        return items[:limit]
+
     def post(
         self,
         path: str,

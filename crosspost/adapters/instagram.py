@@ -42,6 +42,7 @@ _CODE_IN_STATUS = re.compile(r"\b(\d{7})\b")
 
 class InstagramAdapter(Adapter):
     platform = "instagram"
+    look_up_limit = 500  # recent() follows the Graph API's pages of 100
     rules = PlatformRules(
         platform="instagram",
         label="Instagram",
@@ -227,10 +228,8 @@ class InstagramAdapter(Adapter):
 
     def recent(self, limit: int = 50) -> list[RemotePost]:
         with self._graph() as graph:
-            result = graph.get(
-                f"{self.user_id}/media",
-                fields="id,caption,timestamp,permalink",
-                limit=max(1, min(limit, 100)),
+            items = graph.listing(
+                f"{self.user_id}/media", "id,caption,timestamp,permalink", max(1, limit)
             )
         return [
             RemotePost(
@@ -239,9 +238,8 @@ class InstagramAdapter(Adapter):
                 created_at=parse_time(item.get("timestamp")),
                 url=item.get("permalink"),
             )
-            for item in result.get("data") or []
-            if isinstance(item, dict) and item.get("id")
-        ][:limit]
+            for item in items
+        ]
 
     def delete(self, remote_id: str) -> None:
         raise fail(
