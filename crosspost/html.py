@@ -127,9 +127,7 @@ def write_site(
     rendered = [*rendered, *_unrendered(project)]
 
     approvals = _approval_problems(project, rendered) if config.require_approval else {}
-    # as the daemon plans: an error anywhere in a post file holds every post in it
-    broken = {p.mark.path for p in project.problems.errors}
-    broken.update(r.post.file for r in rendered if r.problems)
+    broken = project.broken_files()  # as the daemon plans: nothing in them is published
     active_pauses = _pauses(ledger, now)
     pages = _page_names([r.post_id for r in rendered])
 
@@ -343,11 +341,8 @@ def _unrendered(project: Project) -> list[Rendered]:
     """A stand-in for each (post, channel) that could not be rendered, carrying why, so that
     the preview shows it (as blocked) instead of leaving it out."""
     out = []
-    for (post_id, key), message in project.failures.items():
-        post = next((p for p in project.posts if p.id == post_id), None)
-        channel = project.config.channels.get(key)
-        if post is None or channel is None:
-            continue
+    for post, key, message in project.failures:
+        channel = project.config.channels[key]
         out.append(
             Rendered(
                 post=post,

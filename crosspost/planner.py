@@ -54,12 +54,9 @@ def make_plan(
     project = validate(config_path, now=now, environ=environ, cache=cache)
     root = project.config.root
     errors = project.problems.errors
-    broken = {relative(p.mark.path, root) for p in errors}
+    broken = {relative(path, root) for path in project.broken_files()}
     deliveries: dict[tuple[str, str], Rendered] = {}
     hashes: dict[tuple[str, str], str] = {}
-    for rendered in project.rendered:
-        if rendered.problems:
-            broken.add(relative(rendered.post.file, root))
     for rendered in project.rendered:
         post = rendered.post
         if post.status != "ready" or rendered.publish_at is None:

@@ -33,8 +33,16 @@ class Project:
     cache: LoadCache | None = None
     stamp: object = None
     checkers: dict[str, Any] = field(default_factory=dict)  # one adapter per channel, offline
-    # (post id, channel) -> why it could not be rendered (a broken or missing template)
-    failures: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (post, channel, why) for each pair that could not be rendered (a broken or missing
+    # template): the HTML preview shows them
+    failures: list[tuple[Post, str, str]] = field(default_factory=list)
+
+    def broken_files(self) -> set[Path]:
+        """Files with errors, post files with a rendering that has problems among them: the
+        daemon plans nothing in them (an edit that breaks a file keeps what it had)."""
+        broken = {p.mark.path for p in self.problems.errors}
+        broken.update(r.post.file for r in self.rendered if r.problems)
+        return broken
 
     def checker(self, key: str) -> Any:
         """The channel's adapter, made once, for its offline checks."""
@@ -145,7 +153,7 @@ def render_one(project: Project, post: Post, key: str) -> Rendered | None:
         except RenderError as exc:
             message = f"{channel.key}: {exc.message}"
             project.problems.error(exc.mark, message)
-            project.failures[post.id, key] = exc.message
+            project.failures.append((post, key, exc.message))
             if exc.mark.path != post.file:  # a broken template: say which post it stopped
                 project.problems.error(post.mark, f"{channel.key}: template failed ({exc.mark})")
             return None
