@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import mimetypes
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PartReceipt, PublishError, Rejected
 from ..rules import MB, PlatformRules
 from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting, fail
-from .graph import Graph, explain, first_comment, inspect_token, parse_time, require_id, resumed
+from .graph import Graph, explain, first_comment, inspect_token, require_id, resumed
 
 if TYPE_CHECKING:
     from ..posts import Media
@@ -124,18 +125,10 @@ class FacebookAdapter(Adapter):
 
     def recent(self, limit: int = 50) -> list[RemotePost]:
         with self._graph() as graph:
-            items = graph.listing(
-                f"{self.page_id}/posts", "id,message,created_time,permalink_url", max(1, limit)
+            posts = graph.recent(
+                f"{self.page_id}/posts", "message", "created_time", "permalink_url", limit
             )
-        return [
-            RemotePost(
-                remote_id=str(item["id"]),
-                text=str(item.get("message") or ""),
-                created_at=parse_time(item.get("created_time")),
-                url=item.get("permalink_url") or PERMALINK.format(item["id"]),
-            )
-            for item in items
-        ]
+        return [p if p.url else replace(p, url=PERMALINK.format(p.remote_id)) for p in posts]
 
     def delete(self, remote_id: str) -> None:
         with self._graph() as graph:

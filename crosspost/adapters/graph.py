@@ -27,7 +27,7 @@ from ..errors import (
     Rejected,
     TransientError,
 )
-from .base import Adapter, CredentialReport, Receipt, fail
+from .base import Adapter, CredentialReport, Receipt, RemotePost, fail
 
 if TYPE_CHECKING:
     import requests
@@ -161,7 +161,20 @@ class Graph:
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         return self.call("GET", path, params=params)
 
-    def listing(self, path: str, fields: str, limit: int) -> list[dict[str, Any]]:
+    def recent(self, path: str, text: str, created: str, url: str, limit: int) -> list[RemotePost]:
+        """The account's `limit` latest posts from the edge `path`, whose items name their
+        text, creation time and permalink fields `text`, `created` and `url`."""
+        return [
+            RemotePost(
+                remote_id=str(item["id"]),
+                text=str(item.get(text) or ""),
+                created_at=parse_time(item.get(created)),
+                url=item.get(url),
+            )
+            for item in self._listing(path, f"id,{text},{created},{url}", max(1, limit))
+        ]
+
+    def _listing(self, path: str, fields: str, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` items of an edge (newest first), following its pages of at most 100
         by their `after` cursor while the Graph API says there is a next page."""
         items: list[dict[str, Any]] = []

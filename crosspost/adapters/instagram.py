@@ -24,7 +24,6 @@ from .graph import (
     explain,
     first_comment,
     inspect_token,
-    parse_time,
     require_id,
     resumed,
 )
@@ -228,18 +227,7 @@ class InstagramAdapter(Adapter):
 
     def recent(self, limit: int = 50) -> list[RemotePost]:
         with self._graph() as graph:
-            items = graph.listing(
-                f"{self.user_id}/media", "id,caption,timestamp,permalink", max(1, limit)
-            )
-        return [
-            RemotePost(
-                remote_id=str(item["id"]),
-                text=str(item.get("caption") or ""),
-                created_at=parse_time(item.get("timestamp")),
-                url=item.get("permalink"),
-            )
-            for item in items
-        ]
+            return graph.recent(f"{self.user_id}/media", "caption", "timestamp", "permalink", limit)
 
     def delete(self, remote_id: str) -> None:
         raise fail(
