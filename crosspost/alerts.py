@@ -44,7 +44,9 @@ from .yamlfile import LocatedDict, LocatedList
 
 log = logging.getLogger(__name__)
 
-ALERT_KINDS = ("failed", "expired", "in_doubt", "auth", "held", "token_expiring")
+ALERT_KINDS = (
+    "failed", "expired", "in_doubt", "auth", "capped", "held", "token_expiring", "warning",
+)  # fmt: skip
 ALERT_KEYS = ("urls", "on")
 ALERT_STATES = ("failed", "in_doubt", "expired", "held")  # delivery states worth an alert
 TOKEN_WARNING = timedelta(days=14)  # warn about a token expiring within this
@@ -238,17 +240,21 @@ _TITLES = {
     "expired": "post not published on {where}: too late",
     "in_doubt": "post may or may not have gone out on {where}",
     "auth": "{where} cannot publish: its login needs attention",
+    "capped": "{where} cannot publish: the platform's allowance for the app is used up",
     "held": "post held on {where}",
+    "warning": "post published on {where}, but something after it failed",
     "token_expiring": "the access token of {where} expires soon",
 }
 
 
 def alert_kind(delivery: Delivery) -> str | None:
     """The alert a delivery in its current state calls for, if any."""
+    if delivery.state == "published":
+        return "warning" if delivery.warning else None
     if delivery.state not in ALERT_STATES:
         return None
-    if delivery.error_kind == "auth" and delivery.state in ("failed", "held"):
-        return "auth"
+    if delivery.error_kind in ("auth", "capped") and delivery.state in ("failed", "held"):
+        return delivery.error_kind
     return delivery.state
 
 
@@ -277,6 +283,18 @@ def next_step(kind: str, post_id: str | None, channel: str, error_kind: str | No
         )
     if kind == "auth":
         return doctor
+    if kind == "capped":
+        return (
+            "The channel's posts are held: none is sent until the allowance resets (the "
+            "message above says when) or the app's plan is upgraded. Then run crosspost "
+            "doctor: once it passes, the held posts go out (those overdue by then stay held "
+            f"until released: {release} --late)."
+        )
+    if kind == "warning":
+        return (
+            "The post itself is published and stays up. Do by hand what the message above "
+            "says did not happen (for a first comment: add it on the platform)."
+        )
     if kind == "token_expiring":
         return (
             "Renew the account's access token before it expires and put the new one in the "
@@ -336,7 +354,9 @@ def delivery_message(
     lines += [
         "",
         "What happened:",
-        delivery.last_error or f"the delivery is {delivery.state.replace('_', ' ')}",
+        delivery.last_error
+        or (delivery.warning if kind == "warning" else None)
+        or f"the delivery is {delivery.state.replace('_', ' ')}",
         "",
         "What to do next:",
         step,

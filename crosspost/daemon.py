@@ -11,22 +11,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import signal
 import socket
 import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .adapters.base import Adapter, RemotePost
+from .adapters.base import Adapter, Sent
 from .alerts import Alerter, AlertSettings, alert_kind
 from .config import Config
 from .controls import Approval, approval_problem, load_approvals, post_approval_hash
-from .errors import PartReceipt, PublishError
+from .errors import PublishError
 from .ledger import Delivery, Ledger
 from .planner import Plan, make_plan, reconcile
 from .problems import ConfigError
@@ -35,17 +34,10 @@ from .publishing import dry_run_channel, owner_name, send
 from .timeparse import format_local
 
 log = logging.getLogger("crosspost.daemon")
-_URL = re.compile(r"https?://\S+")
-_SLACK = timedelta(minutes=5)  # a platform's clock may differ a little from ours
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def comparable(text: str) -> str:
-    """Text as platforms echo it back: links rewritten (t.co), whitespace folded."""
-    return " ".join(_URL.sub("<link>", text).split())
 
 
 def owner_alive(owner: str | None) -> bool:
@@ -323,8 +315,8 @@ class Daemon:
         elif outcome.status in ("failed", "held", "in_doubt"):
             log.error("%s on %s: %s", *key, outcome.message)
             self.failures += 1
-        if outcome.status not in ("published", "retry") and outcome.delivery is not None:
-            self._alert(ledger, outcome.delivery)
+        if outcome.status != "retry" and outcome.delivery is not None:
+            self._alert(ledger, outcome.delivery)  # for a publication, only with a warning
 
     def _held_by(self, rendered: Any, delivery: Delivery) -> tuple[str, str] | None:
         """(kind, why) when a blackout window or a missing approval holds this delivery."""
@@ -387,45 +379,71 @@ class Daemon:
             self._settle_one(ledger, delivery, now)
 
     def _settle_one(self, ledger: Ledger, delivery: Delivery, now: datetime) -> None:
+        """Ask the adapter to read the account back (`Adapter.settle`) and act on what it
+        finds: published (a thread goes on with its next part), certainly not published
+        (sent again once `settle_after` has passed: a fresh post may lag in look-ups), or
+        unknown (stays in doubt)."""
         adapter = self.adapter(delivery.channel)
         if adapter is None or not adapter.can_look_up:
             return  # stays in doubt until `crosspost resolve`
-        limit = adapter.look_up_limit
-        try:
-            recent = adapter.recent(limit=limit)
-        except (PublishError, NotImplementedError) as exc:
-            log.warning("cannot settle %s on %s yet: %s", delivery.post_id, delivery.channel, exc)
-            return
-        found = _match(recent, delivery)
         since = delivery.claimed_at or delivery.updated_at
-        oldest = min((p.created_at for p in recent if p.created_at), default=None)
-        reaches_back = len(recent) < limit or (oldest is not None and oldest < since - _SLACK)
-        if found is None and not reaches_back:
+        sent = Sent(delivery.post_id, self._texts(delivery), delivery.parts, since, delivery.notes)
+        key = delivery_key(delivery)
+        try:
+            settled = adapter.settle(sent)
+        except (PublishError, NotImplementedError) as exc:
+            log.warning("cannot settle %s on %s yet: %s", *key, exc)
+            return
+        if settled.found is not None:
+            part = settled.found
+            known = {p.index: p for p in delivery.parts}
+            known[part.index] = part
+            parts = tuple(known[i] for i in sorted(known))
+            if part.index + 1 < len(sent.texts):  # a thread: the parts after it were not sent
+                ledger.record_part(delivery, part)
+                ledger.set_state(
+                    delivery, "pending", error_kind="in_doubt", actor=self.owner,
+                    only_from=["in_doubt"], retry_at=now,
+                    error=f"settled: part {part.index + 1} was published as {part.remote_id}; "
+                    "the rest of the thread follows it",
+                )  # fmt: skip
+                log.info("settled %s on %s: part %d was published", *key, part.index + 1)
+                return
+            ledger.mark_published(
+                delivery, remote_id=parts[0].remote_id, url=parts[0].url,
+                published_at=settled.published_at or now, parts=parts, actor=self.owner,
+                detail=f"settled: found on the account as {part.remote_id}",
+            )  # fmt: skip
+            log.info("settled %s on %s: it was published", *key)
+            return
+        if not settled.searched_back:
             log.warning(
                 "cannot settle %s on %s: the account posted more than %d times since; "
-                "check it and use crosspost resolve", delivery.post_id, delivery.channel, limit,
+                "check it and use crosspost resolve", *key, adapter.look_up_limit,
             )  # fmt: skip
             return  # the look-up does not reach back far enough to say "not published"
-        if found is not None:
-            parts = delivery.parts or (PartReceipt(0, found.remote_id, found.url),)
-            ledger.mark_published(
-                delivery, remote_id=found.remote_id, url=found.url,
-                published_at=found.created_at or now, parts=parts, actor=self.owner,
-                detail=f"settled: found on the account as {found.remote_id}",
-            )  # fmt: skip
-            log.info("settled %s on %s: it was published", delivery.post_id, delivery.channel)
-            return
         if now - since >= self.config.daemon.settle_after:
+            why = f" ({settled.detail})" if settled.detail else ""
             ledger.set_state(
                 delivery, "pending", error_kind="in_doubt", actor=self.owner,
                 only_from=["in_doubt"], retry_at=now,
-                error="not found on the account after the settling delay: sending again",
+                error=f"not found on the account after the settling delay{why}: sending again",
             )  # fmt: skip
-            log.warning(
-                "settled %s on %s: not found on the account, sending again",
-                delivery.post_id,
-                delivery.channel,
-            )
+            log.warning("settled %s on %s: not found on the account, sending again", *key)
+
+    def _texts(self, delivery: Delivery) -> tuple[str, ...]:
+        """Every part's text as it was sent: from the ledger, or, for a delivery planned
+        before the ledger kept thread texts, from the plan when the content is the same."""
+        plan = self.plan
+        rendered = plan.deliveries.get(delivery_key(delivery)) if plan is not None else None
+        if (
+            not delivery.thread
+            and rendered is not None
+            and plan is not None
+            and plan.hashes.get(delivery_key(delivery)) == delivery.content_hash
+        ):
+            return (rendered.text, *rendered.thread)
+        return delivery.texts
 
     def sweep(self) -> None:
         """Settle what is in doubt, then publish whatever is due (what a timer missed)."""
@@ -602,15 +620,3 @@ def delivery_key(delivery: Delivery) -> tuple[str, str]:
 def _minutes(delta: Any) -> str:
     minutes = int(delta.total_seconds() // 60)
     return f"{minutes} minute{'s' * (minutes != 1)}"
-
-
-def _match(recent: list[RemotePost], delivery: Delivery) -> RemotePost | None:
-    want = comparable(delivery.text)
-    since = delivery.claimed_at
-    for post in recent:
-        if comparable(post.text) != want:
-            continue
-        if since and post.created_at and post.created_at < since.replace(microsecond=0) - _SLACK:
-            continue  # an older post with the same words
-        return post
-    return None

@@ -24,6 +24,7 @@ class PublishError(Exception):
     """Base of every publishing failure. `retryable` says whether trying again can help."""
 
     retryable = False
+    holds_channel = False  # the whole channel waits for a person (credentials, a usage cap)
     kind = "error"
 
     def __init__(
@@ -34,12 +35,17 @@ class PublishError(Exception):
         code: int | str | None = None,
         part: int | None = None,
         completed: Iterable[PartReceipt] = (),
+        refused: bool = False,
     ):
         self.message = message
         self.platform_message = platform_message
         self.code = code
         self.part = part  # which part of a thread failed (0-based), when it matters
         self.completed = tuple(completed)  # parts published before the failure
+        # the platform's documentation says an answer like this one means the request was
+        # turned away before anything was created (X's 429, Meta's 368): safe to retry even
+        # after a publishing call
+        self.refused = refused
         super().__init__(self.describe())
 
     def describe(self) -> str:
@@ -72,7 +78,20 @@ class RateLimited(PublishError):
 class AuthError(PublishError):
     """The credentials are wrong, expired or lack a permission: reconnect the channel."""
 
+    holds_channel = True
     kind = "auth"
+
+
+class UsageCapped(PublishError):
+    """The platform's allowance for the app is used up for a long period (X's monthly post
+    cap): retrying every few minutes cannot help, so the channel is held with an alert."""
+
+    holds_channel = True
+    kind = "capped"
+
+    def __init__(self, message: str, *, resets_at: datetime | None = None, **kwargs: object):
+        self.resets_at = resets_at
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
 class Rejected(PublishError):
@@ -89,6 +108,32 @@ class InDoubt(PublishError):
 
     retryable = False
     kind = "in_doubt"
+
+
+def after_publishing_call(error: PublishError) -> PublishError:
+    """The error to act on when it was raised by (or after) a call that creates the post.
+
+    THE ONE RULE against duplicates: once a publishing call has been made (X's
+    `POST /2/tweets`, Facebook's `/feed` and `/photos`, Instagram's `media_publish`), an
+    answer that says "try again" does not say "nothing was published". Postiz published a
+    live Instagram post twice this way (its PR #1681), and X answers 5xx after creating a
+    post. So a retryable error becomes InDoubt, settled by reading the account back, never a
+    blind retry. Only answers the platform documents as a refusal before anything is created
+    (`refused`: X's 429, Meta's 341/368 blocks, X's "media not ready" 400) stay retryable.
+    Errors that are not retryable (Rejected, AuthError, UsageCapped) say the platform refused
+    the post and stand as they are.
+    """
+    if not error.retryable or error.refused or isinstance(error, InDoubt):
+        return error
+    doubt = InDoubt(
+        f"{error.message}; the request had been sent, so the post may have been published: "
+        "it is settled by reading the account back, never sent again blindly",
+        platform_message=error.platform_message,
+        code=error.code,
+        part=error.part,
+        completed=error.completed,
+    )
+    return doubt
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

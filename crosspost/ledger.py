@@ -18,7 +18,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,14 @@ class Delivery:
     media: tuple[tuple[str, str], ...] = ()  # (path, alt text) of each image sent
     retracted_at: datetime | None = None
     retraction: str | None = None  # why, and what happened (deleted, or must be done by hand)
+    thread: tuple[str, ...] = ()  # the texts of the thread's later parts
+    notes: dict[str, str] = field(default_factory=dict)  # an adapter's notes for a retry
+    warning: str | None = None  # published, but something after it failed (first comment)
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every part's text: the post, then the thread."""
+        return (self.text, *self.thread)
 
     @property
     def next_at(self) -> datetime | None:
@@ -160,8 +168,17 @@ def _m3(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE deliveries ADD COLUMN retraction TEXT")
 
 
+def _m4(db: sqlite3.Connection) -> None:
+    """Exactly once against the real platforms: the thread's texts (to settle a thread part
+    by its words), what an adapter noted before a publishing call (Instagram's container),
+    and what went wrong after publishing (a first comment that failed)."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN thread TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE deliveries ADD COLUMN notes TEXT NOT NULL DEFAULT '{}'")
+    db.execute("ALTER TABLE deliveries ADD COLUMN warning TEXT")
+
+
 # Numbered migrations: append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4]
 
 
 def _put_control(db: sqlite3.Connection, key: str, value: str | None) -> None:
@@ -277,6 +294,9 @@ class Ledger:
             media=tuple((m[0], m[1]) for m in json.loads(row["media"])),
             retracted_at=_time(row["retracted_at"]),
             retraction=row["retraction"],
+            thread=tuple(json.loads(row["thread"])),
+            notes=json.loads(row["notes"]),
+            warning=row["warning"],
         )
 
     def get(self, post_id: str, channel: str) -> Delivery | None:
@@ -304,6 +324,7 @@ class Ledger:
         text: str,
         file: str | None = None,
         actor: str = "planner",
+        thread: Sequence[str] = (),
     ) -> Delivery:
         """The delivery for (post, channel), created pending if new. Never reopens a settled one.
 
@@ -312,6 +333,7 @@ class Ledger:
         content changed is only marked as edited after publishing.
         """
         now = _iso(self.clock())
+        thread_json = json.dumps(list(thread), ensure_ascii=False)
         with self._write() as db:
             row = db.execute(
                 "SELECT * FROM deliveries WHERE post_id = ? AND channel = ?", (post_id, channel)
@@ -322,23 +344,27 @@ class Ledger:
             if row is None:
                 db.execute(
                     "INSERT INTO deliveries (post_id, channel, due_at, content_hash, text, file, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (post_id, channel, _iso(due_at), content_hash, text, file, now, now),
-                )
+                    "thread, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (post_id, channel, _iso(due_at), content_hash, text, file, thread_json, now,
+                     now),
+                )  # fmt: skip
                 self._event(db, actor, "planned", post_id, channel, f"due {_iso(due_at)}")
             elif row["state"] == "pending" and changed:
+                # an adapter's notes belong to the old content (a container with the old
+                # caption must never be published): they go with it
                 db.execute(
                     "UPDATE deliveries SET due_at = ?, content_hash = ?, text = ?, file = ?, "
-                    "retry_at = NULL, updated_at = ? WHERE id = ?",
-                    (_iso(due_at), content_hash, text, file, now, row["id"]),
+                    "thread = ?, notes = '{}', retry_at = NULL, updated_at = ? WHERE id = ?",
+                    (_iso(due_at), content_hash, text, file, thread_json, now, row["id"]),
                 )
                 self._event(db, actor, "replanned", post_id, channel, f"due {_iso(due_at)}")
             elif row["state"] in ("failed", "cancelled", "expired") and changed:
                 db.execute(
                     "UPDATE deliveries SET state = 'pending', due_at = ?, content_hash = ?, "
-                    "text = ?, file = ?, retry_at = NULL, attempts = 0, last_error = NULL, "
-                    "error_kind = NULL, updated_at = ? WHERE id = ?",
-                    (_iso(due_at), content_hash, text, file, now, row["id"]),
+                    "text = ?, file = ?, thread = ?, notes = '{}', retry_at = NULL, "
+                    "attempts = 0, last_error = NULL, error_kind = NULL, updated_at = ? "
+                    "WHERE id = ?",
+                    (_iso(due_at), content_hash, text, file, thread_json, now, row["id"]),
                 )
                 self._event(
                     db, actor, "replanned", post_id, channel,
@@ -421,6 +447,22 @@ class Ledger:
                 f"part {part.index + 1}: {part.remote_id}",
             )  # fmt: skip
 
+    def record_note(self, delivery: Delivery, key: str, value: str) -> None:
+        """Record what an adapter must know on a later attempt (committed before it makes
+        its publishing call)."""
+        with self._write() as db:
+            row = db.execute("SELECT notes FROM deliveries WHERE id = ?", (delivery.id,)).fetchone()
+            notes = json.loads(row["notes"])
+            notes[key] = value
+            db.execute(
+                "UPDATE deliveries SET notes = ?, updated_at = ? WHERE id = ?",
+                (json.dumps(notes, sort_keys=True), _iso(self.clock()), delivery.id),
+            )
+            self._event(
+                db, delivery.owner or "?", "noted", delivery.post_id, delivery.channel,
+                f"{key}: {value}",
+            )  # fmt: skip
+
     def mark_published(
         self,
         delivery: Delivery,
@@ -434,13 +476,15 @@ class Ledger:
         detail: str = "",
         approved_by: str | None = None,
         media: Sequence[tuple[str, str]] | None = None,
+        warnings: Sequence[str] = (),
     ) -> Delivery:
+        warning = "; ".join(warnings) or None
         with self._write() as db:
             db.execute(
                 "UPDATE deliveries SET state = 'published', remote_id = ?, url = ?, "
                 "published_at = ?, parts = ?, comment_id = ?, owner = NULL, lease_until = NULL, "
                 "last_error = NULL, error_kind = NULL, approved_by = COALESCE(?, approved_by), "
-                "media = COALESCE(?, media), updated_at = ? WHERE id = ?",
+                "media = COALESCE(?, media), warning = ?, updated_at = ? WHERE id = ?",
                 (
                     remote_id,
                     url,
@@ -449,6 +493,7 @@ class Ledger:
                     comment_id,
                     approved_by,
                     json.dumps([list(m) for m in media]) if media is not None else None,
+                    warning,
                     _iso(self.clock()),
                     delivery.id,
                 ),
@@ -457,6 +502,11 @@ class Ledger:
                 db, actor or delivery.owner or "?", "published", delivery.post_id,
                 delivery.channel, detail or f"{remote_id} {url or ''}".strip(),
             )  # fmt: skip
+            if warning:
+                self._event(
+                    db, actor or delivery.owner or "?", "warning", delivery.post_id,
+                    delivery.channel, warning,
+                )  # fmt: skip
         found = self.get(delivery.post_id, delivery.channel)
         assert found is not None
         return found

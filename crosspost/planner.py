@@ -100,6 +100,7 @@ def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
             rendered.text,
             file=plan.file_of(rendered),
             actor=actor,
+            thread=rendered.thread,
         )
     posts = {p.id: p for p in plan.project.posts}
     for delivery in ledger.deliveries(OPEN_STATES):

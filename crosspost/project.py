@@ -281,6 +281,10 @@ def _validate(
             project.problems.error(problem.mark, problem.message)
         else:
             project.problems.warning(problem.mark, problem.message + "; publishing would fail")
+    if require_credentials:  # what the server's setup needs before it stops working
+        for key, channel in project.config.channels.items():
+            for warning in project.checker(key).setup_warnings(project.now.date()):
+                project.problems.warning(channel.mark, f"channel {key}: {warning}")
     render_all(project)
     check_quotas(project)
     if project.config.require_approval:

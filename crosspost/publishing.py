@@ -72,7 +72,7 @@ def publish_delivery(
     post_id, key = rendered.post_id, channel.key
     delivery = ledger.ensure(
         post_id, key, rendered.publish_at, content_hash(rendered), rendered.text,
-        file=_rel(rendered, adapter.root), actor=owner,
+        file=_rel(rendered, adapter.root), actor=owner, thread=rendered.thread,
     )  # fmt: skip
     if delivery.state == "published":
         return Outcome(post_id, key, "already", _already(delivery), delivery)
@@ -132,6 +132,8 @@ def send(
             rendered,
             resume=claimed.parts,
             on_part=lambda part: ledger.record_part(claimed, part),
+            notes=claimed.notes,
+            on_note=lambda key, value: ledger.record_note(claimed, key, value),
         )
     except PublishError as exc:
         return _failed(ledger, claimed, exc, adapter, backoff)
@@ -148,8 +150,12 @@ def send(
         comment_id=receipt.comment_id,
         approved_by=approved_by,
         media=[(m.rel, m.alt) for m in rendered.media],
+        warnings=receipt.warnings,
     )
     where = receipt.url or receipt.remote_id
+    if receipt.warnings:
+        said = "; ".join(receipt.warnings)
+        return Outcome(post_id, key, "published", f"published: {where} (but {said})", done)
     return Outcome(post_id, key, "published", f"published: {where}", done)
 
 
@@ -179,16 +185,15 @@ def _failed(
     if isinstance(exc, InDoubt):
         done = ledger.set_state(claimed, "in_doubt", error=message, error_kind=kind)
         return Outcome(post_id, key, "in_doubt", f"outcome unknown: {message}", done)
-    if isinstance(exc, AuthError):
+    if exc.holds_channel:  # credentials, or an allowance used up for a long time
         if backoff is not None:  # the daemon holds the channel until `crosspost doctor` passes
-            ledger.set_control(f"hold:{key}", f"auth: {message}", claimed.owner or "?", message)
+            ledger.set_control(f"hold:{key}", f"{kind}: {message}", claimed.owner or "?", message)
             done = ledger.set_state(claimed, "held", error=message, error_kind=kind)
             return Outcome(post_id, key, "held", f"channel held: {message}", done)
         done = ledger.set_state(claimed, "failed", error=message, error_kind=kind)
-        return Outcome(
-            post_id, key, "failed",
-            f"the channel's credentials need attention (run crosspost doctor): {message}", done,
-        )  # fmt: skip
+        if isinstance(exc, AuthError):
+            message = f"the channel's credentials need attention (run crosspost doctor): {message}"
+        return Outcome(post_id, key, "failed", message, done)
     if isinstance(exc, Rejected):
         done = ledger.set_state(claimed, "failed", error=message, error_kind=kind)
         return Outcome(post_id, key, "failed", f"rejected: {message}", done)

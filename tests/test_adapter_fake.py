@@ -75,10 +75,18 @@ def test_recent_and_delete_read_the_outbox(fake: Path) -> None:
     adapter = make_adapter(fake, "test", environ={}, sleep=lambda s: None)
     one = adapter.publish(render_post(fake, POST, "test"))
     two = adapter.publish(render_post(fake, POST.replace("Hello", "Goodbye"), "test"))
-    assert [p.remote_id for p in adapter.recent()] == [two.remote_id, one.remote_id]
-    assert adapter.recent()[0].text == "Goodbye Kent."
+    posts = [p for p in adapter.recent() if p.reply_to is None]  # thread parts reply
+    assert [p.remote_id for p in posts] == [two.remote_id, one.remote_id]
+    assert posts[0].text == "Goodbye Kent."
+    # every part is there, newest first, each replying to the one before
+    assert [p.remote_id for p in adapter.recent() if p.remote_id in {x.remote_id for x in two.parts}] == [
+        p.remote_id for p in reversed(two.parts)
+    ]
+    assert [p.reply_to for p in adapter.recent()[: len(two.parts)]] == [
+        p.remote_id for p in reversed(two.parts[:-1])
+    ] + [None]
     adapter.delete(one.remote_id)
-    assert [p.remote_id for p in adapter.recent()] == [two.remote_id]
+    assert [p.remote_id for p in adapter.recent() if p.reply_to is None] == [two.remote_id]
 
 
 def test_imitates_applies_that_platforms_rules(fake: Path) -> None:

@@ -36,6 +36,7 @@ from crosspost.errors import (
     RateLimited,
     Rejected,
     TransientError,
+    UsageCapped,
 )
 
 from .conftest import CANARY, NOW, REPO, canary_environ, make_adapter, render_post, shared_file
@@ -45,6 +46,7 @@ ME = "https://api.twitter.com/2/users/me"
 USER_ID = "1234567890"
 TIMELINE = f"https://api.twitter.com/2/users/{USER_ID}/tweets"
 UPLOAD = "https://api.x.com/2/media/upload"
+INITIALIZE = "https://api.x.com/2/media/upload/initialize"
 METADATA = "https://api.x.com/2/media/metadata"
 ID1, ID2, ID3 = "1861234567890123456", "1861234567890123457", "1861234567890123458"
 MEDIA1, MEDIA2 = "1880028106020515840", "1880028106020515841"
@@ -63,6 +65,13 @@ media:
     alt: Navy blue square card with the words Safer Streets in gold.
   - path: media/photo.png
     alt: A second card in the same navy blue, with no words.
+"""
+ONE_IMAGE_POST = """\
+publish_at: 2026-12-01 10:00
+title: Our stand at the County Show.
+media:
+  - path: media/square.jpg
+    alt: Navy blue square card with the words Safer Streets in gold.
 """
 GIF_POST = """\
 publish_at: 2026-12-01 10:00
@@ -200,6 +209,18 @@ def assert_contract(api: responses.RequestsMock) -> int:
             as_form = {name: value[0].decode("latin-1") for name, value in fields.items()}
             contract_validator("/2/media/upload", media="multipart/form-data").validate(as_form)
             checked += 1
+        if call.request.method == "POST" and url == INITIALIZE:
+            contract_validator("/2/media/upload/initialize").validate(sent_json(call))
+            checked += 1
+        if call.request.method == "POST" and url.endswith("/append"):
+            fields = form_fields(call.request)
+            as_form: dict[str, Any] = {n: v[0].decode("latin-1") for n, v in fields.items()}
+            as_form["segment_index"] = int(as_form["segment_index"])  # a form sends digits
+            validator = contract_validator(
+                "/2/media/upload/{id}/append", media="multipart/form-data"
+            )
+            validator.validate(as_form)
+            checked += 1
     return checked
 
 
@@ -290,20 +311,105 @@ def test_post_with_two_images_and_alt_text(
     assert assert_contract(api) == 5
 
 
-def test_a_gif_is_uploaded_as_tweet_gif(
-    project: Path, adapter: XAdapter, api: responses.RequestsMock
+def gif_upload(api: responses.RequestsMock, *states: str) -> None:
+    """X's chunked upload of a GIF: initialize, append, finalize answering `states[0]`, then
+    one STATUS answer per further state (X's media upload guide; shapes from its schema)."""
+    api.post(INITIALIZE, json={"data": {"id": MEDIA1, "media_key": f"16_{MEDIA1}",
+                                        "expires_after_secs": 86400}})  # fmt: skip
+    api.post(f"{UPLOAD}/{MEDIA1}/append", json={"data": {"expires_at": 1764072000}})
+
+    def info(state: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": state}
+        if state in ("pending", "in_progress"):
+            out["check_after_secs"] = 5
+        return out
+
+    first, *later = states
+    api.post(f"{UPLOAD}/{MEDIA1}/finalize", json={"data": {
+        "id": MEDIA1, "media_key": f"16_{MEDIA1}", "size": 1234, "expires_after_secs": 86400,
+        "processing_info": info(first)}})  # fmt: skip
+    for state in later:
+        api.get(UPLOAD, json={"data": {"id": MEDIA1, "media_key": f"16_{MEDIA1}",
+                                       "processing_info": info(state)}})  # fmt: skip
+
+
+def test_a_gif_goes_through_the_chunked_upload_and_waits_for_processing(
+    project: Path, api: responses.RequestsMock
 ) -> None:
+    """X processes GIFs asynchronously: the media id is attached only once STATUS says
+    succeeded (a pending id makes POST /2/tweets answer 400 "media IDs are invalid")."""
+    slept: list[float] = []
+    adapter = make_adapter(project, "PCCKent", now=lambda: NOW, sleep=slept.append)
     rendered = render_post(project, GIF_POST, "PCCKent")
-    api.post(UPLOAD, json={"data": {"id": MEDIA1, "media_key": f"16_{MEDIA1}"}})
+    gif = (project / "queue/media/anim.gif").read_bytes()
+    gif_upload(api, "pending", "in_progress", "succeeded")
     api.post(METADATA, json={"data": {"associated_metadata": True, "id": MEDIA1}})
     created(api, ID1)
 
     adapter.publish(rendered)
 
-    fields = form_fields(calls_to(api, UPLOAD)[0].request)
-    assert fields["media_category"][0] == b"tweet_gif"
-    assert fields["media"][2] == "image/gif"
+    init = sent_json(calls_to(api, INITIALIZE)[0])
+    assert init == {
+        "media_type": "image/gif",
+        "total_bytes": len(gif),
+        "media_category": "tweet_gif",
+    }
+    [append] = calls_to(api, f"{UPLOAD}/{MEDIA1}/append")
+    fields = form_fields(append.request)
+    assert fields["media"][0] == gif and fields["segment_index"][0] == b"0"
+    statuses = calls_to(api, UPLOAD, method="GET")
+    assert len(statuses) == 2
+    assert all(
+        "command=STATUS" in c.request.url and f"media_id={MEDIA1}" in c.request.url
+        for c in statuses
+    )
+    assert slept == [5.0, 5.0]  # as check_after_secs asked, twice
+    order = [c.request.url.split("?")[0] for c in api.calls]
+    assert order.index(TWEETS) == len(order) - 1  # attached only after processing
     assert sent_json(calls_to(api, TWEETS)[0])["media"] == {"media_ids": [MEDIA1]}
+    assert assert_contract(api) == 4  # initialize, append, metadata, the post
+
+
+def test_a_gif_that_x_fails_to_process_fails_the_post(
+    project: Path, api: responses.RequestsMock
+) -> None:
+    adapter = make_adapter(project, "PCCKent", now=lambda: NOW, sleep=lambda s: None)
+    gif_upload(api, "pending", "failed")
+    with pytest.raises(Rejected, match="X could not process anim.gif"):
+        adapter.publish(render_post(project, GIF_POST, "PCCKent"))
+    assert not calls_to(api, TWEETS)
+
+
+def test_a_gif_still_processing_after_the_wait_is_tried_again_later(
+    project: Path, api: responses.RequestsMock
+) -> None:
+    config = project / "crosspost.yaml"
+    text = config.read_text()
+    config.write_text(
+        text.replace('    handle: "@PCCKent"\n', '    handle: "@PCCKent"\n    media_timeout: 8\n')
+    )
+    slept: list[float] = []
+    adapter = make_adapter(project, "PCCKent", now=lambda: NOW, sleep=slept.append)
+    gif_upload(api, "pending", "in_progress", "in_progress")
+    with pytest.raises(TransientError, match="still processing anim.gif after 10 s") as caught:
+        adapter.publish(render_post(project, GIF_POST, "PCCKent"))
+    assert caught.value.retryable and not calls_to(api, TWEETS)
+    assert slept == [5.0, 5.0]
+
+
+def test_an_image_whose_upload_says_processing_is_waited_for(
+    project: Path, api: responses.RequestsMock
+) -> None:
+    slept: list[float] = []
+    adapter = make_adapter(project, "PCCKent", now=lambda: NOW, sleep=slept.append)
+    api.post(UPLOAD, json={"data": {"id": MEDIA1, "media_key": f"3_{MEDIA1}",
+                                    "processing_info": {"state": "pending", "check_after_secs": 2}}})  # fmt: skip
+    api.get(UPLOAD, json={"data": {"id": MEDIA1, "processing_info": {"state": "succeeded"}}})
+    api.post(METADATA, json={"data": {"associated_metadata": True, "id": MEDIA1}})
+    created(api, ID1)
+    adapter.publish(render_post(project, ONE_IMAGE_POST, "PCCKent"))
+    assert slept == [2.0]
+    assert form_fields(calls_to(api, UPLOAD)[0].request)["media_category"][0] == b"tweet_image"
 
 
 def test_three_part_thread_replies_to_the_previous_part(
@@ -348,7 +454,7 @@ def test_thread_whose_third_part_fails_keeps_the_first_two(
     api.post(TWEETS, status=503, json=problem(503, "Service Unavailable", "Service Unavailable"))
     seen: list[PartReceipt] = []
 
-    with pytest.raises(TransientError) as caught:
+    with pytest.raises(InDoubt) as caught:  # a 5xx may come after X created the part
         adapter.publish(rendered, on_part=seen.append)
 
     error = caught.value
@@ -396,25 +502,46 @@ def test_resume_with_every_part_done_sends_nothing(
 # --- errors: one mapping for every call ---------------------------------------------------
 
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
+# X's answer when the app's monthly post cap is used up (a real answer, quoted in
+# xdevplatform/xdk issue 25): 429 while the 15-minute window has plenty left
+USAGE_CAP = {
+    "account_id": "1234567",
+    "product_name": "standard-basic",
+    "title": "UsageCapExceeded",
+    "period": "Monthly",
+    "scope": "Product",
+    "detail": "Usage cap exceeded: Monthly product cap",
+    "type": "https://api.twitter.com/2/problems/usage-capped",
+}
+MEDIA_IDS_INVALID = {
+    "errors": [
+        {"parameters": {"media.media_ids": ["1"]}, "message": "Your media IDs are invalid."}
+    ],
+    "title": "Invalid Request",
+    "detail": "One or more parameters to your request was invalid.",
+    "type": "https://api.twitter.com/2/problems/invalid-request",
+}
 ERRORS = [
-    # (status, body, expected type, words the error must carry)
-    (403, problem(403, DUPLICATE, "Forbidden"), Rejected, "identical to one @PCCKent already"),
-    (401, problem(401, "Unauthorized", "Unauthorized"), AuthError, "X_ACCESS_TOKEN_SECRET"),
-    (
-        403,
-        problem(403, "You are not permitted to perform this action.", "Forbidden"),
-        AuthError,
-        "Read and write",
-    ),
+    # (status, body, type on an upload, type on POST /2/tweets, words the error must carry)
+    # After POST /2/tweets was sent, "try again" is in doubt (X may answer 5xx after creating
+    # the post); only answers that create nothing (429, 400) stay retryable there.
+    (403, problem(403, DUPLICATE, "Forbidden"), Rejected, Rejected,
+     "identical to one @PCCKent already"),
+    (401, problem(401, "Unauthorized", "Unauthorized"), AuthError, AuthError,
+     "X_ACCESS_TOKEN_SECRET"),
+    # about the post, not the keys (Postiz fails the post for it too): the channel goes on
+    (403, problem(403, "You are not permitted to perform this action.", "Forbidden"),
+     Rejected, Rejected, "does not permit this post"),
     (
         403,
         problem(
             403,
             "Your client app is not configured with the appropriate oauth1 app permissions "
             "for this endpoint.",
-            "Unsupported Authentication",
+            "Forbidden",
             "https://api.twitter.com/2/problems/oauth1-permissions",
         ),
+        AuthError,
         AuthError,
         "Read and write",
     ),
@@ -431,6 +558,7 @@ ERRORS = [
             "type": "https://api.twitter.com/2/problems/client-forbidden",
         },
         AuthError,
+        AuthError,
         "access level",
     ),
     (
@@ -441,43 +569,29 @@ ERRORS = [
             "Forbidden",
         ),
         Rejected,
+        Rejected,
         "deleted or not visible",
     ),
-    (
-        400,
-        {
-            "errors": [
-                {
-                    "parameters": {"media.media_ids": ["1"]},
-                    "message": "Your media IDs are invalid.",
-                }
-            ],
-            "title": "Invalid Request",
-            "detail": "One or more parameters to your request was invalid.",
-            "type": "https://api.twitter.com/2/problems/invalid-request",
-        },
-        Rejected,
-        "Your media IDs are invalid.",
-    ),
-    (404, problem(404, "Not Found", "Not Found"), Rejected, "404"),
-    (500, problem(500, "Internal Server Error", "Internal Server Error"), TransientError, "500"),
-    (503, problem(503, "Service Unavailable", "Service Unavailable"), TransientError, "503"),
-    (
-        429,
-        problem(429, "Too Many Requests", "Too Many Requests"),
-        RateLimited,
-        "Too Many Requests",
-    ),
-]
+    (400, MEDIA_IDS_INVALID, TransientError, TransientError, "not finished processing"),
+    (404, problem(404, "Not Found", "Not Found"), Rejected, Rejected, "404"),
+    (500, problem(500, "Internal Server Error", "Internal Server Error"), TransientError,
+     InDoubt, "500"),
+    (503, problem(503, "Service Unavailable", "Service Unavailable"), TransientError, InDoubt,
+     "503"),
+    (429, problem(429, "Too Many Requests", "Too Many Requests"), RateLimited, RateLimited,
+     "Too Many Requests"),
+    (429, USAGE_CAP, UsageCapped, UsageCapped, "monthly post cap is reached"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("status", "body", "kind", "words"), ERRORS)
+@pytest.mark.parametrize(("status", "body", "_", "kind", "words"), ERRORS)
 def test_post_errors_are_typed(
     project: Path,
     adapter: XAdapter,
     api: responses.RequestsMock,
     status: int,
     body: dict[str, Any],
+    _: type[PublishError],
     kind: type[PublishError],
     words: str,
 ) -> None:
@@ -494,10 +608,11 @@ def test_post_errors_are_typed(
     assert error.part == 0 and error.completed == ()
     assert error.platform_message  # X's own words are kept
     assert error.retryable is (kind in (TransientError, RateLimited))
+    assert error.holds_channel is (kind in (AuthError, UsageCapped))
     assert error.__cause__ is None and error.__suppress_context__
 
 
-@pytest.mark.parametrize(("status", "body", "kind", "words"), ERRORS)
+@pytest.mark.parametrize(("status", "body", "kind", "_", "words"), ERRORS)
 def test_media_upload_errors_map_the_same_way(
     project: Path,
     adapter: XAdapter,
@@ -505,6 +620,7 @@ def test_media_upload_errors_map_the_same_way(
     status: int,
     body: dict[str, Any],
     kind: type[PublishError],
+    _: type[PublishError],
     words: str,
 ) -> None:
     rendered = render_post(project, IMAGES_POST, "PCCKent")
@@ -515,18 +631,18 @@ def test_media_upload_errors_map_the_same_way(
 
     assert type(caught.value) is kind
     assert words in str(caught.value)
-    assert "media/square.jpg" in str(caught.value) or kind is AuthError
+    assert "media/square.jpg" in str(caught.value) or kind in (AuthError, UsageCapped)
     assert len(api.calls) == 1  # no post without its image
 
 
 def test_alt_text_failure_stops_before_the_post(
     project: Path, adapter: XAdapter, api: responses.RequestsMock
 ) -> None:
-    rendered = render_post(project, GIF_POST, "PCCKent")
-    api.post(UPLOAD, json={"data": {"id": MEDIA1, "media_key": f"16_{MEDIA1}"}})
+    rendered = render_post(project, ONE_IMAGE_POST, "PCCKent")
+    api.post(UPLOAD, json={"data": {"id": MEDIA1, "media_key": f"3_{MEDIA1}"}})
     api.post(METADATA, status=400, json={"errors": [{"message": "Invalid alt text"}]})
 
-    with pytest.raises(Rejected, match="alt text of media/anim.gif") as caught:
+    with pytest.raises(Rejected, match="alt text of media/square.jpg") as caught:
         adapter.publish(rendered)
 
     assert caught.value.platform_message == "Invalid alt text"
@@ -617,21 +733,20 @@ def test_rate_limited_media_upload(
     assert caught.value.retry_at == datetime.fromtimestamp(RESET, UTC)
 
 
-def test_daily_limit_in_a_403_is_a_rate_limit(
+def test_the_monthly_usage_cap_is_not_a_rate_limit(
     project: Path, adapter: XAdapter, api: responses.RequestsMock
 ) -> None:
+    """429 usage-capped while the 15-minute window has plenty left: retrying every few
+    minutes cannot help, so it holds the channel instead of spending the attempts."""
     rendered = render_post(project, TEXT_POST, "PCCKent")
-    api.post(
-        TWEETS,
-        status=403,
-        json={"errors": [{"code": 185, "message": "User is over daily status update limit."}]},
-        headers={"x-user-limit-24hour-remaining": "0", "x-user-limit-24hour-reset": str(RESET_24H)},
-    )
-
-    with pytest.raises(RateLimited) as caught:
+    api.post(TWEETS, status=429, json=USAGE_CAP,
+             headers=limits(window="39999"))  # fmt: skip
+    with pytest.raises(UsageCapped) as caught:
         adapter.publish(rendered)
-
-    assert caught.value.retry_at == datetime.fromtimestamp(RESET_24H, UTC)
+    error = caught.value
+    assert error.holds_channel and not error.retryable
+    assert "monthly post cap" in str(error) and "Usage cap exceeded" in str(error)
+    assert "crosspost doctor" in str(error)
 
 
 def test_retry_at_without_headers_is_none() -> None:
@@ -809,7 +924,11 @@ def test_recent_reads_the_timeline_newest_first(
     api.get(ME, json={"data": {"id": USER_ID, "name": "Kent PCC", "username": "PCCKent"}})
     api.get(
         TIMELINE,
-        match=[matchers.query_param_matcher({"max_results": "50", "tweet.fields": "created_at"})],
+        match=[
+            matchers.query_param_matcher(
+                {"max_results": "50", "tweet.fields": "created_at,referenced_tweets"}
+            )
+        ],
         json={
             "data": [
                 {
@@ -864,7 +983,7 @@ def test_recent_follows_pages_up_to_the_limit(
         ]
         return {"data": tweets, "meta": {"result_count": count, "next_token": next_token}}
 
-    fields = {"tweet.fields": "created_at"}
+    fields = {"tweet.fields": "created_at,referenced_tweets"}
     api.get(ME, json={"data": {"id": USER_ID, "name": "Kent PCC", "username": "PCCKent"}})
     api.get(
         TIMELINE,
@@ -944,7 +1063,13 @@ def test_check_credentials_ok(adapter: XAdapter, api: responses.RequestsMock) ->
         (401, problem(401, "Unauthorized", "Unauthorized"), "regenerate the access token"),
         (
             403,
-            problem(403, "You are not permitted to perform this action.", "Forbidden"),
+            problem(
+                403,
+                "Your client app is not configured with the appropriate oauth1 app "
+                "permissions for this endpoint.",
+                "Forbidden",
+                "https://api.twitter.com/2/problems/oauth1-permissions",
+            ),
             "'Read and write'",
         ),
         (503, problem(503, "Service Unavailable", "Service Unavailable"), "try again later"),
@@ -1015,9 +1140,9 @@ def test_no_secret_in_errors_or_logs(
     where: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    rendered = render_post(project, GIF_POST, "PCCKent")
+    rendered = render_post(project, ONE_IMAGE_POST, "PCCKent")
     if where != UPLOAD:
-        api.post(UPLOAD, json={"data": {"id": MEDIA1, "media_key": f"16_{MEDIA1}"}})
+        api.post(UPLOAD, json={"data": {"id": MEDIA1, "media_key": f"3_{MEDIA1}"}})
     if where == TWEETS:
         api.post(METADATA, json={"data": {"associated_metadata": True, "id": MEDIA1}})
     api.add_callback(

@@ -52,7 +52,7 @@ def test_retract_deletes_on_x_and_facebook_and_records_instagram(example: Path) 
         deleted = {"data": {"deleted": True}}
         mock.delete("https://api.twitter.com/2/tweets/1002", json=deleted)
         mock.delete("https://api.twitter.com/2/tweets/1001", json=deleted)
-        mock.delete("https://graph.facebook.com/v21.0/104857600_55", json={"success": True})
+        mock.delete("https://graph.facebook.com/v26.0/104857600_55", json={"success": True})
         code, out = run(example, "retract", "p", "--reason", "wrong figures", "--by", "Sam")
         order = [c.request.url for c in mock.calls if "twitter" in c.request.url]
     assert code == 1  # Instagram still shows it: a person must act
@@ -81,7 +81,7 @@ def test_a_failed_deletion_is_reported_and_recorded(example: Path) -> None:
     published(example, "p", "KentPCC", "104857600_55", ["104857600_55"], "u")
     with responses.RequestsMock() as mock:
         mock.delete(
-            "https://graph.facebook.com/v21.0/104857600_55",
+            "https://graph.facebook.com/v26.0/104857600_55",
             json={"error": {"message": "Permissions error", "type": "OAuthException",
                             "code": 200}},
             status=403,
@@ -97,7 +97,7 @@ def test_a_failed_deletion_is_reported_and_recorded(example: Path) -> None:
 def test_history_carries_approver_alt_texts_and_retraction(example: Path) -> None:
     published(example, "p", "KentPCC", "104857600_55", ["104857600_55"], "u")
     with responses.RequestsMock() as mock:
-        mock.delete("https://graph.facebook.com/v21.0/104857600_55", json={"success": True})
+        mock.delete("https://graph.facebook.com/v26.0/104857600_55", json={"success": True})
         run(example, "retract", "p", "--reason", "r", "--by", "Sam")
     code, out = run(example, "history", "--format", "csv")
     assert code == 0

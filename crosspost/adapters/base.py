@@ -8,10 +8,12 @@ and checks a rendered post offline. Failures are raised as the types in `crosspo
 from __future__ import annotations
 
 import os
+import re
 import time
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,6 +25,14 @@ if TYPE_CHECKING:
     from ..render import Rendered
 
 DEFAULT_TIMEOUT = 30.0
+SLACK = timedelta(minutes=5)  # a platform's clock may differ a little from ours
+_URL = re.compile(r"https?://\S+")
+
+
+def comparable(text: str) -> str:
+    """Text as platforms echo it back: NFC, links folded (t.co rewrites them), whitespace
+    folded."""
+    return " ".join(_URL.sub("<link>", unicodedata.normalize("NFC", text)).split())
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,9 @@ class Receipt:
     published_at: datetime  # UTC
     parts: tuple[PartReceipt, ...] = ()  # every part, thread parts included
     comment_id: str | None = None  # the first comment, where one was posted
+    # what went wrong after the post itself was published (a first comment that failed):
+    # recorded on the delivery, shown by history and status, and alerted
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,33 @@ class RemotePost:
     text: str
     created_at: datetime | None
     url: str | None = None
+    reply_to: str | None = None  # the post this one replies to (a thread's previous part)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the ledger knows of a send whose outcome is unknown, for `Adapter.settle`."""
+
+    post_id: str
+    texts: tuple[str, ...]  # the post's text, then each thread part's
+    parts: tuple[PartReceipt, ...]  # parts known to be published
+    since: datetime  # when the claim that may have sent it was taken
+    notes: Mapping[str, str] = field(default_factory=dict)  # what the adapter noted on the way
+
+    @property
+    def index(self) -> int:
+        """The part whose outcome is unknown: the one after the last known part."""
+        return max((p.index for p in self.parts), default=-1) + 1
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What reading the account back said about the part in doubt."""
+
+    found: PartReceipt | None  # it is there: this is it
+    searched_back: bool  # the look-up reached back past the claim, so "not found" means absent
+    published_at: datetime | None = None
+    detail: str = ""
 
 
 @dataclass
@@ -71,6 +111,7 @@ class CredentialReport:
 
 
 OnPart = Callable[[PartReceipt], None]
+OnNote = Callable[[str, str], None]
 
 
 class Adapter:
@@ -162,18 +203,58 @@ class Adapter:
         *,
         resume: Sequence[PartReceipt] = (),
         on_part: OnPart | None = None,
+        notes: Mapping[str, str] | None = None,
+        on_note: OnNote | None = None,
     ) -> Receipt:
         """Publish one rendered post; raise a PublishError subclass on failure.
 
         `resume` holds parts already published by an earlier, interrupted attempt (a thread
         carries on after the last of them); `on_part` is called after each part is published,
-        so the ledger can record it before the next one is sent.
+        so the ledger can record it before the next one is sent. `on_note(key, value)`
+        records something the adapter must know on a later attempt (Instagram's container id)
+        durably, before the publishing call; `notes` holds what earlier attempts recorded.
+        Raise errors made by the adapter's error mapping, which applies
+        `crosspost.errors.after_publishing_call` to anything raised by a publishing call.
         """
         raise NotImplementedError
 
-    def recent(self, limit: int = 50) -> list[RemotePost]:
-        """The account's most recent posts, newest first."""
+    def recent(self, limit: int = 50, since: datetime | None = None) -> list[RemotePost]:
+        """The account's most recent posts, newest first; with `since`, the platform may
+        leave out older ones (X bills reads per post, so it is asked for no more)."""
         raise NotImplementedError
+
+    def same_text(self, sent: str, found: str) -> bool:
+        """Whether `found`, a post's text as the platform returns it, is the text `sent`."""
+        return comparable(sent) == comparable(found)
+
+    def settle(self, sent: Sent) -> Settlement:
+        """Read the account back: was the part in doubt published?
+
+        The default looks for a post with the same text created since the claim (less a few
+        minutes for clock differences) that, for a thread part, replies to the part before.
+        `Settlement.searched_back` is true only when the look-up reached back past the claim,
+        so that "not found" means "not published", never "not looked far enough".
+        """
+        index = sent.index
+        if index >= len(sent.texts):  # every part is known: nothing was in doubt
+            last = max(sent.parts, key=lambda p: p.index)
+            return Settlement(last, True, None, "every part was already recorded")
+        want = sent.texts[index]
+        reply_to = next((p.remote_id for p in sent.parts if p.index == index - 1), None)
+        earliest = sent.since - SLACK
+        limit = self.look_up_limit
+        recent = self.recent(limit=limit, since=earliest)
+        for post in recent:
+            if post.created_at is not None and post.created_at < earliest:
+                continue  # an older post with the same words
+            if index > 0 and post.reply_to != reply_to:
+                continue
+            if self.same_text(want, post.text):
+                part = PartReceipt(index, post.remote_id, post.url)
+                return Settlement(part, True, post.created_at, f"found as {post.remote_id}")
+        oldest = min((p.created_at for p in recent if p.created_at), default=None)
+        searched_back = len(recent) < limit or (oldest is not None and oldest < earliest)
+        return Settlement(None, searched_back)
 
     def delete(self, remote_id: str) -> None:
         """Delete a published post."""
@@ -182,6 +263,11 @@ class Adapter:
     def check_credentials(self) -> CredentialReport:
         """Online: are the credentials valid, with the permissions publishing needs?"""
         raise NotImplementedError
+
+    def setup_warnings(self, today: date) -> list[str]:
+        """Offline: what in the channel's settings will stop working soon (a platform API
+        version near its end). `doctor` and `validate --require-credentials` print them."""
+        return []
 
     def media_url(self, path: Path) -> str:
         """The public URL of a local media file, for platforms that fetch images themselves."""

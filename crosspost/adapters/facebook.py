@@ -10,14 +10,32 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PartReceipt, PublishError, Rejected
 from ..rules import MB, PlatformRules
-from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting, fail
-from .graph import Graph, explain, first_comment, inspect_token, require_id, resumed
+from .base import (
+    CredentialReport,
+    OnNote,
+    OnPart,
+    Receipt,
+    RemotePost,
+    Setting,
+    fail,
+)
+from .graph import (
+    DEFAULT_GRAPH_VERSION,
+    Graph,
+    GraphAdapter,
+    explain,
+    first_comment,
+    inspect_token,
+    require_id,
+    resumed,
+)
 
 if TYPE_CHECKING:
     from ..posts import Media
@@ -27,9 +45,15 @@ log = logging.getLogger(__name__)
 
 PERMALINK = "https://www.facebook.com/{}"
 REQUIRED_SCOPES = ("pages_manage_posts", "pages_read_engagement", "pages_show_list")
+# commenting as the Page (the first comment) needs pages_manage_engagement (Meta's Pages API
+# documentation, "Comments": "pages_manage_engagement" to create a comment)
+WANTED_SCOPES = {
+    "pages_manage_engagement": "first comments cannot be posted (posts with a first_comment "
+    "are published without it, with a warning)"
+}
 
 
-class FacebookAdapter(Adapter):
+class FacebookAdapter(GraphAdapter):
     platform = "facebook"
     look_up_limit = 500  # recent() follows the Graph API's pages of 100
     rules = PlatformRules(
@@ -46,10 +70,13 @@ class FacebookAdapter(Adapter):
     credentials = ("page_access_token",)
     settings = {
         "page_id": Setting("text", required=True, help="the Page's numeric id"),
-        "graph_version": Setting("text", default="v21.0", help="Graph API version, e.g. v21.0"),
+        "graph_version": Setting(
+            "text", default=DEFAULT_GRAPH_VERSION, help="Graph API version, e.g. v26.0"
+        ),
         "timeout": Setting("number", default=30, help="seconds before an HTTP call gives up"),
     }
     token_label = "Facebook Page token"
+    comment_scope = "pages_manage_engagement"
 
     def _graph(self) -> Graph:
         return Graph(self, self.secret("page_access_token"), token_label=self.token_label)
@@ -66,6 +93,8 @@ class FacebookAdapter(Adapter):
         *,
         resume: Sequence[PartReceipt] = (),
         on_part: OnPart | None = None,
+        notes: Mapping[str, str] | None = None,
+        on_note: OnNote | None = None,
     ) -> Receipt:
         if resume:
             return resumed(self, rendered, resume, "post", "on the Page")
@@ -75,8 +104,13 @@ class FacebookAdapter(Adapter):
             part = PartReceipt(0, post_id, PERMALINK.format(post_id))
             if on_part:
                 on_part(part)
-            comment_id = first_comment(self, graph, post_id, rendered.first_comment, "post")
-        return Receipt(post_id, part.url, published_at, parts=(part,), comment_id=comment_id)
+            comment_id, warnings = first_comment(
+                self, graph, post_id, rendered.first_comment, "post"
+            )
+        return Receipt(
+            post_id, part.url, published_at, parts=(part,), comment_id=comment_id,
+            warnings=warnings,
+        )  # fmt: skip
 
     def _post(self, graph: Graph, rendered: Rendered) -> str:
         """Publish the post itself; its id ('{page}_{post}')."""
@@ -123,7 +157,7 @@ class FacebookAdapter(Adapter):
 
     # --- look-ups --------------------------------------------------------------------------
 
-    def recent(self, limit: int = 50) -> list[RemotePost]:
+    def recent(self, limit: int = 50, since: datetime | None = None) -> list[RemotePost]:
         with self._graph() as graph:
             posts = graph.recent(
                 f"{self.page_id}/posts", "message", "created_time", "permalink_url", limit
@@ -144,7 +178,9 @@ class FacebookAdapter(Adapter):
         except PublishError as exc:
             return CredentialReport(ok=False, problems=[exc.describe()])
         with graph:
-            report, data = inspect_token(self, graph, token, required=REQUIRED_SCOPES)
+            report, data = inspect_token(
+                self, graph, token, required=REQUIRED_SCOPES, wanted=WANTED_SCOPES
+            )
             if data.get("is_valid"):
                 kind = str(data.get("type") or "")
                 if kind and kind != "PAGE":

@@ -13,14 +13,14 @@ import contextlib
 import fcntl
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ..errors import AuthError, PartReceipt, RateLimited, Rejected, TransientError
 from ..rules import MB, PlatformRules
-from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting
+from .base import Adapter, CredentialReport, OnNote, OnPart, Receipt, RemotePost, Setting
 
 PERMISSIVE = PlatformRules(
     platform="fake",
@@ -102,6 +102,8 @@ class FakeAdapter(Adapter):
         *,
         resume: Sequence[PartReceipt] = (),
         on_part: OnPart | None = None,
+        notes: Mapping[str, str] | None = None,
+        on_note: OnNote | None = None,
     ) -> Receipt:
         self._wait()
         with self._locked() as outbox:
@@ -154,19 +156,28 @@ class FakeAdapter(Adapter):
         out = [json.loads(line) for line in lines if line.strip()]
         return [r for r in out if r.get("channel") == self.channel.key]
 
-    def recent(self, limit: int = 50) -> list[RemotePost]:
+    def recent(self, limit: int = 50, since: datetime | None = None) -> list[RemotePost]:
+        """Every part of every post, newest first; a thread's parts reply to the one before."""
         self._wait()
         deleted = {r["deleted"] for r in self.records() if "deleted" in r}
-        posts = [r for r in self.records() if "id" in r and r["id"] not in deleted]
-        return [
-            RemotePost(
-                remote_id=r["id"],
-                text=r["text"],
-                created_at=datetime.fromisoformat(r["published_at"]),
-                url=f"fake://{self.channel.key}/{r['id']}",
-            )
-            for r in reversed(posts[-limit:])
-        ]
+        posts: list[RemotePost] = []
+        for record in self.records():
+            if "id" not in record or record["id"] in deleted:
+                continue
+            created = datetime.fromisoformat(record["published_at"])
+            texts = [record["text"], *record.get("thread", [])]
+            ids = record.get("parts") or [record["id"]]
+            for index, (remote_id, text) in enumerate(zip(ids, texts, strict=False)):
+                posts.append(
+                    RemotePost(
+                        remote_id=remote_id,
+                        text=text,
+                        created_at=created,
+                        url=f"fake://{self.channel.key}/{remote_id}",
+                        reply_to=ids[index - 1] if index else None,
+                    )
+                )
+        return list(reversed(posts[-limit:]))
 
     def delete(self, remote_id: str) -> None:
         self._wait()

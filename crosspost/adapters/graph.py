@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from ..errors import (
     RateLimited,
     Rejected,
     TransientError,
+    after_publishing_call,
 )
 from .base import Adapter, CredentialReport, Receipt, RemotePost, fail
 
@@ -40,6 +41,14 @@ THROTTLING_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
 # server errors. Each can succeed on a later attempt.
 TRANSIENT_SUBCODES = frozenset({2207003, 2207020, 2207027, 2207001, 2207032})
 PUBLISH_LIMIT_SUBCODE = 2207042  # Instagram: the 24-hour publishing limit is reached
+# Instagram's answers to media_publish that say the container was not published: media not
+# ready (2207027, "Media ID is not available") and container expired (2207020)
+NOT_PUBLISHED_SUBCODES = frozenset({2207027, 2207020})
+# "Wait and retry the operation later" in Meta's error-handling guide: 341 application limit
+# reached, 368 temporarily blocked for policy violations (subcode 1390008: posting too fast).
+# Both answer before anything is created, so they are retried even after a publishing call.
+BLOCKED_CODES = frozenset({341, 368})
+BLOCKED_WAIT = timedelta(minutes=30)  # when no usage header says how long the block lasts
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-App-Usage", "X-Page-Usage")
 EXPIRY_WARNING = timedelta(days=14)
 FRAGMENT = 12  # this many characters of a secret, anywhere in a text, are hidden
@@ -93,6 +102,62 @@ class _ScrubTokens(logging.Filter):
 
 
 _SCRUB_TOKENS = _ScrubTokens()
+
+
+# The day each Graph API version stops working: Meta's "Available Graph API Versions" table
+# (developers.facebook.com/docs/graph-api/changelog/versions), read November 2026. Calls to a
+# retired version are silently served by the oldest live one, so a version must be kept
+# current: doctor and `validate --require-credentials` warn VERSION_WARNING ahead. None: Meta
+# has not set the end yet (it does when a later version is released). Update this table, the
+# default and docs/platforms.md together.
+GRAPH_VERSIONS: dict[str, date | None] = {
+    "v20.0": date(2026, 9, 24),
+    "v21.0": date(2027, 1, 21),
+    "v22.0": date(2027, 5, 20),
+    "v23.0": date(2027, 10, 8),
+    "v24.0": date(2028, 2, 18),
+    "v25.0": date(2028, 7, 29),
+    "v26.0": None,  # released 29 July 2026, the current version
+}
+DEFAULT_GRAPH_VERSION = "v26.0"
+VERSION_WARNING = timedelta(days=90)
+
+
+def version_warning(value: object, today: date) -> str | None:
+    """What to say about a configured Graph API version on `today`: retired, retiring within
+    VERSION_WARNING, or older than every version in the table; None when it is fine."""
+    try:
+        version = graph_version(value)
+    except Rejected:
+        return None  # the malformed value is an error of its own
+    fix = f"set graph_version: {DEFAULT_GRAPH_VERSION} in the channel's settings"
+    ends = GRAPH_VERSIONS.get(version)
+    if version not in GRAPH_VERSIONS:
+        oldest = min(GRAPH_VERSIONS, key=_version_key)
+        if _version_key(version) < _version_key(oldest):
+            return (
+                f"Graph API {version} is retired: Meta answers it with the oldest version "
+                f"still live, whose behaviour may differ; {fix}"
+            )
+        return None  # newer than the table: nothing known against it
+    if ends is None:
+        return None
+    if ends <= today:
+        return (
+            f"Graph API {version} stopped working on {ends:%d %B %Y}: Meta answers it with the "
+            f"oldest version still live, whose behaviour may differ; {fix}"
+        )
+    if ends - today <= VERSION_WARNING:
+        return (
+            f"Graph API {version} stops working on {ends:%d %B %Y} ({(ends - today).days} "
+            f"days from now): {fix} before then"
+        )
+    return None
+
+
+def _version_key(version: str) -> tuple[int, int]:
+    major, minor = version.lstrip("v").split(".")
+    return int(major), int(minor)
 
 
 def graph_version(value: object) -> str:
@@ -301,6 +366,7 @@ def graph_error(
             f"could not connect to {adapter.rules.label} within {adapter.timeout:g} s; "
             "nothing was sent",
             platform_message=str(exc),
+            refused=True,  # nothing left this machine
         )
     elif isinstance(exc, requests.ReadTimeout):
         if publishing:
@@ -324,7 +390,9 @@ def graph_error(
             )
         else:
             error = TransientError(
-                f"could not reach {adapter.rules.label}", platform_message=str(exc)
+                f"could not reach {adapter.rules.label}",
+                platform_message=str(exc),
+                refused=not _maybe_sent(exc),
             )
     elif isinstance(exc, requests.RequestException):
         # the answer could not be read (broken chunked body, invalid JSON ...): it came back
@@ -337,6 +405,8 @@ def graph_error(
         error = TransientError(
             f"unexpected failure talking to {adapter.rules.label}", platform_message=repr(exc)
         )
+    if publishing:  # the one rule: no blind retry once the post may exist
+        error = after_publishing_call(error)
     # the platform's text is hidden piece by piece (_coded hid what it put in the message)
     error.message = scrub(error.message)
     if error.platform_message:
@@ -419,15 +489,30 @@ def _coded(
     var = ", ".join(adapter.channel.credentials.values()) or "its environment variable"
 
     if subcode in TRANSIENT_SUBCODES or body.get("is_transient") is True:
-        return TransientError(f"{label} had a temporary problem ({tag}): {said}", **kwargs)
+        return TransientError(
+            f"{label} had a temporary problem ({tag}): {said}",
+            refused=subcode in NOT_PUBLISHED_SUBCODES,
+            **kwargs,
+        )
     if code in TRANSIENT_CODES:
         return TransientError(f"{label} had a temporary problem ({tag}): {said}", **kwargs)
+    if code in BLOCKED_CODES:
+        retry_at = _retry_at(adapter, response) or adapter.now() + BLOCKED_WAIT
+        why = "posting too fast" if subcode == 1390008 else "a temporary block"
+        return RateLimited(
+            f"{label} is holding back posts from this account for now ({why}; {tag}); it is "
+            f"tried again after {retry_at:%H:%M} UTC: {said}",
+            retry_at=retry_at,
+            refused=True,
+            **kwargs,
+        )
     if code in THROTTLING_CODES or subcode == PUBLISH_LIMIT_SUBCODE:
         retry_at = _retry_at(adapter, response)
         when = f"; access returns about {retry_at:%H:%M} UTC" if retry_at else ""
         return RateLimited(
             f"{label} is limiting how often we can call it ({tag}){when}: {said}",
             retry_at=retry_at,
+            refused=subcode == PUBLISH_LIMIT_SUBCODE,  # the daily quota: nothing is published
             **kwargs,
         )
     if code == 190:
@@ -444,11 +529,6 @@ def _coded(
         )
     if code == 100:
         return Rejected(f"{label} refused the request as invalid: {said} ({tag})", **kwargs)
-    if code == 368:
-        return Rejected(
-            f"{label} blocked this under its community standards (policy): {said} ({tag})",
-            **kwargs,
-        )
     if code == 506:
         return Rejected(
             f"{label} refused this as a duplicate of a post already published: {said} ({tag})",
@@ -497,6 +577,15 @@ def _collect(value: Any, out: list[float]) -> None:
             _collect(item, out)
 
 
+class GraphAdapter(Adapter):
+    """What the Facebook Page and Instagram adapters share as Graph API channels."""
+
+    def setup_warnings(self, today: date) -> list[str]:
+        warning = version_warning(self.channel.settings.get("graph_version") or
+                                  self.settings["graph_version"].default, today)  # fmt: skip
+        return [warning] if warning else []
+
+
 # --- checking a token with debug_token ------------------------------------------------------
 
 
@@ -506,40 +595,42 @@ def resumed(
     """An earlier attempt published this and was cut off: never publish it again.
 
     Its first comment, if any, is left for a person to check (posting it again could
-    duplicate it).
+    duplicate it): the receipt carries that as a warning.
     """
     first = resume[0]
+    warnings: tuple[str, ...] = ()
     if rendered.first_comment:
-        log.warning(
-            "%s: %s %s was already published by an interrupted attempt; its first comment "
-            "was not retried: check it %s",
-            adapter.channel.key,
-            noun,
-            first.remote_id,
-            where,
+        warnings = (
+            f"{noun} {first.remote_id} was published by an interrupted attempt; its first "
+            f"comment was not retried (it may be there already): check it {where}",
         )
-    return Receipt(first.remote_id, first.url, adapter.now(), parts=tuple(resume))
+        log.warning("%s: %s", adapter.channel.key, warnings[0])
+    return Receipt(
+        first.remote_id, first.url, adapter.now(), parts=tuple(resume), warnings=warnings
+    )
 
 
 def first_comment(
     adapter: Adapter, graph: Graph, object_id: str, text: str | None, noun: str = "post"
-) -> str | None:
-    """Post the first comment; on failure log a warning and go on (the post stands)."""
+) -> tuple[str | None, tuple[str, ...]]:
+    """Post the first comment: (its id, no warning); on failure (None, a warning that names
+    what to do), and the post stands: it is published."""
     if not text:
-        return None
+        return None, ()
     try:
         result = graph.post(f"{object_id}/comments", message=text)
-        return require_id(result, adapter, what="the first comment")
+        return require_id(result, adapter, what="the first comment"), ()
     except PublishError as exc:
-        log.warning(
-            "%s: %s %s is published but its first comment failed (%s): %s",
-            adapter.channel.key,
-            noun,
-            object_id,
-            exc.kind,
-            exc.describe(),
+        warning = (
+            f"the first comment was not posted ({exc.describe()}): add it by hand on "
+            f"{adapter.rules.label}"
         )
-        return None
+        if isinstance(exc, AuthError):
+            needs = getattr(adapter, "comment_scope", None)
+            if needs:
+                warning += f"; the token needs the permission {needs} to post it"
+        log.warning("%s: %s %s is published but %s", adapter.channel.key, noun, object_id, warning)
+        return None, (warning,)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -568,7 +659,7 @@ def inspect_token(
     without them (warnings)."""
     label = graph.token_label
     var = ", ".join(adapter.channel.credentials.values()) or "its environment variable"
-    report = CredentialReport(ok=False)
+    report = CredentialReport(ok=False, warnings=adapter.setup_warnings(adapter.now().date()))
     try:
         answer = graph.get("debug_token", input_token=token, access_token=token)
     except PublishError as exc:

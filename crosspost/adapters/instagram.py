@@ -11,16 +11,29 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InDoubt, PartReceipt, PublishError, RateLimited, Rejected, TransientError
 from ..rules import MB, PlatformRules
-from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting, fail
+from .base import (
+    CredentialReport,
+    OnNote,
+    OnPart,
+    Receipt,
+    RemotePost,
+    Sent,
+    Setting,
+    Settlement,
+    fail,
+)
 from .graph import (
+    DEFAULT_GRAPH_VERSION,
     TRANSIENT_SUBCODES,
     Graph,
+    GraphAdapter,
     explain,
     first_comment,
     inspect_token,
@@ -36,10 +49,12 @@ log = logging.getLogger(__name__)
 REQUIRED_SCOPES = ("instagram_basic", "instagram_content_publish", "pages_read_engagement")
 WANTED_SCOPES = {"instagram_manage_comments": "first comments cannot be posted"}
 MAX_CAROUSEL = 10
+CONTAINER = "container"  # the note that keeps an attempt's container id
+LOOK_BACK = timedelta(days=1)  # a container lives 24 hours: its media is no older
 _CODE_IN_STATUS = re.compile(r"\b(\d{7})\b")
 
 
-class InstagramAdapter(Adapter):
+class InstagramAdapter(GraphAdapter):
     platform = "instagram"
     look_up_limit = 500  # recent() follows the Graph API's pages of 100
     rules = PlatformRules(
@@ -66,12 +81,15 @@ class InstagramAdapter(Adapter):
             required=True,
             help="public https URL where the office's web server serves the queue's images",
         ),
-        "graph_version": Setting("text", default="v21.0", help="Graph API version, e.g. v21.0"),
+        "graph_version": Setting(
+            "text", default=DEFAULT_GRAPH_VERSION, help="Graph API version, e.g. v26.0"
+        ),
         "timeout": Setting("number", default=30, help="seconds before an HTTP call gives up"),
         "poll_interval": Setting("number", default=60, help="seconds between status checks"),
         "poll_timeout": Setting("number", default=300, help="give up on a container after this"),
     }
     token_label = "Instagram access token"
+    comment_scope = "instagram_manage_comments"
 
     def _graph(self) -> Graph:
         return Graph(self, self.secret("access_token"), token_label=self.token_label)
@@ -98,6 +116,8 @@ class InstagramAdapter(Adapter):
         *,
         resume: Sequence[PartReceipt] = (),
         on_part: OnPart | None = None,
+        notes: Mapping[str, str] | None = None,
+        on_note: OnNote | None = None,
     ) -> Receipt:
         if resume:
             return resumed(self, rendered, resume, "media", "in the Instagram app")
@@ -108,17 +128,80 @@ class InstagramAdapter(Adapter):
         images = [(self._image_url(m.path, m.rel), m.alt) for m in rendered.media]
         user = self.user_id
         with self._graph() as graph:
+            # an earlier attempt's container: never build a second one while it may publish
+            container = self._reusable(graph, (notes or {}).get(CONTAINER), rendered)
+            if isinstance(container, Receipt):
+                return container
             self._check_quota(graph, user)
-            container = self._container(graph, user, rendered.text, images)
+            if container is None:
+                container = self._container(graph, user, rendered.text, images)
+                if on_note:  # recorded before media_publish, so a retry looks at it first
+                    on_note(CONTAINER, container)
             self._wait_until_ready(graph, container)
             result = graph.post(f"{user}/media_publish", publishing=True, creation_id=container)
             media_id = require_id(result, self, publishing=True, what="media_publish")
             published_at = self.now()
-            part = PartReceipt(0, media_id, self._permalink(graph, media_id))
-            if on_part:
+            part = PartReceipt(0, media_id, None)
+            if on_part:  # recorded before any best-effort read that may fail
                 on_part(part)
-            comment_id = first_comment(self, graph, media_id, rendered.first_comment, "media")
-        return Receipt(media_id, part.url, published_at, parts=(part,), comment_id=comment_id)
+            part = PartReceipt(0, media_id, self._permalink(graph, media_id))
+            comment_id, warnings = first_comment(
+                self, graph, media_id, rendered.first_comment, "media"
+            )
+        return Receipt(
+            media_id, part.url, published_at, parts=(part,), comment_id=comment_id,
+            warnings=warnings,
+        )  # fmt: skip
+
+    def _reusable(
+        self, graph: Graph, container: str | None, rendered: Rendered
+    ) -> str | Receipt | None:
+        """What became of the container an earlier attempt made (its id was noted before
+        `media_publish`): PUBLISHED, the media it became (found on the account); FINISHED or
+        IN_PROGRESS, the container, to publish; EXPIRED, ERROR or unknown, None (a new one
+        is made). Postiz published posts twice by building a new container here (PR #1681)."""
+        if not container:
+            return None
+        answer = graph.get(container, fields="status_code")
+        code = str(answer.get("status_code") or "")
+        if code == "PUBLISHED":
+            sent = Sent(rendered.post_id, (rendered.text,), (), self.now() - LOOK_BACK)
+            settled = self.settle(sent, containers=(container,), status=code)
+            assert settled.found is not None  # a PUBLISHED container is always found
+            log.info("%s: container %s was already published", self.channel.key, container)
+            return Receipt(
+                settled.found.remote_id, settled.found.url, settled.published_at or self.now(),
+                parts=(settled.found,),
+                warnings=("published by an earlier attempt; its first comment was not "
+                          "retried: check it in the Instagram app",)
+                if rendered.first_comment else (),
+            )  # fmt: skip
+        if code in ("FINISHED", "IN_PROGRESS"):
+            return container
+        return None
+
+    def settle(
+        self, sent: Sent, *, containers: Sequence[str] = (), status: str | None = None
+    ) -> Settlement:
+        """Look at the container first: not PUBLISHED means not published, whatever the
+        account shows (and, FINISHED, it is published on the next attempt, not rebuilt);
+        PUBLISHED, or no container noted, means the media is looked for on the account."""
+        container = containers[0] if containers else sent.notes.get(CONTAINER)
+        if container and status is None:
+            with self._graph() as graph:
+                status = str(graph.get(container, fields="status_code").get("status_code") or "")
+        if container and status != "PUBLISHED":
+            return Settlement(
+                None, True, detail=f"container {container} is {status or 'unknown'}, not published"
+            )
+        settled = super().settle(sent)
+        if container and settled.found is None:
+            # PUBLISHED is certain, but a container does not name the media it became (the
+            # IG Container node has no such field) and the caption was not found: record the
+            # container, so that nothing is ever published again
+            part = PartReceipt(0, container, None)
+            return Settlement(part, True, None, f"container {container} is PUBLISHED")
+        return settled
 
     def _image_url(self, path: Path, rel: str) -> str:
         try:
@@ -225,7 +308,7 @@ class InstagramAdapter(Adapter):
 
     # --- look-ups --------------------------------------------------------------------------
 
-    def recent(self, limit: int = 50) -> list[RemotePost]:
+    def recent(self, limit: int = 50, since: datetime | None = None) -> list[RemotePost]:
         with self._graph() as graph:
             return graph.recent(f"{self.user_id}/media", "caption", "timestamp", "permalink", limit)
 

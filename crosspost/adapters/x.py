@@ -8,6 +8,7 @@ where tweepy's and requests' exceptions become the typed errors of `crosspost.er
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,10 +23,22 @@ from ..errors import (
     RateLimited,
     Rejected,
     TransientError,
+    UsageCapped,
+    after_publishing_call,
 )
 from ..logsafe import protect_logs
 from ..rules import MB, PlatformRules
-from .base import Adapter, CredentialReport, OnPart, Receipt, RemotePost, Setting, fail
+from .base import (
+    Adapter,
+    CredentialReport,
+    OnNote,
+    OnPart,
+    Receipt,
+    RemotePost,
+    Setting,
+    comparable,
+    fail,
+)
 
 if TYPE_CHECKING:
     from ..posts import Media
@@ -41,8 +54,10 @@ RESET_HEADERS = (
     ("x-user-limit-24hour-reset", "x-user-limit-24hour-remaining"),
     ("x-app-limit-24hour-reset", "x-app-limit-24hour-remaining"),
 )
-# Words in X's 403 answers that are about the keys, the app or the account, not about the post.
-APP_ACCESS = ("oauth1 app permissions", "not permitted to perform this action", "app permissions")
+# X's problem types (the `type` of an RFC 7807 answer) and words in its 403 messages that are
+# about the keys, the app or the account rather than about the post. Only these hold the
+# channel; any other 403 fails the post alone (docs/platforms.md has the sources).
+APP_PERMISSIONS = ("oauth1-permissions", "oauth1 app permissions")
 API_ACCESS = (
     "client-not-enrolled",
     "attached to a project",
@@ -53,7 +68,12 @@ API_ACCESS = (
     "unsupported-authentication",
 )
 ACCOUNT_BLOCKED = ("suspended", "temporarily locked", "account is locked")
-DAILY_LIMIT = ("daily status update limit", "daily tweet limit")
+# "You are not permitted to perform this action." is about this post (a reply to a post that
+# limits replies, a deleted or protected post, a mention or quote the account may not make),
+# not about the keys: Postiz fails the post for it too.
+NOT_PERMITTED = "not permitted to perform this action"
+USAGE_CAPPED = "usage-capped"  # 429: the app's monthly post cap (not the 15-minute window)
+MEDIA_NOT_READY = "media ids are invalid"  # 400 on POST /2/tweets while X still processes
 DUPLICATE = "duplicate content"
 # Loggers that may print credentials at DEBUG (request headers, OAuth base strings, bodies).
 CHATTY_LOGGERS = (
@@ -77,6 +97,34 @@ def retry_at(headers: Mapping[str, str]) -> datetime | None:
         resets.append((exhausted, int(str(value).strip())))
     chosen = [at for exhausted, at in resets if exhausted] or [at for _, at in resets]
     return datetime.fromtimestamp(max(chosen), UTC) if chosen else None
+
+
+_X_ENTITY = re.compile(r"&(amp|lt|gt);")
+_X_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
+_TCO = re.compile(r"https?://t\.co/\w+")
+
+
+def unescape_x(text: str) -> str:
+    """X's `text` as it was sent: X escapes exactly &, < and > (one pass, so a literal
+    '&amp;' that came back as '&amp;amp;' stays '&amp;')."""
+    return _X_ENTITY.sub(lambda m: _X_ENTITIES[m.group(1)], text)
+
+
+def _link_ours(text: str) -> str:
+    """Every link X would shorten (as twitter-text finds them, schemeless ones too) as a
+    placeholder link."""
+    from twitter_text import extract_urls_with_indices
+
+    out, at = [], 0
+    for found in extract_urls_with_indices(text):
+        start, end = found["indices"]
+        out += [text[at:start], "https://t.co/x"]
+        at = end
+    return "".join(out) + text[at:]
+
+
+def _folded(text: str) -> str:
+    return comparable(_TCO.sub("https://t.co/x", text))
 
 
 def _before_sending(exc: BaseException) -> bool:
@@ -114,6 +162,9 @@ class XAdapter(Adapter):
     credentials = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
     settings = {
         "timeout": Setting("number", default=30, help="seconds before an HTTP call gives up"),
+        "media_timeout": Setting(
+            "number", default=300, help="seconds X may take to process a GIF before a retry"
+        ),
     }
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -168,7 +219,13 @@ class XAdapter(Adapter):
             keys["access_token"],
             keys["access_token_secret"],
         ).apply_auth()
-        return MediaUploader(self.client().session, auth)
+        return MediaUploader(
+            self.client().session, auth, sleep=self.sleep, max_wait=self._media_wait()
+        )
+
+    def _media_wait(self) -> float:
+        value = self.channel.settings.get("media_timeout")
+        return float(value) if value is not None else 300.0
 
     @contextmanager
     def _mapped(
@@ -224,6 +281,8 @@ class XAdapter(Adapter):
             )
         else:
             return None
+        if sending:  # the one rule: no blind retry once the post may exist
+            error = after_publishing_call(error)
         if part is not None and error.part is None:
             error.part = part
         if completed and not error.completed:
@@ -236,7 +295,16 @@ class XAdapter(Adapter):
         status_text = f"{status} {response.reason or ''}".strip()
         said = "; ".join(str(m) for m in exc.api_messages) or str(exc)
         words = self._problem_words(response, said)
-        if status == 429 or any(w in words for w in DAILY_LIMIT):
+        if status == 429 and USAGE_CAPPED in words:
+            return UsageCapped(
+                f"the X app's monthly post cap is reached, so {self.handle} cannot post until "
+                "it resets at the start of the app's next billing month (the X developer "
+                "portal's Usage page shows the date); upgrade the app's X API plan to post "
+                "sooner. The channel is held: run crosspost doctor once the cap has reset",
+                platform_message=said,
+                code=status,
+            )
+        if status == 429:
             when = retry_at(response.headers)
             after = f"retry after {when:%Y-%m-%d %H:%M} UTC" if when else "X did not say when"
             return RateLimited(
@@ -244,43 +312,20 @@ class XAdapter(Adapter):
                 retry_at=when,
                 platform_message=said,
                 code=status,
+                refused=True,  # X's rate limiter answers before the request is processed
             )
         if status == 401:
             return AuthError(self._keys_rejected(status_text), platform_message=said, code=status)
-        if status == 403:
-            if DUPLICATE in words:
-                return Rejected(
-                    f"{doing}: X refuses a post identical to one {self.handle} already "
-                    f"published ({status_text}); change the wording to post it again",
-                    platform_message=said,
-                    code=status,
-                )
-            if any(w in words for w in APP_ACCESS):
-                return AuthError(
-                    f"the X app behind {self.handle} is not allowed to post ({status_text}): "
-                    "in the X developer portal set the app's permissions to 'Read and write', "
-                    f"then regenerate the access token and secret and update {self._token_vars()}",
-                    platform_message=said,
-                    code=status,
-                )
-            if any(w in words for w in API_ACCESS):
-                return AuthError(
-                    f"the X developer app behind {self.handle} has no access to this part of "
-                    f"the X API ({status_text}): check the app's project and access level in "
-                    "the X developer portal",
-                    platform_message=said,
-                    code=status,
-                )
-            if any(w in words for w in ACCOUNT_BLOCKED):
-                return AuthError(
-                    f"the X account {self.handle} is suspended or locked ({status_text}): sign "
-                    f"in to X as {self.handle} and resolve it",
-                    platform_message=said,
-                    code=status,
-                )
-            return Rejected(
-                f"{doing}: X refused it ({status_text})", platform_message=said, code=status
+        if status == 400 and MEDIA_NOT_READY in words:
+            return TransientError(
+                f"{doing}: X had not finished processing the images ({status_text}); the post "
+                "is tried again with fresh uploads",
+                platform_message=said,
+                code=status,
+                refused=True,  # a 400 creates nothing
             )
+        if status == 403:
+            return self._forbidden(doing, status_text, said, words)
         if status >= 500 or status == 408:
             return TransientError(
                 f"{doing}: X had a server problem ({status_text}); it will be retried",
@@ -291,6 +336,45 @@ class XAdapter(Adapter):
             f"{doing}: X refused it ({status_text})", platform_message=said, code=status
         )
 
+    def _forbidden(self, doing: str, status_text: str, said: str, words: str) -> PublishError:
+        """A 403: about this post (fail it), or about the keys, app or account (hold)."""
+        kwargs: dict[str, Any] = {"platform_message": said, "code": 403}
+        if DUPLICATE in words:
+            return Rejected(
+                f"{doing}: X refuses a post identical to one {self.handle} already "
+                f"published ({status_text}); change the wording to post it again",
+                **kwargs,
+            )
+        if NOT_PERMITTED in words:
+            return Rejected(
+                f"{doing}: X does not permit this post from {self.handle} ({status_text}). "
+                "Check what it does: a reply to a post that limits who can reply, or that was "
+                "deleted or made private; a mention or quote of an account that blocks "
+                f"{self.handle}; a link X treats as spam. Change the post, then publish it again",
+                **kwargs,
+            )
+        if any(w in words for w in APP_PERMISSIONS):
+            return AuthError(
+                f"the X app behind {self.handle} is not allowed to post ({status_text}): "
+                "in the X developer portal set the app's permissions to 'Read and write', "
+                f"then regenerate the access token and secret and update {self._token_vars()}",
+                **kwargs,
+            )
+        if any(w in words for w in API_ACCESS):
+            return AuthError(
+                f"the X developer app behind {self.handle} has no access to this part of "
+                f"the X API ({status_text}): check the app's project and access level in "
+                "the X developer portal",
+                **kwargs,
+            )
+        if any(w in words for w in ACCOUNT_BLOCKED):
+            return AuthError(
+                f"the X account {self.handle} is suspended or locked ({status_text}): sign "
+                f"in to X as {self.handle} and resolve it",
+                **kwargs,
+            )
+        return Rejected(f"{doing}: X refused it ({status_text})", **kwargs)
+
     def _network_error(self, exc: BaseException, doing: str, sending: bool) -> PublishError:
         import requests
 
@@ -298,7 +382,10 @@ class XAdapter(Adapter):
             exc, requests.exceptions.ConnectTimeout
         )
         if _before_sending(exc):
-            return TransientError(f"{doing}: could not reach X ({exc}); it will be retried")
+            return TransientError(
+                f"{doing}: could not reach X ({exc}); it will be retried",
+                refused=True,  # nothing left this machine
+            )
         if sending:
             lost = f"no answer from X within {self.timeout:g} s" if timed_out else f"{exc}"
             return InDoubt(
@@ -342,6 +429,8 @@ class XAdapter(Adapter):
         *,
         resume: Sequence[PartReceipt] = (),
         on_part: OnPart | None = None,
+        notes: Mapping[str, str] | None = None,
+        on_note: OnNote | None = None,
     ) -> Receipt:
         texts = [rendered.text, *rendered.thread]
         parts = sorted(resume, key=lambda p: p.index)
@@ -395,7 +484,9 @@ class XAdapter(Adapter):
     def _me(self) -> Any:
         return self.client().get_me(user_auth=True).data
 
-    def recent(self, limit: int = 50) -> list[RemotePost]:
+    def recent(self, limit: int = 50, since: datetime | None = None) -> list[RemotePost]:
+        """The timeline, newest first; with `since`, only posts created from then on
+        (`start_time`): X bills reads per post, so settling reads only what it needs."""
         if limit <= 0:
             return []
         posts: list[RemotePost] = []
@@ -409,18 +500,38 @@ class XAdapter(Adapter):
                     self._user_id,
                     max_results=min(100, max(5, limit - len(posts))),  # X takes 5 to 100
                     pagination_token=token,
-                    tweet_fields=["created_at"],
+                    start_time=since,  # tweepy sends a datetime as YYYY-MM-DDTHH:MM:SSZ
+                    tweet_fields=["created_at", "referenced_tweets"],
                     user_auth=True,  # tweepy's default here is an app bearer token
                 )
                 for tweet in page.data or []:
                     tweet_id = str(tweet.id)
+                    replied = [
+                        str(ref.id)
+                        for ref in tweet.referenced_tweets or []
+                        if ref.type == "replied_to"
+                    ]
                     posts.append(
-                        RemotePost(tweet_id, tweet.text, tweet.created_at, self.url(tweet_id))
+                        RemotePost(
+                            tweet_id,
+                            tweet.text,
+                            tweet.created_at,
+                            self.url(tweet_id),
+                            reply_to=replied[0] if replied else None,
+                        )
                     )
                 token = (page.meta or {}).get("next_token")
                 if not token or not page.data:
                     break
         return posts[:limit]
+
+    def same_text(self, sent: str, found: str) -> bool:
+        """As X stores a post: `text` comes back with &, < and > HTML-escaped, every link
+        (schemeless ones too) as a t.co link, and a post with images ends with one more
+        t.co link for the attachment (X API v2 data dictionary; tweepy's recorded answers)."""
+        ours = _folded(_link_ours(sent))
+        theirs = _folded(unescape_x(found))
+        return theirs == ours or theirs == f"{ours} <link>".strip()
 
     def delete(self, remote_id: str) -> None:
         doing = f"deleting post {remote_id} from {self.handle}"
