@@ -79,7 +79,8 @@ def test_recent_and_delete_read_the_outbox(fake: Path) -> None:
     assert [p.remote_id for p in posts] == [two.remote_id, one.remote_id]
     assert posts[0].text == "Goodbye Kent."
     # every part is there, newest first, each replying to the one before
-    assert [p.remote_id for p in adapter.recent() if p.remote_id in {x.remote_id for x in two.parts}] == [
+    ids = {x.remote_id for x in two.parts}
+    assert [p.remote_id for p in adapter.recent() if p.remote_id in ids] == [
         p.remote_id for p in reversed(two.parts)
     ]
     assert [p.reply_to for p in adapter.recent()[: len(two.parts)]] == [

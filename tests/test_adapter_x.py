@@ -402,8 +402,8 @@ def test_an_image_whose_upload_says_processing_is_waited_for(
 ) -> None:
     slept: list[float] = []
     adapter = make_adapter(project, "PCCKent", now=lambda: NOW, sleep=slept.append)
-    api.post(UPLOAD, json={"data": {"id": MEDIA1, "media_key": f"3_{MEDIA1}",
-                                    "processing_info": {"state": "pending", "check_after_secs": 2}}})  # fmt: skip
+    pending = {"state": "pending", "check_after_secs": 2}
+    api.post(UPLOAD, json={"data": {"id": MEDIA1, "processing_info": pending}})
     api.get(UPLOAD, json={"data": {"id": MEDIA1, "processing_info": {"state": "succeeded"}}})
     api.post(METADATA, json={"data": {"associated_metadata": True, "id": MEDIA1}})
     created(api, ID1)

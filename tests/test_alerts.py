@@ -548,7 +548,6 @@ def test_kinds_sent_nowhere_are_warned_about(tmp_path: Path) -> None:
     _, parsed, problems = load(tmp_path, "alerts:\n  on:\n    failed: [json://h/x]\n")
     [warning] = problems.warnings
     assert warning.mark.line == 2
-    assert "alerts for expired, in_doubt, auth, capped, held, token_expiring, warning are sent nowhere" in (
-        warning.message
-    )
+    kinds = "expired, in_doubt, auth, capped, held, token_expiring, warning"
+    assert f"alerts for {kinds} are sent nowhere" in warning.message
     assert parsed.targets("failed") and not parsed.targets("expired")
