@@ -274,7 +274,9 @@ def next_step(kind: str, post_id: str | None, channel: str, error_kind: str | No
             "Or leave it: it is not sent again by itself."
         )
     if kind == "expired":
-        return f"If it still matters, publish it by hand: {publish}\nOtherwise nothing needs doing."
+        return (
+            f"If it still matters, send it late: {release} --late\nOtherwise nothing needs doing."
+        )
     if kind == "in_doubt":
         return (
             "Check the account for this post; nothing is sent again until it is settled.\n"
@@ -287,8 +289,8 @@ def next_step(kind: str, post_id: str | None, channel: str, error_kind: str | No
         return (
             "The channel's posts are held: none is sent until the allowance resets (the "
             "message above says when) or the app's plan is upgraded. Then run crosspost "
-            "doctor: once it passes, the held posts go out (those overdue by then stay held "
-            f"until released: {release} --late)."
+            "doctor: once it passes, the held posts go out (those overdue by then expire: send "
+            f"one late with {release} --late)."
         )
     if kind == "warning":
         return (

@@ -273,7 +273,10 @@ def doctor(config_path: str) -> None:
     """Check every channel's credentials, permissions and quota online.
 
     Says what is wrong in words a comms officer can act on, and warns when a token expires
-    within 14 days. Publishes nothing. Exits 1 if any channel cannot publish.
+    within 14 days or a platform API version the config names stops working within 90.
+    Publishes nothing. Exits 1 if any channel cannot publish.
+
+    Example: crosspost doctor --config crosspost.yaml
     """
     from .adapters.base import CredentialReport
     from .alerts import Alerter
@@ -292,6 +295,7 @@ def doctor(config_path: str) -> None:
             report = CredentialReport(ok=False, problems=[adapter.clean(str(exc))])
         except NotImplementedError:
             report = CredentialReport(ok=True, warnings=["this platform cannot check credentials"])
+        report.warnings[:0] = adapter.setup_warnings(adapter.now().date())  # e.g. API version
         head = f"{'✓' if report.ok else '✗'} {key} ({channel.rules.label} {channel.handle})"
         if report.account:
             head += f": signed in as {report.account}"
@@ -448,9 +452,22 @@ def approve(post_id: str, by: str, config_path: str) -> None:
     save_approval(config.approvals_path, Approval(post_id, by, when, digest))
     with Ledger(config.state_path) as ledger:
         ledger.event(by, "approved", post_id, None, digest)
+        now = ledger.clock()
+        overdue = [
+            d for d in ledger.deliveries(["held", "expired"])
+            if d.post_id == post_id and d.due_at is not None
+            and now - d.due_at > config.daemon.lateness
+        ]  # fmt: skip
     channels = ", ".join(r.channel for r in rendered)
     click.echo(f"✓ {post_id} approved by {by} for {channels} ({digest[:19]}…)")
     click.echo(f"  recorded in {config.approvals_path.name}: commit it with the queue")
+    if overdue:  # an approval does not lift lateness: say so now, not in an expiry alert
+        late = int(config.daemon.lateness.total_seconds() // 60)
+        click.echo(
+            f"  ! its time passed more than {late} minutes ago on "
+            f"{', '.join(d.channel for d in overdue)}: it is not published late. To send it "
+            f"late all the same: crosspost release {post_id} --late"
+        )
 
 
 @main.command()
@@ -521,9 +538,9 @@ def resume(channel: str | None, release_overdue: bool, by: str, config_path: str
             if d.error_kind == "paused" and (channel is None or d.channel == channel)
         ]  # fmt: skip
         still = pauses(ledger, ledger.clock())
-        if release_overdue:
+        if release_overdue:  # the option says it: overdue, sent late on this person's word
             for delivery in held:
-                _release(ledger, delivery, by)
+                _release(ledger, delivery, by, late=True)
     click.echo(f"▶ resumed by {by}" + (f" (channel {channel})" if channel else ""))
     if held and release_overdue:
         click.echo(f"  {len(held)} held deliveries released: they go out now")
@@ -538,28 +555,66 @@ def resume(channel: str | None, release_overdue: bool, by: str, config_path: str
 @main.command()
 @click.argument("post_id")
 @click.option("--channel", "channels", multiple=True, metavar="CH", help="Only this channel.")
+@click.option(
+    "--late",
+    is_flag=True,
+    help="Also send deliveries more than the configured lateness past their time (and "
+    "expired ones): recorded as released late, with your name.",
+)
 @by_option
 @config_option
 @config_errors
-def release(post_id: str, channels: tuple[str, ...], by: str, config_path: str) -> None:
+def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config_path: str) -> None:
     """Send held deliveries of a post (held by a pause, a blackout window or an approval).
 
-    They go out at once, however late, unless whatever held them still applies.
-    """
+    They go out within moments, unless whatever held them still applies. Nothing is sent
+    more than the configured lateness (default 30 minutes) after its time unless you say so
+    with --late, which also sends deliveries that expired.
+
+    Example: crosspost release 2026-12-03-vawg-inquiry-report --channel PCCKent --late
+    """  # fmt: skip
     from .config import load_config
     from .ledger import Ledger
 
     config = load_config(config_path)
+    lateness = config.daemon.lateness
     with Ledger(config.state_path) as ledger:
-        held = [
-            d for d in ledger.deliveries(["held"])
+        now = ledger.clock()
+        states = ["held", "expired"] if late else ["held"]
+        found = [
+            d for d in ledger.deliveries(states)
             if d.post_id == post_id and (not channels or d.channel in channels)
         ]  # fmt: skip
-        if not held:
+        if not found:
+            expired = [
+                d for d in ledger.deliveries(["expired"])
+                if d.post_id == post_id and (not channels or d.channel in channels)
+            ]  # fmt: skip
+            if expired:
+                raise click.ClickException(
+                    f"{post_id} expired (it was not published late); to send it late all the "
+                    f"same: crosspost release {post_id} --late"
+                )
             raise click.ClickException(f"{post_id} has no held deliveries")
-        for delivery in held:
-            _release(ledger, delivery, by)
-            click.echo(f"✓ {post_id} on {delivery.channel}: released, it goes out now")
+        refused = 0
+        for delivery in found:
+            overdue = delivery.due_at is not None and now - delivery.due_at > lateness
+            if overdue and not late:
+                refused += 1
+                minutes = int((now - delivery.due_at).total_seconds() // 60)  # type: ignore[operator]
+                click.echo(
+                    f"✗ {post_id} on {delivery.channel}: due {minutes} minutes ago, more than "
+                    f"the {int(lateness.total_seconds() // 60)} minutes allowed, so it is not "
+                    f"sent late unless you say so: crosspost release {post_id} --channel "
+                    f"{delivery.channel} --late",
+                    err=True,
+                )
+                continue
+            _release(ledger, delivery, by, late=overdue)
+            when = "late, " if overdue else ""
+            click.echo(f"✓ {post_id} on {delivery.channel}: released {when}it goes out now")
+    if refused:
+        sys.exit(1)
 
 
 def _publish_refusal(project: Any, post: Any, channels: list[str]) -> str | None:
@@ -706,10 +761,12 @@ def _since(value: str | None, config: Any) -> datetime | None:
         raise click.BadParameter(str(exc), param_hint="--since") from None
 
 
-def _release(ledger: Any, delivery: Any, by: str) -> None:
+def _release(ledger: Any, delivery: Any, by: str, *, late: bool = False) -> None:
+    """Back in the queue; `late`: past its lateness, sent all the same on `by`'s word."""
     ledger.set_state(
-        delivery, "pending", error=f"released by {by}", error_kind="released", actor=by,
-        only_from=["held"], retry_at=ledger.clock(),
+        delivery, "pending", actor=by, only_from=["held", "expired"], retry_at=ledger.clock(),
+        error=f"released {'late ' if late else ''}by {by}",
+        error_kind="released_late" if late else "released",
     )  # fmt: skip
 
 

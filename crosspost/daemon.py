@@ -34,6 +34,11 @@ from .publishing import dry_run_channel, owner_name, send
 from .timeparse import format_local
 
 log = logging.getLogger("crosspost.daemon")
+# Nothing is published later than `lateness` after its time, whatever held it (downtime, a
+# pause, a late approval, a channel hold): it expires. Only these go on however late: a send
+# that was tried on time and is waiting for its retry or its settlement, and a delivery a
+# person released late on purpose (`crosspost release --late`, recorded with their name).
+GOES_ON_LATE = frozenset({"transient", "rate_limited", "in_doubt", "released_late"})
 
 
 def _utcnow() -> datetime:
@@ -276,13 +281,14 @@ class Daemon:
             return
         lateness = self.config.daemon.lateness
         due = delivery.due_at
-        first_try = delivery.attempts == 0 and delivery.retry_at is None  # not released by hand
-        if first_try and due is not None and now - due > lateness:
+        if delivery.error_kind not in GOES_ON_LATE and due is not None and now - due > lateness:
             done = ledger.set_state(
                 delivery, "expired", error_kind="expired", actor=self.owner,
                 only_from=["pending"],
                 error=f"due {due:%Y-%m-%d %H:%M} UTC, {_minutes(now - due)} late: more than "
-                f"the {_minutes(lateness)} allowed, so it was not published late",
+                f"the {_minutes(lateness)} allowed, so it was not published late. To send it "
+                f"late all the same: crosspost release {delivery.post_id} --channel "
+                f"{delivery.channel} --late",
             )  # fmt: skip
             log.error("expired %s on %s: due %s, not published late", *key, due.isoformat())
             self.failures += 1

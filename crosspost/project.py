@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,8 @@ class Project:
     # (post, channel, why) for each pair that could not be rendered (a broken or missing
     # template): the HTML preview shows them
     failures: list[tuple[Post, str, str]] = field(default_factory=list)
+    # (post id, publication time) already warned about as in the past: once per post
+    past_noted: set[tuple[str, datetime]] = field(default_factory=set)
 
     def broken_files(self) -> set[Path]:
         """Files with errors, post files with a rendering that has problems among them: the
@@ -172,12 +174,11 @@ def render_one(project: Project, post: Post, key: str) -> Rendered | None:
             project.problems.warning(mark, message)
     when = rendered.publish_at
     if when is not None and when < project.now and post.status == "ready":
-        message = (
-            f"publish_at {when.isoformat()} is in the past: the daemon would expire it, "
-            "not publish it late"
-        )
+        message = past_message(when, project.now, project.config.daemon.lateness, post.id)
         rendered.warnings.append(message)
-        project.problems.warning(_time_mark(post, key), f"{channel.key}: {message}")
+        if (post.id, when) not in project.past_noted:  # once per post, not per channel
+            project.past_noted.add((post.id, when))
+            project.problems.warning(_time_mark(post, key), message)
     if post.status == "draft":
         rendered.warnings.append("draft: will not be published until status is ready")
     blackout = project.config.blackout_for(key, rendered.publish_at, post.tags)
@@ -189,6 +190,25 @@ def render_one(project: Project, post: Post, key: str) -> Rendered | None:
         rendered.warnings.append(message)
         project.problems.warning(_time_mark(post, key), f"{key}: {message}")
     return rendered
+
+
+def past_message(when: datetime, now: datetime, lateness: timedelta, post_id: str) -> str:
+    """What a daemon running now would do with a post whose time has passed (the same rule
+    as the daemon's: within `lateness` it still goes out, after it it expires)."""
+    late = now - when
+    minutes = int(late.total_seconds() // 60)
+    allowed = int(lateness.total_seconds() // 60)
+    ago = f"{minutes} minute{'s' * (minutes != 1)} ago" if minutes < 120 else "long ago"
+    if late <= lateness:
+        return (
+            f"publish_at {when.isoformat()} has passed ({ago}): a daemon running now would "
+            f"still publish it, late but within the {allowed} minutes allowed"
+        )
+    return (
+        f"publish_at {when.isoformat()} is in the past ({ago}), more than the {allowed} "
+        "minutes allowed: the daemon would expire it, not publish it late (to send it late "
+        f"all the same: crosspost release {post_id} --late)"
+    )
 
 
 def _time_mark(post: Post, key: str):  # type: ignore[no-untyped-def]

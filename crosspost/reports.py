@@ -24,8 +24,9 @@ from .timeparse import format_local, localize
 HISTORY_COLUMNS = (
     "post_id", "channel", "platform", "handle", "scheduled_at", "published_at", "remote_id",
     "url", "parts", "comment_id", "file", "edited_after_publishing", "approved_by",
-    "alt_texts", "retracted_at", "retraction", "text",
+    "alt_texts", "retracted_at", "retraction", "warning", "text",
 )  # fmt: skip
+WARNING_SHOWN_FOR = timedelta(days=7)  # status lists a publication's warning this long
 _LABELS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "fake": "fake"}
 _FOREVER = datetime.max.replace(tzinfo=UTC)
 
@@ -59,7 +60,8 @@ def status_report(
     paused, pause_reason, counts), `paused` (pause controls: key, channel (None for
     everything), reason),
     `upcoming` (pending, by next try, at most `upcoming_limit`; `upcoming_total` counts all),
-    `in_progress`, `held`, `failed`, `in_doubt`, `expired`, `edited_after_publishing`.
+    `in_progress`, `held`, `failed`, `in_doubt`, `expired`, `edited_after_publishing`,
+    `published_with_warning` (published in the last week, with what failed after it).
     A delivery whose channel is no longer configured still appears, with handle and
     platform None.
     """
@@ -132,6 +134,17 @@ def status_report(
         for d in by_state["published"]
         if d.edited_hash
     ]
+    warned = [
+        {
+            **base(d),
+            "remote_id": d.remote_id,
+            "url": d.url,
+            "published_at": _iso(d.published_at),
+            "warning": d.warning,
+        }
+        for d in by_state["published"]
+        if d.warning and d.published_at is not None and now - d.published_at <= WARNING_SHOWN_FOR
+    ]
 
     holds = ledger.controls("hold:")
     pauses = ledger.controls("pause")
@@ -163,7 +176,7 @@ def status_report(
         "now": _iso(now),
         "timezone": config.timezone.key,
         "needs_attention": bool(
-            failed or in_doubt or held or expired or edited or stale or held_channels
+            failed or in_doubt or held or expired or edited or stale or held_channels or warned
         ),
         "counts": _counts(everything),
         "channels": channels,
@@ -176,6 +189,7 @@ def status_report(
         "in_doubt": in_doubt,
         "expired": expired,
         "edited_after_publishing": edited,
+        "published_with_warning": warned,
     }
 
 
@@ -290,6 +304,15 @@ def format_status_text(report: dict[str, Any], zone: ZoneInfo) -> str:
                 f"{item['url'] or item['remote_id']}"
             )
 
+    if report["published_with_warning"]:
+        section(
+            f"! Published, but something after it failed ({len(report['published_with_warning'])})"
+        )
+        for item in report["published_with_warning"]:
+            lines.append(head("!", item, f"published {when(item['published_at'])}"))
+            lines.append(f"      {item['warning']}")
+            lines.append(f"      the post: {item['url'] or item['remote_id']}")
+
     if report["in_progress"]:
         section(f"… In progress ({len(report['in_progress'])})")
         for item in report["in_progress"]:
@@ -342,6 +365,7 @@ def _status_summary(report: dict[str, Any]) -> str:
         (stale, "claim run out|claims run out"),
         (len(report["expired"]), "expired"),
         (len(report["edited_after_publishing"]), "edited after publishing"),
+        (len(report["published_with_warning"]), "published with a warning|published with warnings"),
     ]
     said = [f"{n} {_plural(n, what)}" for n, what in problems if n]
     counts = report["counts"]
@@ -402,6 +426,7 @@ def history_rows(
                 "media": [{"path": path, "alt": alt} for path, alt in d.media],
                 "retracted_at": _iso(d.retracted_at),
                 "retraction": d.retraction,
+                "warning": d.warning,
             }
         )
     return rows
@@ -460,6 +485,8 @@ def _history_text(rows: list[dict[str, Any]], zone: ZoneInfo) -> str:
             lines.append(f"    first comment: id {row['comment_id']}")
         if row["edited_after_publishing"]:
             lines.append("    ! edited after publishing: the live post shows the earlier version")
+        if row.get("warning"):
+            lines.append(f"    ! {row['warning']}")
     if lines:
         lines.append("")
     n = len(rows)

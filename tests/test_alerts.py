@@ -457,7 +457,7 @@ def test_no_alerts_section_sends_nothing_and_records_nothing(
     [
         ("failed", None, "then run: crosspost publish safer-streets --channel PCCKent"),
         ("failed", None, "Or leave it"),
-        ("expired", None, "publish it by hand: crosspost publish safer-streets --channel PCCKent"),
+        ("expired", None, "send it late: crosspost release safer-streets --channel PCCKent --late"),
         ("in_doubt", None, "crosspost resolve safer-streets --channel PCCKent --published"),
         ("in_doubt", None, "crosspost resolve safer-streets --channel PCCKent --not-published"),
         ("auth", None, "Run crosspost doctor"),

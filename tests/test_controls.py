@@ -229,3 +229,88 @@ def test_the_daemon_alerts_a_failure_once_through_apprise(site: Path, hook: Hook
     d.sweep()
     time.sleep(0.5)
     assert len(hook.payloads()) == 1  # no duplicate on later sweeps
+
+
+# --- lateness: nothing goes out later than allowed unless a person says so -----------------
+
+
+def _london(moment: datetime) -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%d %H:%M")
+
+
+def test_a_late_approval_does_not_publish_late(site: Path) -> None:
+    """Approving an overdue post used to publish it at once, however late. An approval does
+    not lift lateness: the delivery expires, and only `release --late` sends it, on record."""
+    add_to_config(site, "require_approval: true\n")
+    due = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+    post(site, "p", _london(due), extra="channels: [x]\n")
+    clock = Clock(due)
+    d = daemon(site, clock)
+    d.deliver_due()
+    assert state(site, "p") == "held"
+    clock.now = datetime.now(UTC)  # three hours later, the approver gets to it
+    code, out = cli(site, "approve", "p", "--by", "Jo")
+    assert code == 0 and "it is not published late" in out and "release p --late" in out
+    d.load("approvals changed")
+    d.deliver_due()
+    assert state(site, "p") == "expired" and outbox(site) == []
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        expired = ledger.get("p", "x")
+    assert expired is not None and "crosspost release p --channel x --late" in (
+        expired.last_error or ""
+    )
+    code, out = cli(site, "release", "p", "--by", "Jo")
+    assert code == 1 and "--late" in out and outbox(site) == []
+    code, out = cli(site, "release", "p", "--late", "--by", "Sam")
+    assert code == 0 and "released late" in out
+    clock.now = datetime.now(UTC) + timedelta(seconds=1)
+    d.deliver_due()
+    assert state(site, "p") == "published" and len(outbox(site)) == 1
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        released = [e for e in ledger.events() if e.detail == "released late by Sam"]
+    assert [(e.actor, e.kind) for e in released] == [("Sam", "pending")]
+
+
+def test_releasing_an_overdue_held_post_needs_late(site: Path) -> None:
+    due = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    post(site, "p", _london(due), extra="channels: [x]\n")
+    code, _ = cli(site, "pause", "--reason", "incident", "--by", "Sam")
+    assert code == 0
+    clock = Clock(due)
+    d = daemon(site, clock)
+    d.deliver_due()
+    assert state(site, "p") == "held"
+    code, out = cli(site, "resume", "--by", "Sam")
+    assert code == 0
+    clock.now = datetime.now(UTC)
+    code, out = cli(site, "release", "p", "--by", "Sam")
+    assert code == 1 and "due 120 minutes ago" in out and "--late" in out
+    d.deliver_due()
+    assert state(site, "p") == "held" and outbox(site) == []
+    code, out = cli(site, "release", "p", "--channel", "x", "--late", "--by", "Sam")
+    assert code == 0
+    clock.now = datetime.now(UTC) + timedelta(seconds=1)
+    d.deliver_due()
+    assert state(site, "p") == "published"
+
+
+def test_a_hold_lifted_after_lateness_expires_the_post(site: Path) -> None:
+    """A delivery tried on time and held (here: a channel hold) is not sent hours later just
+    because it was tried once: past lateness, it expires too."""
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        ledger.set_control("hold:x", "auth: keys rejected", "daemon", "")
+    d.deliver_due()
+    assert state(site, "p") == "held"
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        ledger.set_control("hold:x", None, "doctor", "")
+        held = ledger.get("p", "x")
+        assert held is not None
+        ledger.set_state(held, "pending", actor="doctor", only_from=["held"])
+    clock.now += timedelta(hours=5)
+    d.deliver_due()
+    assert state(site, "p") == "expired" and outbox(site) == []

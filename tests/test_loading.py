@@ -185,6 +185,27 @@ def test_a_post_in_the_past_is_a_warning_not_an_error(project: Path) -> None:
     assert any("in the past" in p.message for p in result.problems.warnings)
 
 
+def test_a_past_post_is_warned_about_once_saying_what_the_daemon_would_do(
+    project: Path,
+) -> None:
+    """The warning agrees with the daemon: within lateness the post still goes out (late);
+    past it, it expires. Once per post, not once per channel."""
+    both = "channels: [PCCKent, KentPCC]\n"
+    write(project, "soon.yaml", f"publish_at: 2026-11-25 11:50\ntitle: Soon\n{both}")
+    write(project, "old.yaml", f"publish_at: 2026-11-23 10:00\ntitle: Old\n{both}")
+    result = validate(project / "crosspost.yaml", now=NOW, environ={})  # 12:00 UTC
+    past = [p for p in result.problems.warnings if "publish_at" in p.message]
+    assert len(past) == 2, [p.message for p in past]
+    soon, old = sorted(past, key=lambda p: p.mark.path.name, reverse=True)
+    assert soon.mark.path.name == "soon.yaml"
+    assert "has passed (10 minutes ago)" in soon.message
+    assert "would still publish it, late but within the 30 minutes allowed" in soon.message
+    assert "expire" not in soon.message
+    assert "more than the 30 minutes allowed: the daemon would expire it" in old.message
+    assert "crosspost release old --late" in old.message
+    assert not soon.message.startswith(("PCCKent", "KentPCC"))  # not a channel's own warning
+
+
 def test_a_reload_with_a_cache_rereads_only_what_changed(project: Path) -> None:
     from crosspost.project import LoadCache
 

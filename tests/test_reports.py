@@ -423,6 +423,7 @@ def test_history_rows_oldest_first_with_everything(ledger: Ledger, project: Path
         "media": [],
         "retracted_at": None,
         "retraction": None,
+        "warning": None,
     }
     assert rows[2]["text"] == TRICKY and rows[2]["comment_id"] == "104857600_1_9"
     assert rows[2]["edited_after_publishing"] is False
@@ -469,6 +470,7 @@ def test_history_csv_round_trip(ledger: Ledger, project: Path) -> None:
         "alt_texts": "",
         "retracted_at": "",
         "retraction": "",
+        "warning": "",
         "text": "text",
     }
     assert format_history([], "csv", LONDON) == ",".join(HISTORY_COLUMNS)

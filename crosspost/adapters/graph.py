@@ -149,10 +149,14 @@ def version_warning(value: object, today: date) -> str | None:
         )
     if ends - today <= VERSION_WARNING:
         return (
-            f"Graph API {version} stops working on {ends:%d %B %Y} ({(ends - today).days} "
-            f"days from now): {fix} before then"
+            f"Graph API {version} stops working on {ends:%d %B %Y} ({_days(ends - today)} "
+            f"from now): {fix} before then"
         )
     return None
+
+
+def _days(delta: timedelta) -> str:
+    return f"{delta.days} day{'s' * (delta.days != 1)}"
 
 
 def _version_key(version: str) -> tuple[int, int]:
@@ -497,12 +501,12 @@ def _coded(
     if code in TRANSIENT_CODES:
         return TransientError(f"{label} had a temporary problem ({tag}): {said}", **kwargs)
     if code in BLOCKED_CODES:
-        retry_at = _retry_at(adapter, response) or adapter.now() + BLOCKED_WAIT
+        until = _retry_at(adapter, response) or adapter.now() + BLOCKED_WAIT
         why = "posting too fast" if subcode == 1390008 else "a temporary block"
         return RateLimited(
             f"{label} is holding back posts from this account for now ({why}; {tag}); it is "
-            f"tried again after {retry_at:%H:%M} UTC: {said}",
-            retry_at=retry_at,
+            f"tried again after {until:%H:%M} UTC: {said}",
+            retry_at=until,
             refused=True,
             **kwargs,
         )
@@ -659,7 +663,7 @@ def inspect_token(
     without them (warnings)."""
     label = graph.token_label
     var = ", ".join(adapter.channel.credentials.values()) or "its environment variable"
-    report = CredentialReport(ok=False, warnings=adapter.setup_warnings(adapter.now().date()))
+    report = CredentialReport(ok=False)
     try:
         answer = graph.get("debug_token", input_token=token, access_token=token)
     except PublishError as exc:

@@ -148,7 +148,8 @@ class MediaUploader:
             if state == "succeeded":
                 return
             if state == "failed":
-                error = info.get("error") if isinstance(info.get("error"), dict) else {}
+                raw = info.get("error")  # v1.1 carried one; X's v2 schema has none
+                error: dict[str, Any] = raw if isinstance(raw, dict) else {}
                 said = str(error.get("message") or error.get("name") or "no reason given")
                 raise Rejected(
                     f"X could not process {path.name} ({said}): check the file plays and is "
