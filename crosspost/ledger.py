@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -205,16 +206,29 @@ class Ledger:
         self.clock = clock
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA busy_timeout=30000")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
+        # Two processes opening a new ledger at once can deadlock on its first locks (one
+        # switches it to WAL while the other migrates it): SQLite then answers "database is
+        # locked" at once, without waiting. Opening is retried for as long as a write waits.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+                self.db.row_factory = sqlite3.Row
+                self.db.execute("PRAGMA busy_timeout=30000")
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
+                break
+            except sqlite3.OperationalError as exc:
+                if getattr(self, "db", None) is not None:
+                    self.db.close()
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() > deadline:
+                    raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:
+                raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
 
     def close(self) -> None:
         self.db.close()

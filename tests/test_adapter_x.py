@@ -47,6 +47,8 @@ USER_ID = "1234567890"
 TIMELINE = f"https://api.twitter.com/2/users/{USER_ID}/tweets"
 UPLOAD = "https://api.x.com/2/media/upload"
 INITIALIZE = "https://api.x.com/2/media/upload/initialize"
+TOKEN = "https://api.twitter.com/oauth2/token"
+USAGE = "https://api.x.com/2/usage/tweets"
 METADATA = "https://api.x.com/2/media/metadata"
 ID1, ID2, ID3 = "1861234567890123456", "1861234567890123457", "1861234567890123458"
 MEDIA1, MEDIA2 = "1880028106020515840", "1880028106020515841"
@@ -632,7 +634,8 @@ def test_media_upload_errors_map_the_same_way(
     assert type(caught.value) is kind
     assert words in str(caught.value)
     assert "media/square.jpg" in str(caught.value) or kind in (AuthError, UsageCapped)
-    assert len(api.calls) == 1  # no post without its image
+    tried = [c for c in api.calls if c.request.url.split("?")[0] not in (TOKEN, USAGE)]
+    assert len(tried) == 1  # no post without its image (the cap's reset date is only read)
 
 
 def test_alt_text_failure_stops_before_the_post(
@@ -731,6 +734,57 @@ def test_rate_limited_media_upload(
         adapter.publish(rendered)
 
     assert caught.value.retry_at == datetime.fromtimestamp(RESET, UTC)
+
+
+def usage_endpoint(api: responses.RequestsMock, reset_day: int = 19) -> None:
+    """The app bearer token (client credentials) and X's usage answer, as documented."""
+    bearer = f"AAAA{CANARY}bearer"
+    grant = matchers.urlencoded_params_matcher({"grant_type": "client_credentials"})
+    api.post(TOKEN, json={"token_type": "bearer", "access_token": bearer}, match=[grant])
+    usage = {"cap_reset_day": reset_day, "project_cap": "1500", "project_id": "1701",
+             "project_usage": "1500"}  # fmt: skip
+    signed = matchers.header_matcher({"Authorization": f"Bearer {bearer}"})
+    api.get(USAGE, json={"data": usage}, match=[signed])
+
+
+@pytest.mark.parametrize(
+    ("today", "day", "expected"),
+    [
+        (datetime(2026, 11, 25).date(), 19, datetime(2026, 12, 19).date()),
+        (datetime(2026, 11, 18).date(), 19, datetime(2026, 11, 19).date()),
+        (datetime(2026, 11, 19).date(), 19, datetime(2026, 12, 19).date()),
+        (datetime(2027, 1, 31).date(), 31, datetime(2027, 2, 28).date()),
+        (datetime(2026, 12, 31).date(), 1, datetime(2027, 1, 1).date()),
+    ],
+)
+def test_the_cap_reset_day_is_the_next_one(today: Any, day: int, expected: Any) -> None:
+    from crosspost.adapters.x import next_reset
+
+    assert next_reset(day, today) == expected
+
+
+def test_the_monthly_cap_says_when_it_resets_when_x_tells(
+    project: Path, adapter: XAdapter, api: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    api.post(TWEETS, status=429, json=USAGE_CAP, headers=limits(window="39999"))
+    usage_endpoint(api)
+    with pytest.raises(UsageCapped) as caught:
+        adapter.publish(render_post(project, TEXT_POST, "PCCKent"))
+    assert "it resets on 19 December 2026" in str(caught.value)
+    assert caught.value.resets_at == datetime(2026, 12, 19, tzinfo=UTC)
+    texts = [str(caught.value), repr(caught.value), caplog.text]
+    assert not [t for t in texts if CANARY in t]  # nor the bearer token made from the keys
+
+
+def test_doctor_shows_the_monthly_usage(adapter: XAdapter, api: responses.RequestsMock) -> None:
+    api.get(ME, json={"data": {"id": USER_ID, "name": "Kent PCC", "username": "PCCKent"}})
+    usage_endpoint(api)
+    report = adapter.check_credentials()
+    assert report.ok
+    assert report.quota == "1,500 of 1,500 posts used this month; resets on 19 December 2026"
+    [warning] = report.warnings
+    assert "monthly post cap is reached" in warning
 
 
 def test_the_monthly_usage_cap_is_not_a_rate_limit(

@@ -140,3 +140,32 @@ def test_two_processes_never_claim_the_same_delivery(tmp_path: Path) -> None:
         claims = [e for e in ledger.events() if e.kind == "claimed"]
         assert len(claims) == count
         assert len({e.post_id for e in claims}) == count
+
+
+def test_processes_opening_a_new_ledger_at_once_all_get_it(tmp_path: Path) -> None:
+    """Two daemons started together on a new ledger: one switches it to WAL while the other
+    migrates it, and SQLite can answer "database is locked" at once (a lock deadlock, where
+    no busy timeout applies). Opening waits and tries again instead of failing the daemon."""
+    import time
+
+    code = (
+        "import sys, time; from crosspost.ledger import Ledger\n"
+        "start = float(sys.argv[2])\n"
+        "time.sleep(max(0, start - time.time()))\n"
+        "Ledger(sys.argv[1]).close()\n"
+    )
+    for round_ in range(6):
+        path = tmp_path / f"l{round_}.db"
+        start = time.time() + 1.0
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(path), str(start)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+            for _ in range(6)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 6, errors
+        with Ledger(path) as ledger:
+            assert ledger.schema_version == len(MIGRATIONS)

@@ -7,11 +7,13 @@ where tweepy's and requests' exceptions become the typed errors of `crosspost.er
 
 from __future__ import annotations
 
+import calendar
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -127,6 +129,50 @@ def _folded(text: str) -> str:
     return comparable(_TCO.sub("https://t.co/x", text))
 
 
+TOKEN_URL = "https://api.twitter.com/oauth2/token"  # app-only bearer token (client credentials)
+USAGE_URL = "https://api.x.com/2/usage/tweets"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The X project's post usage this month (`GET /2/usage/tweets`)."""
+
+    used: int | None
+    cap: int | None
+    resets_on: date | None
+
+    @classmethod
+    def from_answer(cls, data: Mapping[str, Any], today: date) -> Usage:
+        def number(key: str) -> int | None:
+            value = str(data.get(key) or "").strip()
+            return int(value) if value.isdigit() else None
+
+        day = data.get("cap_reset_day")
+        resets = next_reset(int(day), today) if isinstance(day, int) and 1 <= day <= 31 else None
+        return cls(number("project_usage"), number("project_cap"), resets)
+
+    def reset_time(self) -> datetime | None:
+        if self.resets_on is None:
+            return None
+        return datetime(self.resets_on.year, self.resets_on.month, self.resets_on.day, tzinfo=UTC)
+
+    def describe(self) -> str:
+        used = f"{self.used:,}" if self.used is not None else "?"
+        cap = f"{self.cap:,}" if self.cap is not None else "?"
+        when = f"; resets on {self.resets_on:%d %B %Y}" if self.resets_on else ""
+        return f"{used} of {cap} posts used this month{when}"
+
+
+def next_reset(day: int, today: date) -> date:
+    """The next `day` of a month after `today` (the last day of a shorter month)."""
+    year, month = today.year, today.month
+    while True:
+        candidate = date(year, month, min(day, calendar.monthrange(year, month)[1]))
+        if candidate > today:
+            return candidate
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
 def _before_sending(exc: BaseException) -> bool:
     """True when a requests failure certainly happened before the request left this machine."""
     import requests
@@ -171,6 +217,7 @@ class XAdapter(Adapter):
         super().__init__(*args, **kwargs)
         self._api: Any = None  # tweepy.Client, made on first use
         self._user_id: str | None = None
+        self._bearer: str | None = None  # the app bearer token, for the usage endpoint
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -182,8 +229,9 @@ class XAdapter(Adapter):
         return f"https://x.com/{self.channel.handle.lstrip('@')}/status/{remote_id}"
 
     def secrets(self) -> list[str]:
-        """The credentials, also percent-encoded once (OAuth header) and twice (base string)."""
-        out = list(values := super().secrets())
+        """The credentials, also percent-encoded once (OAuth header) and twice (base string),
+        and the app bearer token once one was made."""
+        out = list(values := super().secrets() + ([self._bearer] if self._bearer else []))
         for value in values:
             once = quote(value, safe="")
             out += [v for v in (once, quote(once, safe="")) if v not in out]
@@ -296,11 +344,19 @@ class XAdapter(Adapter):
         said = "; ".join(str(m) for m in exc.api_messages) or str(exc)
         words = self._problem_words(response, said)
         if status == 429 and USAGE_CAPPED in words:
+            usage = self.usage()  # best effort: when it resets, from X's usage endpoint
+            if usage is not None and usage.resets_on is not None:
+                until = f"it resets on {usage.resets_on:%d %B %Y}"
+            else:
+                until = (
+                    "it resets at the start of the app's next billing month (the X developer "
+                    "portal's Usage page shows the date)"
+                )
             return UsageCapped(
                 f"the X app's monthly post cap is reached, so {self.handle} cannot post until "
-                "it resets at the start of the app's next billing month (the X developer "
-                "portal's Usage page shows the date); upgrade the app's X API plan to post "
-                "sooner. The channel is held: run crosspost doctor once the cap has reset",
+                f"{until}; upgrade the app's X API plan to post sooner. The channel is held: "
+                "run crosspost doctor once the cap has reset",
+                resets_at=usage.reset_time() if usage is not None else None,
                 platform_message=said,
                 code=status,
             )
@@ -541,6 +597,35 @@ class XAdapter(Adapter):
         if data.get("deleted") is False:
             raise fail(Rejected(f"{doing}: X answered that it did not delete it"), self)
 
+    def usage(self) -> Usage | None:
+        """The X project's monthly post usage, cap and reset day (`GET /2/usage/tweets`, which
+        takes only an app bearer token, made from the consumer key and secret); None when X
+        does not say. Best effort: it only makes messages more precise."""
+        try:
+            session = self.client().session
+            keys = self._keys()
+            answer = session.post(
+                TOKEN_URL,
+                auth=(keys["consumer_key"], keys["consumer_secret"]),
+                data={"grant_type": "client_credentials"},
+            )
+            token = answer.json().get("access_token") if answer.ok else None
+            if not token:
+                return None
+            self._bearer = str(token)  # a secret: secrets() hides it from now on
+            reply = session.get(
+                USAGE_URL,
+                params={"usage.fields": "cap_reset_day,project_cap,project_usage"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            data = reply.json().get("data") if reply.ok else None
+        except Exception as exc:  # noqa: BLE001 -- a nicety: never let it hide the real error
+            log.debug("X usage not read: %s", self.clean(f"{type(exc).__name__}: {exc}"))
+            return None
+        if not isinstance(data, dict):
+            return None
+        return Usage.from_answer(data, self.now().date())
+
     def check_credentials(self) -> CredentialReport:
         try:
             with self._mapped(f"checking the X keys for {self.handle}"):
@@ -557,6 +642,14 @@ class XAdapter(Adapter):
             )
         account = f"@{me.username}"
         report = CredentialReport(ok=True, account=account)
+        usage = self.usage()
+        if usage is not None:
+            report.quota = usage.describe()
+            if usage.used is not None and usage.cap and usage.used >= usage.cap:
+                report.warnings.append(
+                    f"the X app's monthly post cap is reached ({report.quota}): nothing can be "
+                    "posted until it resets, unless the app's X API plan is upgraded"
+                )
         if account.lower() != self.handle.lower():
             report.ok = False
             report.problems.append(
