@@ -567,7 +567,7 @@ def resume(channel: str | None, release_overdue: bool, by: str, config_path: str
 def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config_path: str) -> None:
     """Send held deliveries of a post (held by a pause, a blackout window or an approval).
 
-    They go out within moments, unless whatever held them still applies. Nothing is sent
+    They go out at the daemon's next sweep, unless whatever held them still applies. Nothing is sent
     more than the configured lateness (default 30 minutes) after its time unless you say so
     with --late, which also sends deliveries that expired.
 
