@@ -192,6 +192,8 @@ def preview(
         click.echo(output.preview_json(rendered))
     else:
         click.echo(output.preview_text(project, rendered))
+        if post_ids:
+            _approval_hashes(project, post_ids)
         if project.problems.errors and not post_ids:
             click.echo("\nProblems that stop publication:", err=True)
             click.echo(output.problems_text(project.problems.errors), err=True)
@@ -419,24 +421,42 @@ def by_option(func: Callable[..., Any]) -> Callable[..., Any]:
 @main.command()
 @click.argument("post_id")
 @click.option("--by", required=True, help="The approver's name, as it should stand on record.")
+@click.option(
+    "--hash",
+    "pinned",
+    metavar="H",
+    help="The approval hash `crosspost preview` showed you: refused if the post has changed "
+    "since (so you approve exactly what you read).",
+)
 @config_option
 @config_errors
-def approve(post_id: str, by: str, config_path: str) -> None:
+def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None:
     """Approve a post exactly as it will be published on every channel.
 
     Records the approver, the time and a hash of what every channel will receive (texts,
     link, comment, images, alt text) in approvals.yaml beside the config: commit it with the
     queue. Any later edit makes the approval stale, and with require_approval the post is
-    then held until approved again.
-    """
-    from .controls import Approval, post_approval_hash, save_approval
+    then held until approved again. `crosspost preview POST_ID` shows the hash to pin.
+
+    Example: crosspost approve 2026-12-01-safer-streets-funding --by "Jo Smith" --hash sha256:10c5
+    """  # fmt: skip
+    from .controls import (
+        Approval,
+        ApprovalsUnusable,
+        post_approval_hash,
+        same_person,
+        save_approval,
+    )
     from .ledger import Ledger
     from .project import load_project, render_one
 
+    if not by.strip():
+        raise click.BadParameter("give the approver's name", param_hint="--by")
+    by = " ".join(by.split())  # as it stands on record: no stray or no-break spaces
     project = load_project(config_path, now=now_from_env())
     post = _find_post(project, post_id)
     config = project.config
-    if config.forbid_self_approval and post.author and post.author.casefold() == by.casefold():
+    if config.forbid_self_approval and post.author and same_person(post.author, by):
         raise click.ClickException(
             f"{post_id} was written by {post.author}: someone else must approve it"
         )
@@ -447,9 +467,18 @@ def approve(post_id: str, by: str, config_path: str) -> None:
             click.echo(f"✗ {problem}", err=True)
         raise click.ClickException(f"{post_id} has problems: fix them before approving")
     digest = post_approval_hash(rendered)
+    if pinned is not None and not (len(pinned) >= 15 and digest.startswith(pinned.strip())):
+        raise click.ClickException(
+            f"{post_id} is not what you were shown: its approval hash is now {digest[:19]}…, "
+            f"not {pinned.strip()[:19]}. Look at it again (crosspost preview {post_id}) and "
+            "approve what it says now"
+        )
     assert config.approvals_path is not None
     when = datetime.now().astimezone().isoformat(timespec="seconds")
-    save_approval(config.approvals_path, Approval(post_id, by, when, digest))
+    try:
+        save_approval(config.approvals_path, Approval(post_id, by, when, digest))
+    except ApprovalsUnusable as exc:
+        raise click.ClickException(str(exc)) from None
     with Ledger(config.state_path) as ledger:
         ledger.event(by, "approved", post_id, None, digest)
         now = ledger.clock()
@@ -615,6 +644,23 @@ def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config
             click.echo(f"✓ {post_id} on {delivery.channel}: released {when}it goes out now")
     if refused:
         sys.exit(1)
+
+
+def _approval_hashes(project: Any, post_ids: tuple[str, ...]) -> None:
+    """What an approver pins: the approval hash of each post shown, over all its channels."""
+    from .controls import post_approval_hash
+    from .project import render_one
+
+    for post_id in post_ids:
+        post = _find_post(project, post_id)
+        every = [r for key in post.channels if (r := render_one(project, post, key)) is not None]
+        if len(every) < len(post.channels) or any(r.problems for r in every):
+            continue  # nothing to approve until its problems are fixed
+        digest = post_approval_hash(every)
+        click.echo(
+            f"\napproval hash of {post_id}: {digest}\n  to approve exactly this: crosspost "
+            f"approve {post_id} --by NAME --hash {digest[:23]}"
+        )
 
 
 def _publish_refusal(project: Any, post: Any, channels: list[str]) -> str | None:

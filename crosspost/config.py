@@ -286,8 +286,12 @@ def _daemon(reader: Reader, problems: Problems) -> DaemonSettings:
     sub = Reader(raw, problems, "daemon settings")
     sub.check_keys(DAEMON_KEYS)
     values: dict[str, Any] = {}
+    # lateness 0s would expire every post (a timer fires a few milliseconds late); a sweep
+    # or a lease of 0s would spin or time out every send
+    least = {"lateness": timedelta(minutes=1), "sweep_interval": timedelta(seconds=1),
+             "settle_after": timedelta(0), "lease": timedelta(minutes=1)}  # fmt: skip
     for key in ("lateness", "sweep_interval", "settle_after", "lease"):
-        duration = sub.duration(key)
+        duration = sub.duration(key, minimum=least[key])
         if duration is not None:
             values[key] = duration
     retry = sub.mapping("retry")
@@ -365,7 +369,7 @@ def _channel(key: str, raw: yamlfile.LocatedDict, problems: Problems) -> Channel
         quota_reader = Reader(raw_quota, problems, f"channel {key} quota")
         quota_reader.check_keys(("posts", "per"))
         posts = quota_reader.integer("posts", minimum=1)
-        per = quota_reader.duration("per")
+        per = quota_reader.duration("per", minimum=timedelta(seconds=1))
         if posts is None or per is None:
             if "posts" not in raw_quota or "per" not in raw_quota:
                 problems.error(raw_quota.mark, "a quota needs 'posts' and 'per' (e.g. 17 per 24h)")

@@ -8,11 +8,12 @@ with the queue, visible in review, and bound to a hash of what every channel wil
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -106,34 +107,121 @@ def post_approval_hash(rendered: list[Rendered]) -> str:
     return approval_hash({r.channel: content_hash(r) for r in rendered})
 
 
-def load_approvals(path: Path | None) -> dict[str, Approval]:
+class Approvals(dict[str, Approval]):
+    """The approvals in approvals.yaml, by post id. `problem` (a located message) when the
+    file cannot be used — a merge conflict, the wrong shape: then no post counts as approved,
+    so nothing is published on the strength of a file nobody can read."""
+
+    problem: tuple[Any, str] | None = None  # (Mark, message)
+
+    def describe_problem(self) -> str | None:
+        if self.problem is None:
+            return None
+        mark, message = self.problem
+        return f"{mark}: {message}"
+
+
+def load_approvals(path: Path | None) -> Approvals:
+    """Every approval; never raises: an unusable file gives no approvals and a `problem`."""
+    from . import yamlfile
+    from .problems import Mark
+
+    out = Approvals()
     if path is None or not path.exists():
-        return {}
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader) or {}
-    out = {}
+        return out
+    try:
+        data = yamlfile.load(path)
+    except yamlfile.YamlError as exc:
+        message = exc.message
+        if "<<<<<<<" in _head(path) or "=======" in _head(path):
+            message = (
+                "it holds a git merge conflict (<<<<<<< ... >>>>>>>): resolve it, keeping "
+                "both sides' approvals, then run crosspost validate"
+            )
+        out.problem = (exc.mark, message)
+        return out
+    if data is None:
+        return out
+    if not isinstance(data, dict):
+        out.problem = (Mark(path), "approvals.yaml must map post ids to approvals")
+        return out
     for post_id, item in data.items():
         if isinstance(item, dict) and {"by", "at", "hash"} <= set(item):
             out[str(post_id)] = Approval(
-                str(post_id), str(item["by"]), str(item["at"]), item["hash"]
+                str(post_id), str(item["by"]), str(item["at"]), str(item["hash"])
             )
+        else:
+            mark = data.value_mark(post_id) if hasattr(data, "value_mark") else Mark(path)
+            out.problem = (
+                mark,
+                f"the approval of '{post_id}' needs 'by', 'at' and 'hash' (crosspost approve "
+                "writes them); do not edit approvals by hand",
+            )
+            out.clear()
+            return out
     return out
 
 
+def _head(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(1 << 20)
+    except OSError:
+        return ""
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two names name one person, as a reader would see them: case, accents written
+    as combining marks, no-break and repeated spaces, and spaces at the ends do not count."""
+    return _name_key(a) == _name_key(b)
+
+
+def _name_key(name: str) -> str:
+    import unicodedata
+
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+@contextlib.contextmanager
+def _approvals_locked(path: Path) -> Iterator[None]:
+    """One writer of approvals.yaml at a time (read, change and write under the lock), so
+    two approvals given at once are both kept."""
+    import fcntl
+
+    with open(path.parent / f".{path.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class ApprovalsUnusable(Exception):
+    """approvals.yaml cannot be read, so it is not rewritten (that would lose what it holds)."""
+
+
 def save_approval(path: Path, approval: Approval) -> None:
-    """Add or replace one approval; the file is rewritten whole, atomically."""
-    approvals = load_approvals(path)
-    approvals[approval.post_id] = approval
-    body: dict[str, Any] = {
-        a.post_id: {"by": a.by, "at": a.at, "hash": a.hash}
-        for a in sorted(approvals.values(), key=lambda a: a.post_id)
-    }
-    text = APPROVALS_HEADER + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".approvals-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Add or replace one approval; the file is rewritten whole, atomically, under a lock.
+    ApprovalsUnusable when the file has errors: it is never overwritten then."""
+    with _approvals_locked(path):
+        approvals = load_approvals(path)
+        if approvals.problem is not None:
+            raise ApprovalsUnusable(
+                f"{approvals.describe_problem()}; fix it before approving (crosspost will not "
+                "overwrite a file it cannot read)"
+            )
+        approvals[approval.post_id] = approval
+        body: dict[str, Any] = {
+            a.post_id: {"by": a.by, "at": a.at, "hash": a.hash}
+            for a in sorted(approvals.values(), key=lambda a: a.post_id)
+        }
+        text = APPROVALS_HEADER + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".approvals-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
 
 
 def approval_problem(
@@ -144,6 +232,12 @@ def approval_problem(
     `current_hash` gives the post's approval hash now; it is called only for a post that has
     an approval to compare with (hashing means rendering every channel and hashing media).
     """
+    problem = approvals.describe_problem() if isinstance(approvals, Approvals) else None
+    if problem is not None:
+        return (
+            f"approvals.yaml cannot be read ({problem}): no post counts as approved until it "
+            "is fixed"
+        )
     found = approvals.get(post_id)
     if found is None:
         return "not approved: run crosspost approve POST_ID --by NAME after review"

@@ -315,6 +315,8 @@ class Daemon:
             log.info("published %s on %s: %s", *key, outcome.message)
         elif outcome.status == "retry":
             log.warning("%s on %s: %s", *key, outcome.message)
+            if outcome.delivery is not None and outcome.delivery.error_kind == "changed":
+                self.reload_requested.set()  # an image changed on disk: check it all again
             retry = outcome.delivery
             if self.scheduler is not None and retry is not None and retry.state == "pending":
                 self._schedule(f"d:{retry.post_id}|{retry.channel}", retry)

@@ -64,6 +64,17 @@ class TransientError(PublishError):
     kind = "transient"
 
 
+class ContentChanged(TransientError):
+    """What is on disk is not what was checked and approved (an image replaced or linked out
+    of the project since): nothing is sent; the post is checked again before it can go."""
+
+    kind = "changed"
+
+    def __init__(self, message: str, **kwargs: object):
+        kwargs.setdefault("refused", True)  # raised before any request is made
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
 class RateLimited(PublishError):
     """Too many requests: retry at `retry_at` (None when the platform did not say)."""
 

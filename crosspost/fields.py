@@ -161,15 +161,20 @@ class Reader:
             return None
         return value
 
-    def duration(self, key: str) -> timedelta | None:
+    def duration(self, key: str, minimum: timedelta = timedelta(0)) -> timedelta | None:
         raw = self.text(key)
         if raw is None:
             return None
         try:
-            return parse_duration(raw)
+            value = parse_duration(raw)
         except ValueError as exc:
             self.error(self.data.value_mark(key), f"'{key}': {exc}")
             return None
+        if value < minimum or (minimum and not value):
+            least = _describe(minimum) if minimum else "more than 0s"
+            self.error(self.data.value_mark(key), f"'{key}': {raw} is too short: at least {least}")
+            return None
+        return value
 
 
 def _colon_hint(expected: str, value: Any) -> str:
@@ -182,10 +187,23 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hours?|d|days?|w|w
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+MAX_DURATION = timedelta(days=3650)  # nothing crosspost waits for is longer than ten years
+
+
 def parse_duration(text: str) -> timedelta:
-    """'90s', '15m', '24h', '7d' or '2w' as a timedelta."""
+    """'90s', '15m', '24h', '7d' or '2w' as a timedelta (at most ten years)."""
     match = _DURATION.match(str(text))
     if not match:
         raise ValueError(f"'{text}' is not a duration; write e.g. 90s, 15m, 24h, 7d")
-    amount = float(match.group(1))
-    return timedelta(seconds=amount * _UNIT_SECONDS[match.group(2)[0]])
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)[0]]
+    if not seconds <= MAX_DURATION.total_seconds():  # also catches inf and nan
+        raise ValueError(f"'{text}' is longer than ten years; write e.g. 90s, 15m, 24h, 7d")
+    return timedelta(seconds=seconds)
+
+
+def _describe(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

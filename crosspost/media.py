@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +21,52 @@ _cache: dict[tuple[str, int, int], ImageInfo | str] = {}
 _digests: dict[tuple[str, int, int], str] = {}
 
 
+MAX_MEDIA_BYTES = 100 * 1024 * 1024  # larger than any platform takes: never read whole
+
+
 def file_digest(path: Path) -> str:
-    """SHA-256 of a file, cached per file version (path, modification time, size)."""
+    """SHA-256 of a file, cached per file version (path, modification time, size); read in
+    blocks, so a huge file costs time, never memory."""
     st = os.stat(path)
     key = (str(path), st.st_mtime_ns, st.st_size)
     if key not in _digests:
         import hashlib
 
-        _digests[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        with open(path, "rb") as fh:
+            _digests[key] = hashlib.file_digest(fh, "sha256").hexdigest()
     return _digests[key]
+
+
+class MediaChanged(Exception):
+    """The bytes about to be uploaded are not those that were checked (and approved), or the
+    file now leads outside the project. The message says which, in plain words."""
+
+
+def read_checked(path: Path, root: Path, digest: str, rel: str) -> bytes:
+    """The bytes of a post's image as they are *now*, refused unless they are exactly what
+    was checked: the file must still lie inside the project once every link is followed (a
+    symlink swapped in since is refused) and hash to `digest` (approvals bind to it)."""
+    real = Path(os.path.realpath(path))
+    if not real.is_relative_to(Path(os.path.realpath(root))):
+        raise MediaChanged(f"{rel} now leads outside the project ({real}): it is not uploaded")
+    try:
+        # O_NOFOLLOW: the file cannot be swapped for a link between the check and the open
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise MediaChanged(f"cannot open {rel} ({exc.strerror})") from None
+    with open(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MEDIA_BYTES:
+            raise MediaChanged(f"{rel} is no longer an image file of a usable size")
+        data = fh.read(MAX_MEDIA_BYTES + 1)
+    import hashlib
+
+    if not digest or hashlib.sha256(data).hexdigest() != digest:
+        raise MediaChanged(
+            f"{rel} changed after the post was checked (and approved): what was approved is "
+            "not what would be uploaded, so nothing is sent; it is checked again first"
+        )
+    return data
 
 
 def image_info(path: Path) -> ImageInfo | str:

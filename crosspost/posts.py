@@ -12,7 +12,7 @@ from typing import Any
 from . import yamlfile
 from .config import Config
 from .fields import Reader
-from .media import ImageInfo, file_digest, image_info
+from .media import MAX_MEDIA_BYTES, ImageInfo, file_digest, image_info
 from .problems import Mark, Problem, Problems, did_you_mean
 from .timeparse import TimeError, parse_publish_at
 from .yamlfile import LocatedDict, LocatedList
@@ -69,6 +69,13 @@ class Media:
     alt_mark: Mark
     info: ImageInfo | str  # the image's facts, or why it cannot be read
     digest: str = ""  # SHA-256 of the file's bytes: approvals and the ledger bind to it
+
+    def read(self, root: Path) -> bytes:
+        """The bytes to upload, refused (MediaChanged) unless they are what was checked and
+        the file still lies inside the project `root`."""
+        from .media import read_checked
+
+        return read_checked(self.path, root, self.digest, self.rel)
 
 
 # (post folder, path as written) -> (resolved path or None, image facts, digest); per load
@@ -419,10 +426,20 @@ def _media(
         return None
     key = (os.path.dirname(post_file), rel)  # dirname: no Path made per item
     if key not in cache:
-        resolved = (post_file.parent / rel).resolve()
-        inside = resolved.is_relative_to(config.root)
-        info = image_info(resolved) if inside and resolved.is_file() else None
-        digest = file_digest(resolved) if info is not None else ""
+        try:
+            resolved = (post_file.parent / rel).resolve()
+            inside = resolved.is_relative_to(config.root)
+            info = image_info(resolved) if inside and resolved.is_file() else None
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.error(item.value_mark("path"), f"media path cannot be used: {why}")
+            return None
+        if isinstance(info, ImageInfo) and info.size > MAX_MEDIA_BYTES:
+            info = (
+                f"the file is {info.size / 1e6:,.0f} MB, larger than any platform takes: "
+                "use a smaller image"
+            )
+        digest = file_digest(resolved) if isinstance(info, ImageInfo) else ""
         cache[key] = (resolved if inside else None, info, digest)
     found, info, digest = cache[key]
     if found is None:

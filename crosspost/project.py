@@ -264,6 +264,9 @@ def check_approvals(project: Project) -> None:
     from .controls import approval_problem, load_approvals, post_approval_hash
 
     approvals = load_approvals(project.config.approvals_path)
+    if approvals.problem is not None:  # once, where it is; then each post is not approved
+        mark, message = approvals.problem
+        project.problems.error(mark, f"approvals.yaml cannot be read: {message}")
     by_post: dict[str, list[Rendered]] = defaultdict(list)
     for one in project.rendered:
         if one.post.status == "ready" and one.publish_at is not None:

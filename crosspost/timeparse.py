@@ -39,6 +39,8 @@ def parse_publish_at(value: object, zone: ZoneInfo) -> datetime:
             f"'{text}' is not a date and time; write e.g. '2027-01-15 10:00' "
             "(local time) or '2027-01-15T10:00+00:00'"
         ) from None
+    if not 2000 <= parsed.year <= 2100:  # the ends of the calendar overflow in arithmetic
+        raise TimeError(f"'{text}' is not a year crosspost schedules in (2000 to 2100)")
     if parsed.tzinfo is not None:
         return parsed
     return localize(parsed, zone)

@@ -10,6 +10,8 @@ are reported with their line and column.
 from __future__ import annotations
 
 import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -126,10 +128,23 @@ def _mark(path: Path, pos: int) -> Mark:
 
 
 def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
-    """Read a UTF-8 text file, refusing oversized files before reading them."""
+    """Read a UTF-8 text file, refusing oversized files and anything that is not a regular
+    file (a FIFO would block for ever) before reading them."""
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; a regular file ignores it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise YamlError(Mark(path), f"cannot read file: {exc.strerror}") from None
+    except ValueError:  # a NUL byte in the name
+        raise YamlError(Mark(path), "cannot read file: its name holds a NUL byte") from None
+    try:
+        with open(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise YamlError(
+                    Mark(path), "not a regular file (a pipe, device or folder): remove it"
+                )
+            size = st.st_size
             if size > max_bytes:
                 raise YamlError(
                     Mark(path),
@@ -170,11 +185,19 @@ def load(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
         ctx = exc.context_mark
         if exc.context and ctx is not None and mark is not None and ctx.line != mark.line:
             problem += f" ({exc.context} that starts at {ctx.line + 1}:{ctx.column + 1})"
-        if mark is not None and "${" in text.split("\n")[mark.line][: mark.column + 1]:
+        if mark is not None and "${" in _line(text, mark.line)[: mark.column + 1]:
             problem += '; quote ${VAR} references inside [ ] or { }: "${VAR}"'
         if exc.context and "expected a single document" in exc.context:
             problem = "more than one YAML document (---) in the file; put one document per file"
         raise YamlError(where, f"invalid YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, ESC ...)
+        line, column = _position(text, exc.position)
+        what = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "a character"
+        raise YamlError(
+            Mark(path, line, column),
+            f"invalid YAML: {what} is a control character that cannot stand in a YAML file; "
+            "delete it (it is often pasted in invisibly)",
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlError(Mark(path), f"invalid YAML: {exc}") from None
     except RecursionError:
@@ -183,7 +206,28 @@ def load(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
         loader.dispose()
     if node is None:
         return None
-    return _Converter(path, loader).convert(node)
+    try:
+        return _Converter(path, loader).convert(node)
+    except RecursionError:
+        raise YamlError(Mark(path), "nested too deeply: a post is a few levels at most") from None
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _line(text: str, index: int) -> str:
+    """Line `index` (0-based) as YAML counts lines (CR, LF and CRLF all break); '' past the
+    end (an error after the last line break is reported on the line after it)."""
+    lines = _LINE_BREAK.split(text)
+    return lines[index] if 0 <= index < len(lines) else ""
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset, counting lines as YAML does."""
+    before = text[:offset]
+    breaks = list(_LINE_BREAK.finditer(before))
+    start = breaks[-1].end() if breaks else 0
+    return len(breaks) + 1, offset - start + 1
 
 
 def _refuse_aliases(path: Path, text: str) -> None:
@@ -236,7 +280,20 @@ class _Converter:
             raise YamlError(self.mark(node), f"unsupported YAML tag {node.tag}")
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value  # times are parsed by us, with the configured timezone
-        return self.loader.construct_object(node, deep=True)
+        if node.tag == "tag:yaml.org,2002:binary":
+            raise YamlError(self.mark(node), "binary values (!!binary) are not allowed here")
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, ArithmeticError, LookupError, yaml.YAMLError):
+            # an explicit tag on text that is not of its type (!!int abc), or a number too
+            # long for Python to convert (over 4,300 digits)
+            kind = node.tag.rsplit(":", 1)[-1]
+            shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
+            raise YamlError(
+                self.mark(node),
+                f"'{shown}' cannot be read as {kind}: correct it, or put it in quotes to keep it "
+                "as text",
+            ) from None
 
     def mapping(self, node: yaml.MappingNode) -> LocatedDict:
         if node.tag != _MAP:

@@ -30,6 +30,7 @@ from crosspost.adapters.base import CredentialReport, Receipt, RemotePost
 from crosspost.adapters.x import XAdapter, retry_at
 from crosspost.errors import (
     AuthError,
+    ContentChanged,
     InDoubt,
     PartReceipt,
     PublishError,
@@ -908,7 +909,7 @@ def test_missing_image_file_is_rejected(
     rendered = render_post(project, GIF_POST, "PCCKent")
     (project / "queue" / "media" / "anim.gif").unlink()
 
-    with pytest.raises(Rejected, match="media/anim.gif"):
+    with pytest.raises(ContentChanged, match="media/anim.gif"):
         adapter.publish(rendered)
     assert not api.calls
 

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import AuthError, PartReceipt, PublishError, Rejected, redact
+from ..errors import AuthError, ContentChanged, PartReceipt, PublishError, Rejected, redact
 from ..rules import Finding, PlatformRules, check
 
 if TYPE_CHECKING:
@@ -268,6 +268,17 @@ class Adapter:
         """Offline: what in the channel's settings will stop working soon (a platform API
         version near its end). `doctor` and `validate --require-credentials` print them."""
         return []
+
+    def media_bytes(self, media: Any) -> bytes:
+        """An image's bytes for upload, exactly as checked and approved (ContentChanged if
+        the file changed or now leads outside the project)."""
+        from ..media import MediaChanged
+
+        try:
+            data: bytes = media.read(self.root)
+        except MediaChanged as exc:
+            raise fail(ContentChanged(str(exc)), self) from None
+        return data
 
     def media_url(self, path: Path) -> str:
         """The public URL of a local media file, for platforms that fetch images themselves."""

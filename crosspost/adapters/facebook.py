@@ -148,10 +148,7 @@ class FacebookAdapter(GraphAdapter):
         return require_id(result, self, publishing=True, what="the post")
 
     def _source(self, media: Media) -> dict[str, Any]:
-        try:
-            data = media.path.read_bytes()
-        except OSError as exc:
-            raise fail(Rejected(f"cannot read {media.rel}: {exc.strerror}"), self) from None
+        data = self.media_bytes(media)
         kind = mimetypes.guess_type(media.path.name)[0] or "application/octet-stream"
         return {"source": (media.path.name, data, kind)}
 

@@ -125,6 +125,8 @@ class InstagramAdapter(GraphAdapter):
             raise fail(Rejected("an Instagram post needs an image: this one has none"), self)
         if len(rendered.media) > MAX_CAROUSEL:
             raise fail(Rejected(f"Instagram takes at most {MAX_CAROUSEL} images in one post"), self)
+        for media in rendered.media:  # Meta fetches the file: check it is the approved one
+            self.media_bytes(media)
         images = [(self._image_url(m.path, m.rel), m.alt) for m in rendered.media]
         user = self.user_id
         with self._graph() as graph:

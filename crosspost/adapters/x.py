@@ -529,7 +529,7 @@ class XAdapter(Adapter):
         for item in media:
             category = media_category(item.path, getattr(item.info, "format", None))
             with self._mapped(f"uploading the image {item.rel}", part=0, completed=completed):
-                media_id = uploader.upload(item.path, category)
+                media_id = uploader.upload(item.path, category, self.media_bytes(item))
             if item.alt:
                 doing = f"adding the alt text of {item.rel}"
                 with self._mapped(doing, part=0, completed=completed):

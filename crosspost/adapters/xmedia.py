@@ -98,9 +98,9 @@ class MediaUploader:
         self.sleep = sleep
         self.max_wait = max_wait
 
-    def upload(self, path: Path, category: str) -> str:
-        """Upload one image; its media id, once X has finished processing it."""
-        content = path.read_bytes()
+    def upload(self, path: Path, category: str, content: bytes) -> str:
+        """Upload one image (`content`, its bytes, checked by the caller); its media id, once
+        X has finished processing it."""
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if category == "tweet_gif":
             media_id, info = self._chunked(path, content, mime, category)
