@@ -320,6 +320,12 @@ def next_step(kind: str, post_id: str | None, channel: str, error_kind: str | No
             )
         if error_kind == "held":
             return doctor
+        if error_kind == "broken":
+            return (
+                "Fix the post file: crosspost validate shows its errors, with the line. Once "
+                "it is fixed the post is planned again by itself (past its time by more than "
+                f"the lateness allowed, it expires instead: {release} --late sends it)."
+            )
         return f"crosspost status shows why it is held. To send it once that is over: {release}"
     raise ValueError(f"unknown alert kind '{kind}'; kinds: {', '.join(ALERT_KINDS)}")
 

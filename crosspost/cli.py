@@ -46,10 +46,11 @@ def format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[...,
 
 
 def config_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an unusable config into its problems on stderr and exit code 2."""
+    """Turn an unusable config or ledger into its problems on stderr and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .ledger import LedgerError
         from .problems import ConfigError
 
         try:
@@ -58,6 +59,9 @@ def config_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
             click.echo("configuration error: nothing was checked or published", err=True)
+            sys.exit(EXIT_USAGE)
+        except LedgerError as exc:  # damaged, read-only, not SQLite, another ledger ...
+            click.echo(f"ledger error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
 
     return wrapper
@@ -870,7 +874,8 @@ def run(dry_run: bool, once: bool, log_format: str, config_path: str) -> None:
 
     Prints the plan at start (deliveries per channel, the next few, anything held, expired
     or in doubt). Reloads on SIGHUP and when the queue, templates or config change; an
-    invalid edit keeps the last good plan and the log says why. SIGTERM or Ctrl-C finishes
+    invalid config keeps the last good plan and the log says why; a post file with errors
+    holds its own posts (alerted) until it is fixed. SIGTERM or Ctrl-C finishes
     the send in flight and exits 0. A delivery more than the configured lateness (default
     30 minutes) overdue after downtime is expired, never published late.
     """  # fmt: skip

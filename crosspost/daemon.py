@@ -147,8 +147,9 @@ class Daemon:
     def load(self, why: str = "start") -> bool:
         """(Re)load config, queue and templates, reconcile the ledger, reschedule the timers.
 
-        An unusable config or a file with errors keeps the last good plan for what it
-        covers, and the log says why.
+        An unusable config keeps the last good plan, and the log says why. A post file with
+        errors holds its own deliveries (alerted) until it is fixed; everything else is
+        planned from what is on disk now.
         """
         try:
             plan = make_plan(
@@ -163,15 +164,9 @@ class Daemon:
             return False
         for problem in plan.errors:
             log.error("%s", problem)
-        old = self.plan
-        if old is not None:  # a broken file keeps what it had before it broke
-            for key, rendered in old.deliveries.items():
-                if key not in plan.deliveries and old.file_of(rendered) in plan.broken_files:
-                    plan.deliveries[key] = rendered
-                    plan.hashes[key] = old.hashes[key]
-        if plan.broken_files:
+        if plan.broken_files:  # their deliveries are held (reconcile), never sent as they were
             log.error(
-                "files with errors keep their last good plan until fixed: %s",
+                "files with errors: their posts are held until fixed: %s",
                 ", ".join(sorted(plan.broken_files)),
             )
         if self.dry_run:
@@ -184,9 +179,13 @@ class Daemon:
             settings = AlertSettings() if self.dry_run else config.alerts
             self.alerter = Alerter(settings, self.environ, timezone=config.timezone)
             self.approvals = load_approvals(plan.project.config.approvals_path)
-        changes = reconcile(self.ledger(), plan, actor=self.owner)
+        ledger = self.ledger()
+        changes = reconcile(ledger, plan, actor=self.owner)
         for delivery, reason in changes.cancelled:
             log.warning("cancelled %s on %s: %s", delivery.post_id, delivery.channel, reason)
+        for delivery in changes.held_broken:
+            log.error("held %s on %s: %s", delivery.post_id, delivery.channel, delivery.last_error)
+            self._alert(ledger, delivery)
         log.info("loaded (%s): %d deliveries in the plan", why, changes.planned)
         self.release_approved()
         self.schedule_all()

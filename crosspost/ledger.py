@@ -14,8 +14,11 @@ events, never in SQL, so that a PostgreSQL ledger can implement the same interfa
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -178,8 +181,16 @@ def _m4(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE deliveries ADD COLUMN warning TEXT")
 
 
+def _m5(db: sqlite3.Connection) -> None:
+    """The ledger's identity, which its guard file beside it names too (`LedgerGuard`)."""
+    import uuid
+
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('ledger_id', ?)", (uuid.uuid4().hex,))
+
+
 # Numbered migrations: append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5]
 
 
 def _put_control(db: sqlite3.Connection, key: str, value: str | None) -> None:
@@ -198,14 +209,58 @@ class LedgerError(Exception):
     """The ledger cannot be used (unreadable file, newer schema than this program)."""
 
 
+class LedgerGuard:
+    """A record kept outside the database, beside it (`<ledger>.guard`): the ledger's identity
+    and how many deliveries it has recorded as published.
+
+    It catches what SQLite cannot: a ledger file truncated to nothing, replaced by another
+    ledger, or restored from a copy older than what was published since. Any of them would
+    otherwise be taken as a ledger with nothing published, and everything still inside the
+    lateness window would be published again.
+    """
+
+    def __init__(self, ledger_path: Path):
+        self.path = ledger_path.with_name(ledger_path.name + ".guard")
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise LedgerError(
+                f"the ledger's guard file {self.path} cannot be read ({exc}); restore it with "
+                "the ledger from the same backup"
+            ) from None
+        return data if isinstance(data, dict) else None
+
+    def write(self, ledger_id: str, published: int, at: str) -> None:
+        note = "written by crosspost beside its ledger; back it up with the ledger"
+        data = {"ledger_id": ledger_id, "published": published, "updated_at": at, "note": note}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        with open(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+
 class Ledger:
     """A SQLite ledger file."""
 
     def __init__(self, path: Path | str, clock: Callable[[], datetime] = _now):
         self.path = Path(path)
         self.clock = clock
+        self.guard: LedgerGuard | None = None
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.guard = LedgerGuard(self.path)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LedgerError(
+                    f"cannot create the folder of the ledger {path}: {exc.strerror}"
+                ) from None
+            self._refuse_damaged()
         # Two processes opening a new ledger at once can deadlock on its first locks (one
         # switches it to WAL while the other migrates it): SQLite then answers "database is
         # locked" at once, without waiting. Opening is retried for as long as a write waits.
@@ -228,7 +283,68 @@ class Ledger:
                     raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
                 time.sleep(0.05)
             except sqlite3.DatabaseError as exc:
-                raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
+                if getattr(self, "db", None) is not None:
+                    self.db.close()
+                raise LedgerError(
+                    f"cannot open the ledger {path}: {exc}. If it was damaged, restore it "
+                    "(and its .guard file) from the last backup: see docs/server.md"
+                ) from None
+        if self.guard is not None:
+            self._check_guard()
+
+    def _refuse_damaged(self) -> None:
+        """Before SQLite sees it: an empty file that was a ledger is not a new ledger."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            size = None
+        except OSError as exc:
+            raise LedgerError(f"cannot read the ledger {self.path}: {exc.strerror}") from None
+        # (a 0-byte file with no guard is a ledger being created right now by another process)
+        guarded = self.guard is not None and self.guard.path.exists()
+        if guarded and not size:
+            what = "is empty (0 bytes)" if size == 0 else "is missing"
+            assert self.guard is not None
+            raise LedgerError(
+                f"the ledger {self.path} {what}, but its guard file {self.guard.path.name} says "
+                "it held a ledger: it was damaged or lost (a failed copy or restore?) and will "
+                "not be started afresh, which would publish again what it had recorded. Restore "
+                "it from the last backup (docs/server.md). Only for a new installation with "
+                f"nothing published: delete {self.guard.path.name}"
+            )
+
+    def _check_guard(self) -> None:
+        """The ledger is the one its guard names, and no older than what it has published."""
+        assert self.guard is not None
+        with self._write() as db:  # one process at a time reads and starts the record
+            row = db.execute("SELECT value FROM meta WHERE key = 'ledger_id'").fetchone()
+            ledger_id = row["value"]
+            published = self._published_count(db)
+            known = self.guard.read()
+            if known is None:  # a new ledger, or one from before guards: start the record
+                self.guard.write(ledger_id, published, _iso(self.clock()) or "")
+                return
+        restore = (
+            "Restore the ledger that goes with it from the last backup (docs/server.md), or "
+            f"if you mean to start this ledger's record afresh, delete {self.guard.path.name}"
+        )
+        if known.get("ledger_id") != ledger_id:
+            raise LedgerError(
+                f"the ledger {self.path} is not the one crosspost was using here: its guard "
+                "file names another ledger (was a different file copied in?). " + restore
+            )
+        if published < int(known.get("published") or 0):
+            raise LedgerError(
+                f"the ledger {self.path} is older than what was published: it records "
+                f"{published} publications, but {known.get('published')} had been recorded "
+                f"by {known.get('updated_at')} (an old backup restored?). Running on it would "
+                "publish again what went out since. " + restore
+            )
+
+    @staticmethod
+    def _published_count(db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT COUNT(*) FROM deliveries WHERE state = 'published'").fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         self.db.close()
@@ -241,15 +357,36 @@ class Ledger:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction: the write lock is taken before anything is read."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """One IMMEDIATE transaction: the write lock is taken before anything is read. A
+        database that cannot be written (read-only, full, damaged) is a LedgerError."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
         try:
             yield self.db
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
+            raise self._unusable(exc) from None
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         else:
-            self.db.execute("COMMIT")
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                self._rollback()
+                raise self._unusable(exc) from None
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("ROLLBACK")
+
+    def _unusable(self, exc: sqlite3.DatabaseError) -> LedgerError:
+        return LedgerError(
+            f"cannot write to the ledger {self.path}: {exc} (is the disk full, or the file "
+            "read-only for this user?); nothing was recorded"
+        )
 
     def _migrate(self) -> None:
         with self._write() as db:
@@ -521,6 +658,9 @@ class Ledger:
                     db, actor or delivery.owner or "?", "warning", delivery.post_id,
                     delivery.channel, warning,
                 )  # fmt: skip
+            if self.guard is not None:  # inside the transaction: writers take turns
+                row = db.execute("SELECT value FROM meta WHERE key = 'ledger_id'").fetchone()
+                self.guard.write(row["value"], self._published_count(db), _iso(self.clock()) or "")
         found = self.get(delivery.post_id, delivery.channel)
         assert found is not None
         return found

@@ -3,8 +3,9 @@
 Run on every load. A new post becomes pending; a changed time or text re-plans a pending
 delivery; a deleted file, a removed channel or a post turned draft cancels its pending
 deliveries, with the reason in the event log; an edit after publication is reported, never
-republished. A file with errors keeps its deliveries exactly as they were (the last good
-plan) until it is fixed.
+republished. A file with errors has its open deliveries *held* until it is fixed: nothing
+is published with wording nobody sees any more, and every other post is planned from what
+is on disk now.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .publishing import content_hash
 from .render import Rendered
 
 OPEN_STATES = ("pending", "failed", "held")
+BROKEN = "broken"  # error kind of a delivery held because its post file has errors
 
 
 @dataclass
@@ -75,7 +77,7 @@ class Changes:
 
     planned: int = 0
     cancelled: list[tuple[Delivery, str]] = field(default_factory=list)
-    kept_broken: list[Delivery] = field(default_factory=list)
+    held_broken: list[Delivery] = field(default_factory=list)  # newly held: their file broke
 
 
 def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
@@ -86,6 +88,13 @@ def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
     for (post_id, channel), rendered in plan.deliveries.items():
         changes.planned += 1
         current = known.get((post_id, channel))
+        if current is not None and current.state == "held" and current.error_kind == BROKEN:
+            # its file is fixed: planned afresh from what it says now
+            ledger.set_state(
+                current, "pending", actor=actor, only_from=["held"],
+                error="its file was fixed: planned again", error_kind="fixed",
+            )  # fmt: skip
+            current = None
         if (
             current is not None
             and current.content_hash == plan.hashes[(post_id, channel)]
@@ -108,7 +117,20 @@ def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
         if key in plan.deliveries:
             continue
         if delivery.file in plan.broken_files:
-            changes.kept_broken.append(delivery)
+            if delivery.state == "held" and delivery.error_kind == BROKEN:
+                continue  # held already
+            first = next(
+                (str(p) for p in plan.errors if relative(p.mark.path, plan.project.config.root)
+                 == delivery.file), "it has errors",
+            )  # fmt: skip
+            held = ledger.set_state(
+                delivery, "held", actor=actor, only_from=OPEN_STATES, error_kind=BROKEN,
+                error=f"held: the post file {delivery.file} has errors, so it is not "
+                f"published with its earlier wording: {first}. Fix it (crosspost validate "
+                "shows every error) and it is planned again",
+            )  # fmt: skip
+            if held.state == "held":
+                changes.held_broken.append(held)
             continue
         reason = _why_gone(delivery, posts, config.channels, config.root)
         ledger.set_state(

@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from crosspost.cli import main
 from crosspost.daemon import Daemon
 from crosspost.ledger import Ledger
 
@@ -230,18 +232,75 @@ def test_edit_after_publishing_is_reported_not_republished(site: Path) -> None:
         assert done is not None and done.state == "published" and done.edited_hash
 
 
-def test_an_invalid_edit_keeps_the_last_good_plan(site: Path) -> None:
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "publish_at: 2027-01-15 10:00\ntitle: [broken\n",  # a syntax error
+        "publish_at: 2027-01-15 10:00\ntitle: !!int abc\n",  # a value the loader refuses
+        "publish_at: 2027-01-15 10:00\ntitle: Edited\nchannels: [x]\nbogus: 1\n",  # a field
+    ],
+    ids=["syntax", "typed-scalar", "unknown-key"],
+)
+def test_a_broken_file_holds_only_its_own_posts(site: Path, broken: str) -> None:
+    """A post file that breaks is held, never published with the wording it had before
+    (nobody sees that any more); every other post is planned from disk as it is now, a
+    deletion included; fixing the file plans it again with what it now says."""
     post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    post(site, "q", "2027-01-15 10:00", title="Old words", extra="channels: [x]\n")
+    post(site, "gone", "2027-01-15 10:00", extra="channels: [x]\n")
     clock = Clock(datetime(2027, 1, 14, tzinfo=UTC))
     d = daemon(site, clock)
-    (site / "queue" / "p.yaml").write_text("publish_at: 2027-01-15 10:00\ntitle: [broken\n")
-    d.load("broken edit")
-    assert state(site, "p") == "pending"
+    (site / "queue" / "p.yaml").write_text(broken)
+    post(site, "q", "2027-01-15 10:00", title="New words", extra="channels: [x]\n")
+    (site / "queue" / "gone.yaml").unlink()
+    assert d.load("edits") is True
+    assert state(site, "p") == "held" and state(site, "gone") == "cancelled"
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        held = ledger.get("p", "x")
+    assert held is not None and "queue/p.yaml has errors" in (held.last_error or "")
     clock.at("2027-01-15T10:00+00:00")
     d.deliver_due()
-    assert [r["text"] for r in outbox(site)] == ["Post p"]  # the last good version went out
+    assert [r["text"] for r in outbox(site)] == ["New words"]  # p and gone: nothing
+    post(site, "p", "2027-01-15 10:00", title="Fixed words", extra="channels: [x]\n")
+    d.load("fixed")
+    d.deliver_due()
+    assert [r["text"] for r in outbox(site)] == ["New words", "Fixed words"]
     (site / "crosspost.yaml").write_text("channels: {x: {platform: nope}}\n")
-    assert d.load("broken config") is False  # kept running on the last good plan
+    assert d.load("broken config") is False  # an unusable config keeps the last good plan
+
+
+def test_a_broken_file_at_start_does_not_stop_the_daemon(site: Path) -> None:
+    post(site, "ok", "2027-01-15 10:00", extra="channels: [x]\n")
+    (site / "queue" / "bad.yaml").write_text("publish_at: 2027-01-15 10:00\ntitle: !!int x\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    d.deliver_due()
+    assert [r["text"] for r in outbox(site)] == ["Post ok"]
+
+
+def test_an_approvals_file_with_a_merge_conflict_approves_nothing(site: Path) -> None:
+    (site / "crosspost.yaml").write_text(
+        (site / "crosspost.yaml").read_text() + "require_approval: true\n"
+    )
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
+    approvals = site / "approvals.yaml"
+    approvals.write_text(
+        "<<<<<<< HEAD\np: {by: Jo, at: '2027-01-14T09:00', hash: 'sha256:aa'}\n=======\n"
+        "q: {by: Sam, at: '2027-01-14T09:00', hash: 'sha256:bb'}\n>>>>>>> other\n"
+    )
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    d.deliver_due()
+    assert state(site, "p") == "held" and outbox(site) == []
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        held = ledger.get("p", "x")
+    assert held is not None and "merge conflict" in (held.last_error or "")
+    before = approvals.read_text()
+    result = CliRunner().invoke(
+        main, ["approve", "p", "--by", "Jo", "--config", str(site / "crosspost.yaml")]
+    )
+    assert result.exit_code == 1 and "will not overwrite" in result.output
+    assert approvals.read_text() == before  # the conflict is the person's to resolve
 
 
 def test_an_orphaned_claim_is_settled_by_looking_at_the_account(site: Path) -> None:

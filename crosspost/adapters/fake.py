@@ -118,6 +118,8 @@ class FakeAdapter(Adapter):
                 raise AuthError("fake: scripted authentication failure")
             if outcome == "rejected":
                 raise Rejected("fake: scripted rejection")
+            for media in rendered.media:  # read as a real platform would: only as approved
+                self.media_bytes(media)
             when = self.now()
             texts = [rendered.text, *rendered.thread]
             parts = list(resume)
