@@ -38,7 +38,9 @@ log = logging.getLogger("crosspost.daemon")
 # pause, a late approval, a channel hold): it expires. Only these go on however late: a send
 # that was tried on time and is waiting for its retry or its settlement, and a delivery a
 # person released late on purpose (`crosspost release --late`, recorded with their name).
-GOES_ON_LATE = frozenset({"transient", "rate_limited", "in_doubt", "released_late"})
+GOES_ON_LATE = frozenset(
+    {"transient", "rate_limited", "in_doubt", "released_late", "resolved"}
+)  # ("resolved": a person settled a send tried on time as not published, and it goes again)
 
 
 def _utcnow() -> datetime:
@@ -60,6 +62,10 @@ def owner_alive(owner: str | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def on_this_host(owner: str | None) -> bool:
+    return bool(owner) and str(owner).partition(":")[0] == socket.gethostname()
 
 
 class Daemon:
@@ -280,7 +286,9 @@ class Daemon:
             return
         lateness = self.config.daemon.lateness
         due = delivery.due_at
-        if delivery.error_kind not in GOES_ON_LATE and due is not None and now - due > lateness:
+        started = bool(delivery.parts)  # a thread partly out: stopping halfway helps nobody
+        late_ok = delivery.error_kind in GOES_ON_LATE or started
+        if not late_ok and due is not None and now - due > lateness:
             done = ledger.set_state(
                 delivery, "expired", error_kind="expired", actor=self.owner,
                 only_from=["pending"],
@@ -373,6 +381,10 @@ class Daemon:
         now = self.clock()
         for delivery in ledger.deliveries(["claimed"]):
             expired = delivery.lease_until is not None and delivery.lease_until < now
+            # a sender alive on this host is still at it (its lease is renewed while it
+            # sends): never taken over; one on another host, once its lease has run out
+            if owner_alive(delivery.owner) and (on_this_host(delivery.owner) or not expired):
+                continue
             if expired or not owner_alive(delivery.owner):
                 why = "its claim expired" if expired else f"{delivery.owner} is gone"
                 done = ledger.set_state(
@@ -394,7 +406,16 @@ class Daemon:
         if adapter is None or not adapter.can_look_up:
             return  # stays in doubt until `crosspost resolve`
         since = delivery.claimed_at or delivery.updated_at
-        sent = Sent(delivery.post_id, self._texts(delivery), delivery.parts, since, delivery.notes)
+        taken: set[str] = set()  # posts other deliveries on this channel stand for
+        for other in ledger.deliveries(["published", "in_doubt", "pending", "claimed"]):
+            if other.channel == delivery.channel and other.id != delivery.id:
+                taken.update(p.remote_id for p in other.parts)
+                if other.remote_id:
+                    taken.add(other.remote_id)
+        sent = Sent(
+            delivery.post_id, self._texts(delivery), delivery.parts, since, delivery.notes,
+            media=len(delivery.media), taken=frozenset(taken),
+        )  # fmt: skip
         key = delivery_key(delivery)
         try:
             settled = adapter.settle(sent)
@@ -416,12 +437,14 @@ class Daemon:
                 )  # fmt: skip
                 log.info("settled %s on %s: part %d was published", *key, part.index + 1)
                 return
-            ledger.mark_published(
+            warnings = self._lost_comment(delivery, adapter)
+            done = ledger.mark_published(
                 delivery, remote_id=parts[0].remote_id, url=parts[0].url,
                 published_at=settled.published_at or now, parts=parts, actor=self.owner,
-                detail=f"settled: found on the account as {part.remote_id}",
+                detail=f"settled: found on the account as {part.remote_id}", warnings=warnings,
             )  # fmt: skip
             log.info("settled %s on %s: it was published", *key)
+            self._alert(ledger, done)  # only when something was lost on the way (a comment)
             return
         if not settled.searched_back:
             log.warning(
@@ -437,6 +460,23 @@ class Daemon:
                 error=f"not found on the account after the settling delay{why}: sending again",
             )  # fmt: skip
             log.warning("settled %s on %s: not found on the account, sending again", *key)
+
+    def _lost_comment(self, delivery: Delivery, adapter: Adapter) -> tuple[str, ...]:
+        """A send that was cut off after the post was made never posted its first comment:
+        say so on the record (a warning, alerted) rather than lose it silently."""
+        if not adapter.channel.rules.first_comment:
+            return ()
+        plan = self.plan
+        rendered = plan.deliveries.get(delivery_key(delivery)) if plan is not None else None
+        if rendered is not None and not rendered.first_comment:
+            return ()
+        what = "its first comment was not posted" if rendered is not None else (
+            "if it had a first comment, that was not posted"
+        )  # fmt: skip
+        return (
+            f"published by an attempt that was cut off: {what}; add it by hand on "
+            f"{adapter.channel.rules.label}",
+        )
 
     def _texts(self, delivery: Delivery) -> tuple[str, ...]:
         """Every part's text as it was sent: from the ledger, or, for a delivery planned

@@ -35,16 +35,19 @@ class PublishError(Exception):
         code: int | str | None = None,
         part: int | None = None,
         completed: Iterable[PartReceipt] = (),
-        refused: bool = False,
+        refused: str | None = None,
     ):
         self.message = message
         self.platform_message = platform_message
         self.code = code
         self.part = part  # which part of a thread failed (0-based), when it matters
         self.completed = tuple(completed)  # parts published before the failure
-        # the platform's documentation says an answer like this one means the request was
-        # turned away before anything was created (X's 429, Meta's 368): safe to retry even
-        # after a publishing call
+        # one of REFUSALS: the request was turned away before anything was created, so it
+        # may be retried even after a publishing call (see after_publishing_call)
+        if refused is not None and refused not in REFUSALS:
+            raise ValueError(
+                f"unknown refusal {refused!r}: add it to errors.REFUSALS, with its source"
+            )
         self.refused = refused
         super().__init__(self.describe())
 
@@ -71,7 +74,7 @@ class ContentChanged(TransientError):
     kind = "changed"
 
     def __init__(self, message: str, **kwargs: object):
-        kwargs.setdefault("refused", True)  # raised before any request is made
+        kwargs.setdefault("refused", "content-changed")  # raised before any request is made
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
@@ -121,6 +124,21 @@ class InDoubt(PublishError):
     kind = "in_doubt"
 
 
+# The only answers that may be retried after a publishing call was made: each says, in the
+# platform's documentation (docs/platforms.md has the sources), that nothing was created.
+REFUSALS = {
+    "not-sent": "the connection failed before the request left this machine (DNS, refused, "
+    "connect timeout)",
+    "content-changed": "crosspost refused to send: an image is not what was approved",
+    "x-rate-limited": "X 429: the rate limiter answers before the request is processed",
+    "x-media-not-ready": "X 400 'Your media IDs are invalid.': a 400 creates nothing",
+    "meta-blocked": "Meta 341 / 368: 'wait and retry the operation', the action was blocked",
+    "ig-not-published": "Instagram 2207020 (container expired) / 2207027 (media not ready): "
+    "media_publish did not publish the container",
+    "ig-publishing-limit": "Instagram 2207042: the 24-hour publishing limit, nothing published",
+}
+
+
 def after_publishing_call(error: PublishError) -> PublishError:
     """The error to act on when it was raised by (or after) a call that creates the post.
 
@@ -129,12 +147,11 @@ def after_publishing_call(error: PublishError) -> PublishError:
     answer that says "try again" does not say "nothing was published". Postiz published a
     live Instagram post twice this way (its PR #1681), and X answers 5xx after creating a
     post. So a retryable error becomes InDoubt, settled by reading the account back, never a
-    blind retry. Only answers the platform documents as a refusal before anything is created
-    (`refused`: X's 429, Meta's 341/368 blocks, X's "media not ready" 400) stay retryable.
-    Errors that are not retryable (Rejected, AuthError, UsageCapped) say the platform refused
-    the post and stand as they are.
+    blind retry. Only the answers listed in REFUSALS stay retryable. Errors that are not
+    retryable (Rejected, AuthError, UsageCapped) say the platform refused the post and stand
+    as they are.
     """
-    if not error.retryable or error.refused or isinstance(error, InDoubt):
+    if not error.retryable or error.refused in REFUSALS or isinstance(error, InDoubt):
         return error
     doubt = InDoubt(
         f"{error.message}; the request had been sent, so the post may have been published: "
@@ -145,6 +162,27 @@ def after_publishing_call(error: PublishError) -> PublishError:
         completed=error.completed,
     )
     return doubt
+
+
+def sent_nothing(exc: BaseException) -> bool:
+    """True when a requests failure certainly happened before the request left this machine:
+    a connect timeout, a refused connection, a name that does not resolve, a proxy error.
+    Anything else (a read timeout, a broken or stalled answer, a TLS error while reading)
+    may come after the platform received the request."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProxyError
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError):
+        return True
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False  # a handshake and a read both raise it: not provably before sending
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        inner = exc.args[0] if exc.args else None
+        if isinstance(inner, MaxRetryError):
+            inner = inner.reason
+        # NewConnectionError and NameResolutionError are ConnectTimeoutErrors too
+        return isinstance(inner, ConnectTimeoutError | ProxyError)
+    return False
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -476,6 +476,7 @@ class Ledger:
         file: str | None = None,
         actor: str = "planner",
         thread: Sequence[str] = (),
+        media: Sequence[tuple[str, str]] = (),
     ) -> Delivery:
         """The delivery for (post, channel), created pending if new. Never reopens a settled one.
 
@@ -485,6 +486,7 @@ class Ledger:
         """
         now = _iso(self.clock())
         thread_json = json.dumps(list(thread), ensure_ascii=False)
+        media_json = json.dumps([list(m) for m in media], ensure_ascii=False)
         with self._write() as db:
             row = db.execute(
                 "SELECT * FROM deliveries WHERE post_id = ? AND channel = ?", (post_id, channel)
@@ -495,27 +497,40 @@ class Ledger:
             if row is None:
                 db.execute(
                     "INSERT INTO deliveries (post_id, channel, due_at, content_hash, text, file, "
-                    "thread, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (post_id, channel, _iso(due_at), content_hash, text, file, thread_json, now,
-                     now),
+                    "thread, media, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (post_id, channel, _iso(due_at), content_hash, text, file, thread_json,
+                     media_json, now, now),
                 )  # fmt: skip
                 self._event(db, actor, "planned", post_id, channel, f"due {_iso(due_at)}")
             elif row["state"] == "pending" and changed:
                 # an adapter's notes belong to the old content (a container with the old
                 # caption must never be published): they go with it
+                # the edit was never tried on time: a retry's or release's leave goes with it
+                kind = row["error_kind"] if row["error_kind"] == "released_late" else None
                 db.execute(
                     "UPDATE deliveries SET due_at = ?, content_hash = ?, text = ?, file = ?, "
-                    "thread = ?, notes = '{}', retry_at = NULL, updated_at = ? WHERE id = ?",
-                    (_iso(due_at), content_hash, text, file, thread_json, now, row["id"]),
-                )
+                    "thread = ?, media = ?, notes = '{}', retry_at = NULL, error_kind = ?, "
+                    "updated_at = ? WHERE id = ?",
+                    (_iso(due_at), content_hash, text, file, thread_json, media_json, kind, now,
+                     row["id"]),
+                )  # fmt: skip
                 self._event(db, actor, "replanned", post_id, channel, f"due {_iso(due_at)}")
             elif row["state"] in ("failed", "cancelled", "expired") and changed:
                 db.execute(
                     "UPDATE deliveries SET state = 'pending', due_at = ?, content_hash = ?, "
-                    "text = ?, file = ?, thread = ?, notes = '{}', retry_at = NULL, "
+                    "text = ?, file = ?, thread = ?, media = ?, notes = '{}', retry_at = NULL, "
                     "attempts = 0, last_error = NULL, error_kind = NULL, updated_at = ? "
                     "WHERE id = ?",
-                    (_iso(due_at), content_hash, text, file, thread_json, now, row["id"]),
+                    (
+                        _iso(due_at),
+                        content_hash,
+                        text,
+                        file,
+                        thread_json,
+                        media_json,
+                        now,
+                        row["id"],
+                    ),
                 )
                 self._event(
                     db, actor, "replanned", post_id, channel,
@@ -581,6 +596,17 @@ class Ledger:
             )
             self._event(db, owner, "claimed", post_id, channel, f"attempt {row['attempts'] + 1}")
         return self.get(post_id, channel)
+
+    def renew(self, delivery: Delivery, owner: str, lease: timedelta) -> bool:
+        """Extend a claim this owner still holds (a long send: a GIF X is processing, an
+        Instagram container being polled); False when it is no longer theirs."""
+        with self._write() as db:
+            done = db.execute(
+                "UPDATE deliveries SET lease_until = ? WHERE id = ? AND state = 'claimed' "
+                "AND owner = ?",
+                (_iso(self.clock() + lease), delivery.id, owner),
+            ).rowcount
+        return bool(done)
 
     def record_part(self, delivery: Delivery, part: PartReceipt) -> None:
         """Record one published part of a claimed delivery before the next is sent."""
@@ -675,20 +701,29 @@ class Ledger:
         retry_at: datetime | None = None,
         actor: str | None = None,
         only_from: Sequence[str] | None = None,
+        claimed_by: str | None = None,
     ) -> Delivery:
         """Move a delivery to `state` (releasing any claim), recording why.
 
-        With `only_from`, nothing happens unless the delivery is in one of those states (the
-        check and the change are one transaction).
+        With `only_from`, nothing happens unless the delivery is in one of those states; with
+        `claimed_by`, unless it is still claimed by that owner (a sender whose claim was
+        taken over never writes over what came after). The check and the change are one
+        transaction.
         """
         if state not in STATES:
             raise ValueError(f"unknown state {state}")
+        if claimed_by is not None:
+            only_from = ["claimed"]
         with self._write() as db:
             if only_from is not None:
                 row = db.execute(
-                    "SELECT state FROM deliveries WHERE id = ?", (delivery.id,)
+                    "SELECT state, owner FROM deliveries WHERE id = ?", (delivery.id,)
                 ).fetchone()
-                if row is None or row["state"] not in only_from:
+                if (
+                    row is None
+                    or row["state"] not in only_from
+                    or (claimed_by is not None and row["owner"] != claimed_by)
+                ):
                     found = self.get(delivery.post_id, delivery.channel)
                     assert found is not None
                     return found

@@ -110,6 +110,7 @@ def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
             file=plan.file_of(rendered),
             actor=actor,
             thread=rendered.thread,
+            media=[(m.rel, m.alt) for m in rendered.media],
         )
     posts = {p.id: p for p in plan.project.posts}
     for delivery in ledger.deliveries(OPEN_STATES):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -73,6 +75,7 @@ def publish_delivery(
     delivery = ledger.ensure(
         post_id, key, rendered.publish_at, content_hash(rendered), rendered.text,
         file=_rel(rendered, adapter.root), actor=owner, thread=rendered.thread,
+        media=[(m.rel, m.alt) for m in rendered.media],
     )  # fmt: skip
     if delivery.state == "published":
         return Outcome(post_id, key, "already", _already(delivery), delivery)
@@ -91,7 +94,7 @@ def publish_delivery(
                 f"{lease_until:%H:%M:%S} UTC)", delivery,
             )  # fmt: skip
         delivery = ledger.set_state(
-            delivery, "in_doubt", error_kind="in_doubt", actor=owner,
+            delivery, "in_doubt", error_kind="in_doubt", actor=owner, only_from=["claimed"],
             error=f"a claim by {delivery.owner} expired without a result: the send may or "
             "may not have happened",
         )  # fmt: skip
@@ -128,18 +131,21 @@ def send(
         status = "already" if state == "published" else "busy"
         return Outcome(post_id, key, status, f"taken by another process ({state})", current)
     try:
-        receipt = adapter.publish(
-            rendered,
-            resume=claimed.parts,
-            on_part=lambda part: ledger.record_part(claimed, part),
-            notes=claimed.notes,
-            on_note=lambda key, value: ledger.record_note(claimed, key, value),
-        )
+        with _heartbeat(ledger, claimed, owner, lease):
+            receipt = adapter.publish(
+                rendered,
+                resume=claimed.parts,
+                on_part=lambda part: ledger.record_part(claimed, part),
+                notes=claimed.notes,
+                on_note=lambda key, value: ledger.record_note(claimed, key, value),
+            )
     except PublishError as exc:
         return _failed(ledger, claimed, exc, adapter, backoff)
     except Exception as exc:  # a bug: the send may have happened, so never retry blindly
         message = adapter.clean(f"unexpected {type(exc).__name__}: {exc}")
-        done = ledger.set_state(claimed, "in_doubt", error=message, error_kind="in_doubt")
+        done = ledger.set_state(
+            claimed, "in_doubt", error=message, error_kind="in_doubt", claimed_by=owner
+        )
         return Outcome(post_id, key, "in_doubt", message, done)
     done = ledger.mark_published(
         claimed,
@@ -157,6 +163,34 @@ def send(
         said = "; ".join(receipt.warnings)
         return Outcome(post_id, key, "published", f"published: {where} (but {said})", done)
     return Outcome(post_id, key, "published", f"published: {where}", done)
+
+
+@contextlib.contextmanager
+def _heartbeat(ledger: Ledger, claimed: Delivery, owner: str, lease: timedelta) -> Iterator[None]:
+    """Renew the claim's lease while the send runs (a third of the lease at a time), so a
+    long send — a GIF X is processing, an Instagram container being polled — is never taken
+    for an abandoned one and sent again by another daemon."""
+    if str(ledger.path) == ":memory:":
+        yield
+        return
+    stop = threading.Event()
+    every = max(lease.total_seconds() / 3, 1.0)
+
+    def beat() -> None:
+        from .ledger import Ledger
+
+        with contextlib.suppress(Exception), Ledger(ledger.path, clock=ledger.clock) as own:
+            while not stop.wait(every):
+                if not own.renew(claimed, owner, lease):
+                    return
+
+    thread = threading.Thread(target=beat, name="crosspost-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
 
 
 def _rel(rendered: Rendered, root: Path) -> str:
@@ -182,33 +216,40 @@ def _failed(
     kind = exc.kind
     post_id, key = claimed.post_id, claimed.channel
     now = ledger.clock()
+    mine = claimed.owner  # writes below only while the claim is still ours
     if isinstance(exc, InDoubt):
-        done = ledger.set_state(claimed, "in_doubt", error=message, error_kind=kind)
+        done = ledger.set_state(
+            claimed, "in_doubt", error=message, error_kind=kind, claimed_by=mine
+        )
         return Outcome(post_id, key, "in_doubt", f"outcome unknown: {message}", done)
     if exc.holds_channel:  # credentials, or an allowance used up for a long time
         if backoff is not None:  # the daemon holds the channel until `crosspost doctor` passes
             ledger.set_control(f"hold:{key}", f"{kind}: {message}", claimed.owner or "?", message)
-            done = ledger.set_state(claimed, "held", error=message, error_kind=kind)
+            done = ledger.set_state(
+                claimed, "held", error=message, error_kind=kind, claimed_by=mine
+            )
             return Outcome(post_id, key, "held", f"channel held: {message}", done)
-        done = ledger.set_state(claimed, "failed", error=message, error_kind=kind)
+        done = ledger.set_state(claimed, "failed", error=message, error_kind=kind, claimed_by=mine)
         if isinstance(exc, AuthError):
             message = f"the channel's credentials need attention (run crosspost doctor): {message}"
         return Outcome(post_id, key, "failed", message, done)
     if isinstance(exc, Rejected):
-        done = ledger.set_state(claimed, "failed", error=message, error_kind=kind)
+        done = ledger.set_state(claimed, "failed", error=message, error_kind=kind, claimed_by=mine)
         return Outcome(post_id, key, "failed", f"rejected: {message}", done)
     # temporary: a passing fault or a rate limit
     delay = backoff(claimed.attempts) if backoff is not None else None
     if backoff is not None and delay is None:
         done = ledger.set_state(
             claimed, "failed", error=f"gave up after {claimed.attempts} attempts: {message}",
-            error_kind=kind,
+            error_kind=kind, claimed_by=mine,
         )  # fmt: skip
         return Outcome(post_id, key, "failed", done.last_error or message, done)
     retry_at = now + delay if delay is not None else None
     if isinstance(exc, RateLimited) and exc.retry_at is not None:
         retry_at = exc.retry_at
-    done = ledger.set_state(claimed, "pending", error=message, error_kind=kind, retry_at=retry_at)
+    done = ledger.set_state(
+        claimed, "pending", error=message, error_kind=kind, retry_at=retry_at, claimed_by=mine
+    )
     when = f" after {retry_at:%H:%M:%S} UTC" if retry_at else ""
     if isinstance(exc, RateLimited):
         return Outcome(post_id, key, "retry", f"rate limited; try again{when}: {message}", done)

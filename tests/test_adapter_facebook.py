@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import responses
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from crosspost.adapters.base import RemotePost
 from crosspost.adapters.graph import encode
@@ -560,6 +560,15 @@ NETWORK = [
      "recent", TransientError),
     (requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead"), "publish",
      InDoubt),
+    # the headers came, then the body stalled (facebook-sdk reads with stream=False): Meta
+    # had the request, so the post may exist
+    (requests.ConnectionError(ReadTimeoutError(None, "/feed", "Read timed out.")),  # type: ignore[arg-type]
+     "publish", InDoubt),
+    # a TLS error while the answer is read
+    (requests.exceptions.SSLError("EOF occurred in violation of protocol (_ssl.c:2427)"),
+     "publish", InDoubt),
+    (requests.exceptions.SSLError("EOF occurred in violation of protocol (_ssl.c:2427)"),
+     "recent", TransientError),
 ]  # fmt: skip
 
 

@@ -782,10 +782,11 @@ def test_doctor_shows_the_monthly_usage(adapter: XAdapter, api: responses.Reques
     api.get(ME, json={"data": {"id": USER_ID, "name": "Kent PCC", "username": "PCCKent"}})
     usage_endpoint(api)
     report = adapter.check_credentials()
-    assert report.ok
+    # not ok while the cap is reached: doctor keeps a channel held for it until it resets
+    assert not report.ok
     assert report.quota == "1,500 of 1,500 posts used this month; resets on 19 December 2026"
-    [warning] = report.warnings
-    assert "monthly post cap is reached" in warning
+    [problem] = report.problems
+    assert "monthly post cap is reached" in problem
 
 
 def test_the_monthly_usage_cap_is_not_a_rate_limit(

@@ -297,20 +297,36 @@ def test_releasing_an_overdue_held_post_needs_late(site: Path) -> None:
 
 
 def test_a_hold_lifted_after_lateness_expires_the_post(site: Path) -> None:
-    """A delivery tried on time and held (here: a channel hold) is not sent hours later just
-    because it was tried once: past lateness, it expires too."""
+    """A delivery tried on time that hit a credentials failure (the channel is held) is not
+    sent hours later when `doctor` lifts the hold: past lateness, it expires too."""
+    config = site / "crosspost.yaml"
+    config.write_text(
+        config.read_text().replace("outbox: var/x.jsonl", "outbox: var/x.jsonl\n    script: [auth]")
+    )
     post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
     clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
     d = daemon(site, clock)
-    with Ledger(site / "var" / "ledger.db") as ledger:
-        ledger.set_control("hold:x", "auth: keys rejected", "daemon", "")
     d.deliver_due()
-    assert state(site, "p") == "held"
-    with Ledger(site / "var" / "ledger.db") as ledger:
-        ledger.set_control("hold:x", None, "doctor", "")
-        held = ledger.get("p", "x")
-        assert held is not None
-        ledger.set_state(held, "pending", actor="doctor", only_from=["held"])
+    assert state(site, "p") == "held"  # tried once: the scripted credentials failure
+    code, out = cli(site, "doctor")
+    assert "channel hold lifted: 1 deliveries back in the queue" in out
     clock.now += timedelta(hours=5)
     d.deliver_due()
     assert state(site, "p") == "expired" and outbox(site) == []
+
+
+def test_a_send_resolved_as_not_published_goes_again_however_late(site: Path) -> None:
+    """A person settled a send tried on time as not published: it goes again, late."""
+    due = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    post(site, "p", _london(due), extra="channels: [x]\n")
+    clock = Clock(due)
+    d = daemon(site, clock)
+    with Ledger(site / "var" / "ledger.db", clock=clock) as ledger:
+        claimed = ledger.claim("p", "x", "other-host:1:daemon", timedelta(minutes=5))
+        assert claimed is not None
+        ledger.set_state(claimed, "in_doubt", error="timed out", error_kind="in_doubt")
+    code, _ = cli(site, "resolve", "p", "--channel", "x", "--not-published", "--by", "Sam")
+    assert code == 0
+    clock.now = datetime.now(UTC) + timedelta(seconds=5)  # the CLI stamps retry_at now
+    d.deliver_due()
+    assert state(site, "p") == "published"

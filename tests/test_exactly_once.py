@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from crosspost.cli import main
 from crosspost.ledger import Ledger
 
-from .conftest import canary_environ
+from .conftest import canary_environ, make_adapter
 
 TWEETS = "https://api.twitter.com/2/tweets"
 ME = "https://api.twitter.com/2/users/me"
@@ -73,6 +73,18 @@ def run_once(root: Path) -> tuple[int, str]:
 def delivery(root: Path, post_id: str, channel: str) -> Any:
     with Ledger(root / "var" / "crosspost.db") as ledger:
         return ledger.get(post_id, channel)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """`crosspost run` in-process sets up the crosspost logger (its own handler, no
+    propagation); put it back, so later tests' caplog still sees every record."""
+    import logging
+
+    logger = logging.getLogger("crosspost")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 @pytest.fixture
@@ -446,3 +458,130 @@ def test_the_x_monthly_cap_holds_the_channel_with_one_alert(
     assert any("allowance for the app is used up" in t for t in titles), titles
     capped = [p for p in hook.payloads() if "allowance" in p["title"]][0]
     assert "monthly post cap" in capped["message"] and "crosspost doctor" in capped["message"]
+
+
+def test_instagram_timeout_after_publishing_is_settled(
+    site: Path, api: responses.RequestsMock
+) -> None:
+    """media_publish published, then the answer was lost: the container says PUBLISHED."""
+    (site / "queue" / "show.yaml").write_text(IG_POST.format(when=due_now()))
+    account = InstagramAccount(api, publish_answers=["lost-after"])
+    code, _ = run_once(site)
+    assert code == 1 and delivery(site, "show", "kent_opcc").state == "in_doubt"
+    code, output = run_once(site)
+    assert code == 0, output
+    assert delivery(site, "show", "kent_opcc").remote_id == "m1"
+    assert account.publish_calls == ["c1"] and len(account.media) == 1
+
+
+# --- Facebook: /feed answers a server error after creating the post -------------------------
+
+
+FB_SERVER_ERROR = {
+    "error": {"message": "An unknown error occurred", "type": "OAuthException", "code": 1,
+              "is_transient": True, "fbtrace_id": "AbCdEfGhIjK"}
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("failure", ["graph-error", "stalled-answer"])
+def test_facebook_send_in_doubt_is_settled_by_the_page_posts(
+    site: Path, api: responses.RequestsMock, failure: str
+) -> None:
+    """/feed creates the post, then answers Graph code 1 (is_transient) or its answer stalls:
+    in doubt, found among the Page's posts, published once; the first comment that the cut
+    off send never posted is on the record."""
+    from urllib3.exceptions import ReadTimeoutError
+
+    (site / "queue" / "fund.yaml").write_text(FB_POST.format(when=due_now()))
+    page_posts: list[dict[str, str]] = []
+
+    def feed(request: Any) -> Any:
+        body = parse_qs(request.body)
+        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+        post_id = f"{PAGE}_{len(page_posts) + 1}"
+        page_posts.insert(
+            0, {"id": post_id, "message": body["message"][0], "created_time": created}
+        )
+        if failure == "stalled-answer":
+            stall = ReadTimeoutError(None, "/feed", "Read timed out.")  # type: ignore[arg-type]
+            raise requests.ConnectionError(stall)
+        return 500, {"Content-Type": "application/json"}, json.dumps(FB_SERVER_ERROR)
+
+    api.add_callback(responses.POST, f"{GRAPH}{PAGE}/feed", callback=feed)
+    api.add_callback(
+        responses.GET, f"{GRAPH}{PAGE}/posts",
+        callback=lambda r: (200, {"Content-Type": "application/json"},
+                            json.dumps({"data": page_posts})),
+    )  # fmt: skip
+    code, _ = run_once(site)
+    assert code == 1 and delivery(site, "fund", "KentPCC").state == "in_doubt"
+    time.sleep(1.1)  # past the 1 s retry a blind retry would have waited for
+    code, output = run_once(site)
+    assert code == 0, output
+    done = delivery(site, "fund", "KentPCC")
+    assert done.state == "published" and done.remote_id == f"{PAGE}_1"
+    assert len(page_posts) == 1
+    assert "its first comment was not posted" in (done.warning or "")
+
+
+# --- what settlement must not take for ours ----------------------------------------------
+
+
+def _settle(root: Path, channel: str, posts: list[Any], **sent: Any) -> Any:
+    """Settle with a look-up that returns `posts` (RemotePost), as the platform would."""
+    from crosspost.adapters.base import Sent
+
+    adapter = make_adapter(root, channel, environ=canary_environ())
+    adapter.recent = lambda limit=50, since=None: posts  # type: ignore[method-assign]
+    defaults: dict[str, Any] = {"post_id": "p", "texts": ("Safer Streets funding.",),
+                                "parts": (), "since": CLAIMED}  # fmt: skip
+    return adapter.settle(Sent(**{**defaults, **sent}))
+
+
+CLAIMED = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def _remote(remote_id: str, text: str, minutes: int = 1, reply_to: str | None = None) -> Any:
+    from crosspost.adapters.base import RemotePost
+
+    return RemotePost(remote_id, text, CLAIMED + timedelta(minutes=minutes), reply_to=reply_to)
+
+
+def test_settlement_skips_an_older_post_with_the_same_words(project: Path) -> None:
+    settled = _settle(project, "KentPCC", [_remote("old", "Safer Streets funding.", -60)])
+    assert settled.found is None and settled.searched_back
+    settled = _settle(project, "KentPCC", [_remote("new", "Safer Streets funding.", 1)])
+    assert settled.found.remote_id == "new"
+
+
+def test_settlement_of_a_thread_part_needs_the_reply_to_the_part_before(project: Path) -> None:
+    from crosspost.errors import PartReceipt
+
+    texts = ("Part one (1/2).", "Part two (2/2).")
+    parts = (PartReceipt(0, "101"),)
+    elsewhere = _remote("201", "Part two (2/2).", reply_to="999")  # same words, another thread
+    settled = _settle(project, "PCCKent", [elsewhere], texts=texts, parts=parts)
+    assert settled.found is None
+    ours = _remote("202", "Part two (2/2).", reply_to="101")
+    settled = _settle(project, "PCCKent", [elsewhere, ours], texts=texts, parts=parts)
+    assert settled.found.remote_id == "202" and settled.found.index == 1
+
+
+def test_settlement_skips_posts_other_deliveries_stand_for(project: Path) -> None:
+    twin = [_remote("301", "Safer Streets funding.")]
+    settled = _settle(project, "KentPCC", twin, taken=frozenset({"301"}))
+    assert settled.found is None
+
+
+def test_x_allows_the_media_link_only_for_a_post_with_media(project: Path) -> None:
+    with_link = [_remote("401", "Safer Streets funding. https://t.co/AbCdE")]
+    assert _settle(project, "PCCKent", with_link, media=0).found is None  # someone else's
+    assert _settle(project, "PCCKent", with_link, media=1).found.remote_id == "401"
+    plain = [_remote("402", "Safer Streets funding.")]
+    assert _settle(project, "PCCKent", plain, media=1).found is None  # ours had an image
+
+
+def test_a_post_without_words_is_never_settled_by_guessing(project: Path) -> None:
+    anything = [_remote("501", "https://t.co/AbCdE"), _remote("502", "")]
+    settled = _settle(project, "PCCKent", anything, texts=("",), media=1)
+    assert settled.found is None and not settled.searched_back  # stays in doubt: resolve

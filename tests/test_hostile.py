@@ -204,3 +204,74 @@ def test_sqlite_is_what_the_test_damages(tmp_path: Path) -> None:
     _garbage(path)
     with pytest.raises(sqlite3.DatabaseError):
         sqlite3.connect(path).execute("SELECT * FROM sqlite_master").fetchall()
+
+
+# --- a long send is never taken for an abandoned one ---------------------------------------
+
+
+def test_a_claim_held_by_a_live_sender_here_is_not_taken_over(site: Path) -> None:
+    """A GIF X takes minutes to process outlives the lease: the same daemon's sweeper must
+    not call it in doubt and send it again while the send is still running."""
+    import socket
+
+    post(site, "slow", "2027-01-15 10:00", extra="channels: [x]\n")
+    post(site, "away", "2027-01-15 10:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    with Ledger(site / "var" / "ledger.db", clock=clock) as ledger:
+        ledger.claim("slow", "x", f"{socket.gethostname()}:{os.getpid()}:daemon",
+                     timedelta(minutes=1))  # fmt: skip
+        ledger.claim("away", "x", "other-host:4242:daemon", timedelta(minutes=1))
+    clock.now += timedelta(minutes=11)
+    d.settle()
+    d.deliver_due()
+    assert state(site, "slow") == "claimed"  # still being sent, here: left alone
+    # another host's lease ran out: in doubt, settled (not on the account), sent again
+    assert state(site, "away") == "published"
+    assert [r["post_id"] for r in outbox(site)] == ["away"]
+
+
+def test_a_long_send_renews_its_lease(site: Path) -> None:
+    import threading
+    import time
+
+    from crosspost.publishing import send
+
+    post(site, "slow", "2027-01-15 10:00", extra="channels: [x]\n")
+    config = site / "crosspost.yaml"
+    slow = config.read_text().replace(
+        "outbox: var/x.jsonl", "outbox: var/x.jsonl\n    latency: 2.5"
+    )
+    config.write_text(slow)
+    d = daemon(site, Clock(datetime.now(UTC)))
+    rendered = d.plan.deliveries[("slow", "x")]  # type: ignore[union-attr]
+    adapter = make_adapter(site, "x", environ={}, sleep=time.sleep)
+    outcome: list[object] = []
+
+    def sending() -> None:
+        with Ledger(site / "var" / "ledger.db") as ledger:
+            outcome.append(send(rendered, adapter, ledger, "me:1:test", timedelta(seconds=3)))
+
+    thread = threading.Thread(target=sending)
+    thread.start()
+    leases = set()
+    with Ledger(site / "var" / "ledger.db") as watcher:
+        while thread.is_alive():
+            row = watcher.db.execute("SELECT lease_until FROM deliveries").fetchone()
+            if row[0]:
+                leases.add(row[0])
+            time.sleep(0.1)
+    thread.join()
+    assert len(leases) >= 2, leases  # renewed while the 2.5 s send ran (every second)
+    assert state(site, "slow") == "published"
+
+
+def test_a_stale_sender_does_not_write_over_what_came_after(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.ensure("p", "x", None, "h", "t")
+        first = ledger.claim("p", "x", "host:1:a", timedelta(minutes=1))
+        assert first is not None
+        ledger.set_state(first, "in_doubt", error="taken over", only_from=["claimed"])
+        again = ledger.set_state(first, "pending", error="late retry", claimed_by="host:1:a")
+        assert again.state == "in_doubt"  # the stale sender's retry was not written
+        assert ledger.renew(first, "host:1:a", timedelta(minutes=1)) is False

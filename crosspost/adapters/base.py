@@ -80,6 +80,8 @@ class Sent:
     parts: tuple[PartReceipt, ...]  # parts known to be published
     since: datetime  # when the claim that may have sent it was taken
     notes: Mapping[str, str] = field(default_factory=dict)  # what the adapter noted on the way
+    media: int = 0  # how many images the post carries
+    taken: frozenset[str] = frozenset()  # remote ids other deliveries already stand for
 
     @property
     def index(self) -> int:
@@ -223,8 +225,9 @@ class Adapter:
         leave out older ones (X bills reads per post, so it is asked for no more)."""
         raise NotImplementedError
 
-    def same_text(self, sent: str, found: str) -> bool:
-        """Whether `found`, a post's text as the platform returns it, is the text `sent`."""
+    def same_text(self, sent: str, found: str, *, media: int = 0) -> bool:
+        """Whether `found`, a post's text as the platform returns it, is the text `sent` (of
+        a post with `media` images)."""
         return comparable(sent) == comparable(found)
 
     def settle(self, sent: Sent) -> Settlement:
@@ -240,6 +243,10 @@ class Adapter:
             last = max(sent.parts, key=lambda p: p.index)
             return Settlement(last, True, None, "every part was already recorded")
         want = sent.texts[index]
+        if not comparable(want).replace("<link>", "").strip():
+            # nothing to recognise it by (an image with no words, a bare link): any such post
+            # would match, so it is left in doubt for a person (crosspost resolve)
+            return Settlement(None, False, detail="the post has no words to recognise it by")
         reply_to = next((p.remote_id for p in sent.parts if p.index == index - 1), None)
         earliest = sent.since - SLACK
         limit = self.look_up_limit
@@ -249,7 +256,9 @@ class Adapter:
                 continue  # an older post with the same words
             if index > 0 and post.reply_to != reply_to:
                 continue
-            if self.same_text(want, post.text):
+            if post.remote_id in sent.taken:
+                continue  # another delivery's post, with the same words
+            if self.same_text(want, post.text, media=sent.media if index == 0 else 0):
                 part = PartReceipt(index, post.remote_id, post.url)
                 return Settlement(part, True, post.created_at, f"found as {post.remote_id}")
         oldest = min((p.created_at for p in recent if p.created_at), default=None)

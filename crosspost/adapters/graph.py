@@ -27,6 +27,7 @@ from ..errors import (
     Rejected,
     TransientError,
     after_publishing_call,
+    sent_nothing,
 )
 from .base import Adapter, CredentialReport, Receipt, RemotePost, fail
 
@@ -370,7 +371,7 @@ def graph_error(
             f"could not connect to {adapter.rules.label} within {adapter.timeout:g} s; "
             "nothing was sent",
             platform_message=str(exc),
-            refused=True,  # nothing left this machine
+            refused="not-sent",
         )
     elif isinstance(exc, requests.ReadTimeout):
         if publishing:
@@ -386,17 +387,18 @@ def graph_error(
                 platform_message=str(exc),
             )
     elif isinstance(exc, requests.ConnectionError):
-        if publishing and _maybe_sent(exc):
-            error = InDoubt(
-                f"the connection to {adapter.rules.label} broke after the request was sent: "
-                "the post may have been published. Check the account before sending it again",
-                platform_message=str(exc),
-            )
-        else:
+        # a stalled or broken answer, a TLS error while reading: the request may have
+        # arrived. Only a failure to connect at all sent nothing.
+        if sent_nothing(exc):
             error = TransientError(
                 f"could not reach {adapter.rules.label}",
                 platform_message=str(exc),
-                refused=not _maybe_sent(exc),
+                refused="not-sent",
+            )
+        else:
+            error = TransientError(
+                f"the connection to {adapter.rules.label} broke after the request was sent",
+                platform_message=str(exc),
             )
     elif isinstance(exc, requests.RequestException):
         # the answer could not be read (broken chunked body, invalid JSON ...): it came back
@@ -416,17 +418,6 @@ def graph_error(
     if error.platform_message:
         error.platform_message = hide(error.platform_message, adapter.secrets())
     return fail(error, adapter)
-
-
-def _maybe_sent(exc: BaseException) -> bool:
-    """A ConnectionError after the connection was made ('Connection aborted'): the request
-    may have reached the server. A refused or unresolvable connection sent nothing."""
-    from urllib3.exceptions import MaxRetryError, ProtocolError
-
-    reason = exc.args[0] if exc.args else None
-    if isinstance(reason, MaxRetryError):
-        reason = reason.reason
-    return isinstance(reason, ProtocolError)
 
 
 def _summary(response: requests.Response | None) -> str | None:
@@ -492,14 +483,6 @@ def _coded(
     kwargs: dict[str, Any] = {"platform_message": said, "code": code}
     var = ", ".join(adapter.channel.credentials.values()) or "its environment variable"
 
-    if subcode in TRANSIENT_SUBCODES or body.get("is_transient") is True:
-        return TransientError(
-            f"{label} had a temporary problem ({tag}): {said}",
-            refused=subcode in NOT_PUBLISHED_SUBCODES,
-            **kwargs,
-        )
-    if code in TRANSIENT_CODES:
-        return TransientError(f"{label} had a temporary problem ({tag}): {said}", **kwargs)
     if code in BLOCKED_CODES:
         until = _retry_at(adapter, response) or adapter.now() + BLOCKED_WAIT
         why = "posting too fast" if subcode == 1390008 else "a temporary block"
@@ -507,18 +490,28 @@ def _coded(
             f"{label} is holding back posts from this account for now ({why}; {tag}); it is "
             f"tried again after {until:%H:%M} UTC: {said}",
             retry_at=until,
-            refused=True,
+            refused="meta-blocked",
             **kwargs,
         )
+    # the codes first: an answer may also say is_transient, but 341/368 and the daily
+    # limit are refusals with a wait of their own
     if code in THROTTLING_CODES or subcode == PUBLISH_LIMIT_SUBCODE:
         retry_at = _retry_at(adapter, response)
         when = f"; access returns about {retry_at:%H:%M} UTC" if retry_at else ""
         return RateLimited(
             f"{label} is limiting how often we can call it ({tag}){when}: {said}",
             retry_at=retry_at,
-            refused=subcode == PUBLISH_LIMIT_SUBCODE,  # the daily quota: nothing is published
+            refused="ig-publishing-limit" if subcode == PUBLISH_LIMIT_SUBCODE else None,
             **kwargs,
         )
+    if subcode in TRANSIENT_SUBCODES or body.get("is_transient") is True:
+        return TransientError(
+            f"{label} had a temporary problem ({tag}): {said}",
+            refused="ig-not-published" if subcode in NOT_PUBLISHED_SUBCODES else None,
+            **kwargs,
+        )
+    if code in TRANSIENT_CODES:
+        return TransientError(f"{label} had a temporary problem ({tag}): {said}", **kwargs)
     if code == 190:
         return AuthError(
             f"the {token_label} has expired or was revoked: {said} ({tag}). Generate a new "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -180,7 +181,15 @@ class InstagramAdapter(GraphAdapter):
             )  # fmt: skip
         if code in ("FINISHED", "IN_PROGRESS"):
             return container
-        return None
+        if code in ("EXPIRED", "ERROR"):
+            return None  # never published: a new container is made
+        raise fail(
+            InDoubt(
+                f"Instagram gave container {container} the status {code or 'none'}, which says "
+                "neither published nor not: settled later, or by crosspost resolve"
+            ),
+            self,
+        )
 
     def settle(
         self, sent: Sent, *, containers: Sequence[str] = (), status: str | None = None
@@ -192,10 +201,12 @@ class InstagramAdapter(GraphAdapter):
         if container and status is None:
             with self._graph() as graph:
                 status = str(graph.get(container, fields="status_code").get("status_code") or "")
-        if container and status != "PUBLISHED":
+        if container and status in ("FINISHED", "IN_PROGRESS", "EXPIRED", "ERROR"):
             return Settlement(
-                None, True, detail=f"container {container} is {status or 'unknown'}, not published"
+                None, True, detail=f"container {container} is {status}, not published"
             )
+        if container and status != "PUBLISHED":  # a status we cannot read: do not guess
+            return Settlement(None, False, detail=f"container {container} is {status or '?'}")
         settled = super().settle(sent)
         if container and settled.found is None:
             # PUBLISHED is certain, but a container does not name the media it became (the
@@ -248,6 +259,7 @@ class InstagramAdapter(GraphAdapter):
         interval = max(self._number("poll_interval"), 1.0)
         limit = self._number("poll_timeout")
         waited = 0.0
+        deadline = time.monotonic() + limit + interval  # the calls take time too
         while True:
             answer = graph.get(container, fields="status_code,status")
             code = str(answer.get("status_code") or "")
@@ -269,7 +281,7 @@ class InstagramAdapter(GraphAdapter):
                 raise fail(
                     InDoubt(f"Instagram says container {container} is already published"), self
                 )
-            if waited >= limit:
+            if waited >= limit or time.monotonic() > deadline:
                 raise fail(
                     TransientError(
                         f"the Instagram media container {container} was not ready after "

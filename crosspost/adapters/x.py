@@ -27,6 +27,7 @@ from ..errors import (
     TransientError,
     UsageCapped,
     after_publishing_call,
+    sent_nothing,
 )
 from ..logsafe import protect_logs
 from ..rules import MB, PlatformRules
@@ -171,22 +172,6 @@ def next_reset(day: int, today: date) -> date:
         if candidate > today:
             return candidate
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-
-
-def _before_sending(exc: BaseException) -> bool:
-    """True when a requests failure certainly happened before the request left this machine."""
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProxyError
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError):
-        return True
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        inner = exc.args[0] if exc.args else None
-        if isinstance(inner, MaxRetryError):
-            inner = inner.reason
-        # NewConnectionError and NameResolutionError are ConnectTimeoutErrors too
-        return isinstance(inner, ConnectTimeoutError | ProxyError)
-    return False
 
 
 class XAdapter(Adapter):
@@ -368,7 +353,7 @@ class XAdapter(Adapter):
                 retry_at=when,
                 platform_message=said,
                 code=status,
-                refused=True,  # X's rate limiter answers before the request is processed
+                refused="x-rate-limited",
             )
         if status == 401:
             return AuthError(self._keys_rejected(status_text), platform_message=said, code=status)
@@ -378,7 +363,7 @@ class XAdapter(Adapter):
                 "is tried again with fresh uploads",
                 platform_message=said,
                 code=status,
-                refused=True,  # a 400 creates nothing
+                refused="x-media-not-ready",
             )
         if status == 403:
             return self._forbidden(doing, status_text, said, words)
@@ -437,10 +422,10 @@ class XAdapter(Adapter):
         timed_out = isinstance(exc, requests.exceptions.Timeout) and not isinstance(
             exc, requests.exceptions.ConnectTimeout
         )
-        if _before_sending(exc):
+        if sent_nothing(exc):
             return TransientError(
                 f"{doing}: could not reach X ({exc}); it will be retried",
-                refused=True,  # nothing left this machine
+                refused="not-sent",
             )
         if sending:
             lost = f"no answer from X within {self.timeout:g} s" if timed_out else f"{exc}"
@@ -581,13 +566,15 @@ class XAdapter(Adapter):
                     break
         return posts[:limit]
 
-    def same_text(self, sent: str, found: str) -> bool:
+    def same_text(self, sent: str, found: str, *, media: int = 0) -> bool:
         """As X stores a post: `text` comes back with &, < and > HTML-escaped, every link
         (schemeless ones too) as a t.co link, and a post with images ends with one more
         t.co link for the attachment (X API v2 data dictionary; tweepy's recorded answers)."""
         ours = _folded(_link_ours(sent))
         theirs = _folded(unescape_x(found))
-        return theirs == ours or theirs == f"{ours} <link>".strip()
+        if media:
+            return theirs == f"{ours} <link>".strip()
+        return theirs == ours
 
     def delete(self, remote_id: str) -> None:
         doing = f"deleting post {remote_id} from {self.handle}"
@@ -646,7 +633,8 @@ class XAdapter(Adapter):
         if usage is not None:
             report.quota = usage.describe()
             if usage.used is not None and usage.cap and usage.used >= usage.cap:
-                report.warnings.append(
+                report.ok = False  # a channel held for the cap stays held until it resets
+                report.problems.append(
                     f"the X app's monthly post cap is reached ({report.quota}): nothing can be "
                     "posted until it resets, unless the app's X API plan is upgraded"
                 )

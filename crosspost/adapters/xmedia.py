@@ -143,6 +143,7 @@ class MediaUploader:
         """Poll the upload's STATUS until X says `succeeded`, as often as `check_after_secs`
         asks, for at most `max_wait` seconds."""
         waited = 0.0
+        deadline = time.monotonic() + self.max_wait * 1.5  # the STATUS calls take time too
         while True:
             state = str(info.get("state") or "succeeded")
             if state == "succeeded":
@@ -156,7 +157,7 @@ class MediaUploader:
                     "within X's limits, or use another",
                     platform_message=said,
                 )
-            if waited >= self.max_wait:
+            if waited >= self.max_wait or time.monotonic() > deadline:
                 raise TransientError(
                     f"X was still processing {path.name} after {waited:g} s (state {state}); "
                     "the post is tried again later"
