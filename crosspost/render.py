@@ -12,7 +12,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import new_context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .config import Channel, Config
 from .posts import Media, Post
@@ -136,12 +138,33 @@ def tidy(text: str) -> str:
     return text.strip()
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Templates run sandboxed: no attribute of Python's insides (`__globals__`, `__class__`
+    ..., the way to the process environment and its credentials, or to `os`), no changing
+    the post's lists or mappings, and no `*`/`**` that would build a string or number too
+    large to post (memory). Jinja2's own sandbox does the first two."""
+
+    intercepted_binops = frozenset({"*", "**"})
+    LIMIT = 100_000  # characters or items: far more than any post
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int) and abs(right) > 64:
+                raise SecurityError("a power that large is not allowed in a template")
+        else:
+            seq, times = (left, right) if isinstance(right, int) else (right, left)
+            sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+            if sized and len(seq) * times > self.LIMIT:
+                raise SecurityError("a repetition that long is not allowed in a template")
+        return super().call_binop(context, operator, left, right)
+
+
 class Renderer:
     """Renders posts with the templates of one config; templates compile once."""
 
     def __init__(self, config: Config):
         self.config = config
-        self.env = jinja2.Environment(
+        self.env = _Sandbox(
             loader=jinja2.FileSystemLoader(str(config.templates_dir)),
             undefined=jinja2.StrictUndefined,
             autoescape=False,

@@ -136,3 +136,54 @@ def test_example_posts_match_golden_files(example: Path) -> None:
     assert sorted(expected) == sorted(name for name, _ in pairs)
     for name, text in pairs:
         assert text == expected[name], f"{name} differs; UPDATE_GOLDEN=1 rewrites after review"
+
+
+@pytest.mark.parametrize(
+    ("template", "words"),
+    [
+        ("{{ cycler.__init__.__globals__.os.environ }}", "unsafe"),
+        ("{{ self.__init__.__globals__.__builtins__ }}", "unsafe"),
+        ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "unsafe"),
+        ("{{ joiner.__init__.__globals__['os'].popen('id').read() }}", "unsafe"),
+        ("{% set x = hashtags.append(1) %}{{ title }}", "unsafe"),
+        ("{{ 'a' * 100000000 }}", "too long"),
+        ("{{ 9 ** 99999999 }}", "power that large"),
+    ],
+    ids=["environ", "builtins", "subclasses", "popen", "mutate", "repeat", "power"],
+)
+def test_templates_run_sandboxed(project: Path, template: str, words: str) -> None:
+    """A template cannot read the environment (the credentials), run commands, change the
+    post or exhaust memory: each attempt is an error located in the post, and no secret or
+    command output reaches the text."""
+    from crosspost.project import load_project, render_all
+
+    (project / "templates" / "PCCKent.j2").write_text(template)
+    (project / "queue" / "p.yaml").write_text(
+        "publish_at: 2027-01-15 10:00\ntitle: Hello\nhashtags: [Kent]\nchannels: [PCCKent]\n"
+    )
+    os.environ["CROSSPOST_TEST_CANARY"] = "CANARY-in-the-environment"
+    try:
+        project_ = load_project(project / "crosspost.yaml")
+        rendered = render_all(project_)
+    finally:
+        del os.environ["CROSSPOST_TEST_CANARY"]
+    assert rendered == []  # nothing rendered
+    [error] = project_.problems.errors
+    assert "template PCCKent.j2" in error.message
+    assert words in error.message or (words == "too long" and "repetition" in error.message)
+    assert "CANARY" not in error.message and "uid=" not in error.message
+
+
+def test_the_project_filters_work_in_the_sandbox(project: Path) -> None:
+    from crosspost.project import load_project, render_all
+
+    (project / "templates" / "PCCKent.j2").write_text(
+        "{{ title | unwrap }} {{ hashtags | hashtags }} {{ link | domain }}"
+        "{% for m in media %} {{ m.alt }}{% endfor %} {{ publish_at.strftime('%d %b') }}"
+    )
+    (project / "queue" / "p.yaml").write_text(
+        "publish_at: 2027-01-15 10:00\ntitle: Hello\nlink: https://www.pcc-kent.gov.uk/x\n"
+        "hashtags: [safer streets]\nchannels: [PCCKent]\n"
+    )
+    [rendered] = render_all(load_project(project / "crosspost.yaml"))
+    assert rendered.text == "Hello #SaferStreets pcc-kent.gov.uk 15 Jan"

@@ -102,3 +102,25 @@ WORDS = st.sampled_from(
 @example("a.co b.co @x.co #y.co $z.co -a.co _b.co /c.co .d.co")
 def test_fast_path_equals_reference(text: str) -> None:
     assert x_length(text)[0] == parse_tweet(text).weightedLength
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        "a." * 2500,  # 30 s in twitter-text's URL pattern before
+        "http://" + "a." * 2500,
+        "😀" + "a." * 2500,  # the library's path (an emoji)
+        "😀 " + ("a." * 50 + " ") * 190,  # many runs just under the bound
+        "😀 " + "a." * 500_000,  # a megabyte
+    ],
+    ids=["dots", "url-dots", "emoji-dots", "many-runs", "megabyte"],
+)
+def test_crafted_texts_are_counted_in_bounded_time(crafted: str) -> None:
+    """A crafted 5 KB text used to hang validate, reloads and serve for minutes (the URL
+    pattern backtracks on dotted runs). The bound is generous: this machine is shared."""
+    import time
+
+    started = time.monotonic()
+    length, _ = x_length(crafted)
+    assert time.monotonic() - started < 5.0
+    assert length >= 280  # and it is counted as over the limit, as it is
