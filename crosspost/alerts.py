@@ -216,6 +216,29 @@ def _check_url(text: str, mark: Mark, where: str, problems: Problems) -> AlertUR
     return AlertURL(text, mark, where)
 
 
+def substitute(template: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """The URL with each ${VAR} replaced, and every form of the secrets in it (for redaction).
+
+    A value standing inside a URL is percent-encoded, so a password holding '@', '/', ':' or
+    '#' stays a password (unencoded, the part after an '@' became the mail host, looked up in
+    DNS). A URL that is one reference (`${ALERT_URL}`) is taken whole. A trailing line break
+    (a secrets file's) is not part of a secret.
+    """
+    from urllib.parse import quote
+
+    whole = ENV_REF.fullmatch(template) is not None
+    values: list[str] = []
+
+    def value(match: re.Match[str]) -> str:
+        raw = env[match.group(1)]
+        clean = raw.rstrip("\r\n")
+        encoded = clean if whole else quote(clean, safe="")
+        values.extend(v for v in (raw, clean, encoded) if v not in values)
+        return encoded
+
+    return ENV_REF.sub(value, template), values
+
+
 @cache
 def known_services() -> frozenset[str]:
     """Every URL scheme apprise knows (empty when apprise cannot say: then none is refused)."""
@@ -320,6 +343,12 @@ def next_step(kind: str, post_id: str | None, channel: str, error_kind: str | No
             )
         if error_kind == "held":
             return doctor
+        if error_kind == "duplicate":
+            return (
+                "The same words went out under another post id (the message names it): a "
+                "renamed post file? Then nothing needs doing. To publish it again all the "
+                f"same: {release}"
+            )
         if error_kind == "broken":
             return (
                 "Fix the post file: crosspost validate shows its errors, with the line. Once "
@@ -674,8 +703,7 @@ class Alerter:
                     what, target.label, "s" * (len(missing) > 1), names,
                 )  # fmt: skip
                 continue
-            values = [env[var] for var in target.variables]
-            url = ENV_REF.sub(lambda m: env[m.group(1)], target.template)
+            url, values = substitute(target.template, env)
             secrets = [*values, url] if url != target.template else values
             protect_logs(secrets, _CHATTY_LOGGERS)
             try:

@@ -385,13 +385,24 @@ def history(since: str | None, output_format: str, config_path: str) -> None:
     show_default=True,
     help="The address to listen on; only this machine by default.",
 )
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests for this host name (the name a reverse proxy passes on).",
+)
 @config_option
 @config_errors
-def serve(port: int, host: str, config_path: str) -> None:
+def serve(port: int, host: str, allow_hosts: tuple[str, ...], config_path: str) -> None:
     """Serve the HTML preview live from the current queue (read-only).
 
     Every page is written again when the queue, templates, config, approvals or ledger
-    change. Listens on localhost unless --host says otherwise. Ctrl-C stops it.
+    change. Listens on localhost unless --host says otherwise, and answers only requests
+    addressed to it by name (a page elsewhere cannot read the queue through the browser).
+    Ctrl-C stops it.
+
+    Example: crosspost serve --port 8000 --allow-host preview.pcc-kent.internal
     """  # fmt: skip
     import signal
 
@@ -400,7 +411,7 @@ def serve(port: int, host: str, config_path: str) -> None:
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM (systemctl stop, kill) ends it as Ctrl-C does
 
-    server, site = make_server(config_path, host, port, now=now_from_env())
+    server, site = make_server(config_path, host, port, now=now_from_env(), allow_hosts=allow_hosts)
     signal.signal(signal.SIGTERM, stop)
     where = f"http://{host}:{server.server_address[1]}/"
     click.echo(f"serving the preview at {where} (read-only; Ctrl-C stops)")
@@ -790,9 +801,11 @@ def export(since: str | None, out_path: str, config_path: str) -> None:
     path = Path(out_path)
     with path.open("w", encoding="utf-8", newline="") as fh:
         if path.suffix.lower() == ".csv":
+            from .reports import csv_cell
+
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
         else:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")

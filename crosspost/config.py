@@ -125,6 +125,7 @@ class Config:
     approvals_path: Path | None = None
     blackouts: list[Blackout] = field(default_factory=list)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    warnings: list[Problem] = field(default_factory=list)  # shown by validate, never lost
 
     def blackout_for(self, channel: str, when: datetime | None, tags: list[str]) -> Blackout | None:
         return next((b for b in self.blackouts if b.holds(channel, when, tags)), None)
@@ -231,6 +232,7 @@ def load_config(path: Path | str) -> Config:
         state_path=state_path,
         channels=channels,
         mark=data.mark,
+        warnings=problems.warnings,
     )
 
 

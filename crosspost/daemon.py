@@ -17,7 +17,7 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from .publishing import dry_run_channel, owner_name, send
 from .timeparse import format_local
 
 log = logging.getLogger("crosspost.daemon")
+TWIN_WINDOW = timedelta(days=30)  # the same content published this recently is held
 # Nothing is published later than `lateness` after its time, whatever held it (downtime, a
 # pause, a late approval, a channel hold): it expires. Only these go on however late: a send
 # that was tried on time and is waiting for its retry or its settlement, and a delivery a
@@ -334,8 +335,19 @@ class Daemon:
             self._alert(ledger, outcome.delivery)  # for a publication, only with a warning
 
     def _held_by(self, rendered: Any, delivery: Delivery) -> tuple[str, str] | None:
-        """(kind, why) when a blackout window or a missing approval holds this delivery."""
+        """(kind, why) when a blackout window, a missing approval or a twin already published
+        holds this delivery."""
         config = self.config
+        if delivery.error_kind not in ("released", "released_late"):  # a person said "send"
+            twin = self.ledger().published_twin(delivery, self.clock() - TWIN_WINDOW)
+            if twin is not None:
+                return "duplicate", (
+                    f"exactly this was already published on {delivery.channel} as post "
+                    f"'{twin.post_id}' ({twin.url or twin.remote_id}, "
+                    f"{format_local(twin.published_at or self.clock(), config.timezone)}): was "
+                    "the file renamed? Then nothing needs doing. To publish it again all the "
+                    f"same: crosspost release {delivery.post_id} --channel {delivery.channel}"
+                )
         blackout = config.blackout_for(delivery.channel, delivery.due_at, rendered.post.tags)
         if blackout is not None:
             return "blackout", f"held by the blackout window '{blackout.name}': {blackout.reason}"

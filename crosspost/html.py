@@ -207,6 +207,7 @@ def write_site(
                 channels=_by_channel(project, entries),
                 counts=_counts(entries),
                 posts=len(pages),
+                unreadable=_unreadable(project),
                 **common,
             ),
         )
@@ -335,6 +336,26 @@ def _state(
 
 
 _BLOCKED = "the post file has errors (crosspost validate lists them); nothing in it is published"
+
+
+def _unreadable(project: Project) -> list[dict[str, str]]:
+    """Post files that could not be read at all (no post came out of them), each with its
+    first error and where it is: shown as blocked, never left out of the preview."""
+    loaded = {post.file for post in project.posts}
+    queue = project.config.queue_dir
+    out: dict[Path, dict[str, str]] = {}
+    for problem in project.problems.errors:
+        path = problem.mark.path
+        if path is None or path in loaded or path in out or not path.is_relative_to(queue):
+            continue
+        out[path] = {
+            "file": _display(path, project.config.root),
+            "where": f"line {problem.mark.line}, column {problem.mark.column}"
+            if problem.mark.line
+            else "",
+            "message": problem.message,
+        }
+    return [out[p] for p in sorted(out, key=str)]
 
 
 def _unrendered(project: Project) -> list[Rendered]:

@@ -182,10 +182,13 @@ def _m4(db: sqlite3.Connection) -> None:
 
 
 def _m5(db: sqlite3.Connection) -> None:
-    """The ledger's identity, which its guard file beside it names too (`LedgerGuard`)."""
+    """The ledger's identity, which its guard file beside it names too (`LedgerGuard`), and
+    an index to find the same content published under another post id."""
     import uuid
 
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    # the same content published on a channel under another id (a renamed file): found fast
+    db.execute("CREATE INDEX deliveries_channel_hash ON deliveries (channel, content_hash)")
     db.execute("INSERT INTO meta VALUES ('ledger_id', ?)", (uuid.uuid4().hex,))
 
 
@@ -752,6 +755,16 @@ class Ledger:
         found = self.get(delivery.post_id, delivery.channel)
         assert found is not None
         return found
+
+    def published_twin(self, delivery: Delivery, since: datetime) -> Delivery | None:
+        """Another post's delivery on the same channel with exactly this content, published
+        since `since` (a post file renamed after it went out gets a new id)."""
+        row = self.db.execute(
+            "SELECT * FROM deliveries WHERE channel = ? AND content_hash = ? AND post_id != ? "
+            "AND state = 'published' AND published_at >= ? ORDER BY published_at DESC LIMIT 1",
+            (delivery.channel, delivery.content_hash, delivery.post_id, _iso(since)),
+        ).fetchone()
+        return self._row(row)
 
     def due(self, now: datetime, limit: int = 1000) -> list[Delivery]:
         """Pending deliveries whose time (or retry time) has come, oldest first."""

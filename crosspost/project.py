@@ -100,6 +100,7 @@ def load_project(
     """Load config and queue; ConfigError if the config is unusable."""
     config = load_config(config_path)
     problems = Problems()
+    problems.extend(config.warnings)  # the config's own warnings (a literal password ...)
     with gc_paused():
         posts = load_queue(config, problems, cache.files if cache is not None else None)
     return Project(

@@ -193,6 +193,18 @@ def status_report(
     }
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text, never runs: one starting with = + - @ (or a tab or
+    carriage return) gets a leading apostrophe, as OWASP's CSV injection guidance says. A post
+    or an alt text is written by people: "-20% crime" or "=SUM(...)" must stay words."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _parts(d: Delivery) -> list[dict[str, Any]]:
     return [{"index": p.index, "remote_id": p.remote_id, "url": p.url} for p in d.parts]
 
@@ -444,8 +456,10 @@ def format_history(rows: list[dict[str, Any]], fmt: str, zone: ZoneInfo) -> str:
         for row in rows:
             writer.writerow(
                 {
-                    **{key: row[key] for key in HISTORY_COLUMNS if key in row},
-                    "alt_texts": " | ".join(f"{m['path']}: {m['alt']}" for m in row["media"]),
+                    **{key: csv_cell(row[key]) for key in HISTORY_COLUMNS if key in row},
+                    "alt_texts": csv_cell(
+                        " | ".join(f"{m['path']}: {m['alt']}" for m in row["media"])
+                    ),
                     "parts": " ".join(p["url"] or p["remote_id"] for p in row["parts"]),
                     "edited_after_publishing": "true"
                     if row["edited_after_publishing"]

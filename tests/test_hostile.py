@@ -275,3 +275,30 @@ def test_a_stale_sender_does_not_write_over_what_came_after(tmp_path: Path) -> N
         again = ledger.set_state(first, "pending", error="late retry", claimed_by="host:1:a")
         assert again.state == "in_doubt"  # the stale sender's retry was not written
         assert ledger.renew(first, "host:1:a", timedelta(minutes=1)) is False
+
+
+# --- item 5: a renamed file is not published again ---------------------------------------
+
+
+def test_a_renamed_post_file_is_held_not_published_again(site: Path) -> None:
+    """The id comes from the file name: renaming a published post's file within the lateness
+    window would publish it again. The same content already out on the channel holds it."""
+    post(site, "2027-01-15-fund", "2027-01-15 10:00", title="Fund", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    d.deliver_due()
+    (site / "queue" / "2027-01-15-fund.yaml").rename(site / "queue" / "fund-renamed.yaml")
+    clock.now += timedelta(minutes=5)
+    d.load("renamed")
+    d.deliver_due()
+    assert state(site, "fund-renamed") == "held"
+    assert [r["post_id"] for r in outbox(site)] == ["2027-01-15-fund"]
+    with Ledger(site / "var" / "ledger.db") as ledger:
+        held = ledger.get("fund-renamed", "x")
+    assert held is not None and "as post '2027-01-15-fund'" in (held.last_error or "")
+    code, out = cli(site, "release", "fund-renamed", "--channel", "x", "--by", "Sam")
+    assert code == 0
+    clock.now = datetime.now(UTC) + timedelta(seconds=5)
+    clock.now = max(clock.now, datetime(2027, 1, 15, 10, 6, tzinfo=UTC))
+    d.deliver_due()  # a person asked for it: it goes
+    assert [r["post_id"] for r in outbox(site)] == ["2027-01-15-fund", "fund-renamed"]

@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import responses
 from click.testing import CliRunner
 
@@ -22,9 +23,9 @@ T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 def published(root: Path, post_id: str, channel: str, remote_id: str, parts: list[str],
-              url: str) -> None:  # fmt: skip
+              url: str, text: str = "Hello Kent") -> None:  # fmt: skip
     with Ledger(root / "var" / "crosspost.db") as ledger:
-        ledger.ensure(post_id, channel, T0, "sha256:x", "Hello Kent")
+        ledger.ensure(post_id, channel, T0, "sha256:x", text)
         claimed = ledger.claim(post_id, channel, "test", timedelta(minutes=5))
         assert claimed is not None
         ledger.mark_published(
@@ -105,7 +106,8 @@ def test_history_carries_approver_alt_texts_and_retraction(example: Path) -> Non
     assert row["approved_by"] == "Jo Bloggs"
     assert row["alt_texts"] == "media/a.jpg: The Commissioner at the show."
     assert row["retraction"] == "deleted by Sam: r" and row["retracted_at"]
-    assert row["text"] == "Hello Kent" and row["handle"] == "@KentPCC"
+    # a cell starting with @ is a formula to a spreadsheet: it is written as text
+    assert row["text"] == "Hello Kent" and row["handle"] == "'@KentPCC"
 
 
 def test_export_writes_the_whole_event_log(example: Path, tmp_path: Path) -> None:
@@ -118,3 +120,22 @@ def test_export_writes_the_whole_event_log(example: Path, tmp_path: Path) -> Non
     csv_file = tmp_path / "events.csv"
     code, _ = run(example, "export", "--since", "2099-01-01", "--out", str(csv_file))
     assert code == 0 and csv_file.read_text().strip() == "id,at,actor,kind,post_id,channel,detail"
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
+def test_csv_cells_are_never_formulas(example: Path, tmp_path: Path, start: str) -> None:
+    """Post texts, alt texts and event details are people's words: a cell that starts like a
+    formula (=HYPERLINK(...), +44..., -20%, @mention) is written as text (OWASP's guidance:
+    a leading apostrophe), in history CSV and in the export."""
+    text = f'{start}HYPERLINK("https://evil.example","Click")'
+    published(example, "p", "KentPCC", "104857600_55", ["104857600_55"], "u", text=text)
+    code, out = run(example, "history", "--format", "csv")
+    [row] = list(csv.DictReader(io.StringIO(out)))
+    assert row["text"] == "'" + text
+    csv_file = tmp_path / "events.csv"
+    with Ledger(example / "var" / "crosspost.db") as ledger:
+        ledger.event("Sam", "note", "p", "KentPCC", text)
+    run(example, "export", "--out", str(csv_file))
+    rows = list(csv.DictReader(io.StringIO(csv_file.read_text())))
+    assert rows[-1]["detail"] == "'" + text
+    assert not [c for r in rows for c in r.values() if c and c[0] in "=+-@\t"]

@@ -94,3 +94,40 @@ def test_stopping_serve_removes_its_scratch_folder(example: Path, tmp_path: Path
         proc.kill()
         proc.wait()
     assert list(scratch.iterdir()) == []  # nothing left behind in the temp folder
+
+
+def _raw(port: int, path: str, host: str) -> int:
+    """One GET with exactly this Host header and path (urllib would tidy both)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        head = conn.recv(64).decode("latin-1")
+    return int(head.split()[1])
+
+
+def test_serve_answers_only_to_its_own_name_and_survives_broken_input(example: Path) -> None:
+    """DNS rebinding: a page elsewhere makes the browser ask 127.0.0.1 in its own name; the
+    preview (the unpublished queue) must not answer it. A broken post file or an odd path
+    must not stop the preview either."""
+    (example / "queue" / "broken.yaml").write_text("publish_at: 2027-01-15 10:00\ntitle: !!int x\n")
+    server, site = make_server(example / "crosspost.yaml", port=0, now=NOW,
+                               allow_hosts=("preview.office.internal",))  # fmt: skip
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert _raw(port, "/index.html", f"evil.example:{port}") == 421
+        assert _raw(port, "/index.html", "evil.example") == 421
+        assert _raw(port, "/index.html", "") == 421
+        for name in (f"127.0.0.1:{port}", f"localhost:{port}", "preview.office.internal"):
+            assert _raw(port, "/index.html", name) == 200, name
+        assert _raw(port, "/index%00.html", f"127.0.0.1:{port}") == 400
+        code, page = get(f"http://127.0.0.1:{port}/index.html")
+        assert code == 200 and "broken" in page  # shown, blocked, not left out
+        (example / "queue" / "worse.yaml").write_text("{{{{")
+        assert get(f"http://127.0.0.1:{port}/index.html")[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        site.close()
