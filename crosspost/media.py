@@ -21,7 +21,7 @@ _cache: dict[tuple[str, int, int], ImageInfo | str] = {}
 _digests: dict[tuple[str, int, int], str] = {}
 
 
-MAX_MEDIA_BYTES = 100 * 1024 * 1024  # larger than any platform takes: never read whole
+MAX_MEDIA_BYTES = 64 * 1024 * 1024  # larger than any platform takes (the fake: 50 MB): never read
 
 
 def file_digest(path: Path) -> str:
@@ -75,6 +75,14 @@ def image_info(path: Path) -> ImageInfo | str:
         st = os.stat(path)
     except OSError as exc:
         return f"cannot read the file ({exc.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (a pipe, device or folder)"
+    if st.st_size > MAX_MEDIA_BYTES:  # never parsed: a damaged header can send Pillow
+        # scanning through the whole file (minutes for 1.5 GB)
+        return (
+            f"the file is {st.st_size / 1e6:,.0f} MB, larger than any platform takes: use a "
+            "smaller image"
+        )
     key = (str(path), st.st_mtime_ns, st.st_size)
     cached = _cache.get(key)
     if cached is None:

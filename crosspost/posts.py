@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -184,6 +185,13 @@ def load_queue(
     return posts
 
 
+@functools.lru_cache(maxsize=16)
+def real_root(root: Path) -> Path:
+    """The project folder with every link followed: what resolved paths are compared with (a
+    project reached through a link, /srv/crosspost -> /data/crosspost, is still inside)."""
+    return root.resolve()
+
+
 def _id_mark(post: Post) -> Mark:
     return post.data.key_mark("id") if post.data is not None and "id" in post.data else post.mark
 
@@ -193,6 +201,17 @@ def load_file(
 ) -> list[Post]:
     """The posts in one file."""
     cache = {} if cache is None else cache
+    try:
+        inside = path.resolve().is_relative_to(real_root(config.root))
+    except (OSError, RuntimeError):  # a loop of links
+        inside = False
+    if not inside:
+        problems.error(
+            Mark(path),
+            "this post file is a link to a file outside the project: move the file into the "
+            "queue instead (crosspost reads nothing from outside the project)",
+        )
+        return []
     try:
         data = yamlfile.load(path)
     except yamlfile.YamlError as exc:
@@ -428,7 +447,7 @@ def _media(
     if key not in cache:
         try:
             resolved = (post_file.parent / rel).resolve()
-            inside = resolved.is_relative_to(config.root)
+            inside = resolved.is_relative_to(real_root(config.root))
             info = image_info(resolved) if inside and resolved.is_file() else None
         except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
