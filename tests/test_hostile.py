@@ -302,3 +302,135 @@ def test_a_renamed_post_file_is_held_not_published_again(site: Path) -> None:
     clock.now = max(clock.now, datetime(2027, 1, 15, 10, 6, tzinfo=UTC))
     d.deliver_due()  # a person asked for it: it goes
     assert [r["post_id"] for r in outbox(site)] == ["2027-01-15-fund", "fund-renamed"]
+
+
+# --- item 9: approvals that hold --------------------------------------------------------
+
+
+def _approval_site(site: Path) -> Path:
+    config = site / "crosspost.yaml"
+    config.write_text(config.read_text() + "require_approval: true\nforbid_self_approval: true\n")
+    for i in range(8):
+        post(site, f"p{i}", "2027-01-15 10:00", extra="channels: [x]\nauthor: Alex Smith\n")
+    return site
+
+
+def test_approvals_given_at_once_are_all_kept(site: Path) -> None:
+    """Eight approvers at once: each command says it recorded its approval, so each must be
+    in approvals.yaml (the file was rewritten without a lock and lost some)."""
+    import subprocess
+    import sys
+
+    _approval_site(site)
+    start = time_now() + 1.5
+    code = (
+        "import sys, time; from crosspost.cli import main\n"
+        "time.sleep(max(0, float(sys.argv[1]) - time.time()))\n"
+        "main(['approve', sys.argv[2], '--by', 'Jo', '--config', sys.argv[3]])\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(start), f"p{i}", str(site / "crosspost.yaml")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for i in range(8)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, outs
+    import yaml
+
+    kept = yaml.safe_load((site / "approvals.yaml").read_text())
+    assert sorted(kept) == [f"p{i}" for i in range(8)]
+
+
+def time_now() -> float:
+    import time
+
+    return time.time()
+
+
+@pytest.mark.parametrize(
+    "name", ["alex smith", " Alex Smith ", "Alex\u00a0Smith", "Alex  Smith", "ALEX SMITH"]
+)
+def test_the_author_cannot_approve_under_another_spelling(site: Path, name: str) -> None:
+    _approval_site(site)
+    code, out = cli(site, "approve", "p0", "--by", name)
+    assert code == 1 and "someone else must approve it" in out
+    assert not (site / "approvals.yaml").exists()
+
+
+def test_a_blank_approver_is_refused(site: Path) -> None:
+    _approval_site(site)
+    for blank in ("", "   ", "\u00a0"):
+        code, out = cli(site, "approve", "p0", "--by", blank)
+        assert code == 2 and "give the approver's name" in out
+    assert not (site / "approvals.yaml").exists()
+
+
+def test_an_approver_pins_what_preview_showed(site: Path) -> None:
+    _approval_site(site)
+    code, out = cli(site, "preview", "p0")
+    assert code == 0
+    shown = out.split("approval hash of p0: ")[1].split()[0]
+    assert shown.startswith("sha256:") and f"--hash {shown[:23]}" in out
+    post(site, "p0", "2027-01-15 10:00", title="Edited after the preview",
+         extra="channels: [x]\nauthor: Alex Smith\n")  # fmt: skip
+    code, out = cli(site, "approve", "p0", "--by", "Jo", "--hash", shown[:23])
+    assert code == 1 and "is not what you were shown" in out
+    assert not (site / "approvals.yaml").exists()
+    code, out = cli(site, "preview", "p0")
+    now_shown = out.split("approval hash of p0: ")[1].split()[0]
+    code, out = cli(site, "approve", "p0", "--by", "Jo", "--hash", now_shown[:23])
+    assert code == 0 and "approved by Jo" in out
+
+
+# --- item 10: secrets ------------------------------------------------------------------
+
+
+def test_a_password_with_at_or_slash_stays_a_password() -> None:
+    """Substituted as it was, the part after an '@' in the password became the mail host (and
+    was looked up in DNS); each value in a URL is percent-encoded."""
+    from crosspost.alerts import substitute
+
+    env = {"SMTP_USER": "comms", "SMTP_PASSWORD": "p@ss/w:rd#1\n"}
+    url, secrets = substitute(
+        "mailtos://${SMTP_USER}:${SMTP_PASSWORD}@mail.example.org?to=a@example.org", env
+    )
+    assert url == "mailtos://comms:p%40ss%2Fw%3Ard%231@mail.example.org?to=a@example.org"
+    assert "p@ss/w:rd#1\n" in secrets and "p%40ss%2Fw%3Ard%231" in secrets
+    whole, _ = substitute("${ALERT_URL}", {"ALERT_URL": "json://host/path"})
+    assert whole == "json://host/path"  # a whole URL from the environment is taken as it is
+
+
+def test_a_literal_password_in_an_alert_url_is_warned_about(site: Path) -> None:
+    config = site / "crosspost.yaml"
+    literal = 'alerts:\n  urls: ["mailtos://comms:hunter2@mail.example.org"]\n'
+    config.write_text(config.read_text() + literal)
+    code, out = cli(site, "validate")
+    assert "has a password written into the config" in out
+    assert "hunter2" not in out
+
+
+def test_a_token_with_a_trailing_newline_never_reaches_the_debug_log(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A token read from a secrets file ends in a line break: oauthlib logs its repr at DEBUG,
+    where the escaped form slipped past redaction. The break is not part of the token."""
+    import logging
+
+    import responses
+
+    from .conftest import CANARY, canary_environ
+
+    caplog.set_level(logging.DEBUG)
+    env = {k: v + "\n" for k, v in canary_environ().items()}
+    adapter = make_adapter(project, "PCCKent", environ=env, now=lambda: NOW)
+    with responses.RequestsMock() as api:
+        api.get("https://api.twitter.com/2/users/me", status=401, json={"title": "Unauthorized"})
+        report = adapter.check_credentials()
+        sent = api.calls[0].request.headers["Authorization"]
+    assert not report.ok
+    assert "\\n" not in str(sent) and "%0A" not in str(sent)  # the break was not sent either
+    assert CANARY not in caplog.text and CANARY not in " ".join(report.problems)
