@@ -679,27 +679,36 @@ def _approval_hashes(project: Any, post_ids: tuple[str, ...]) -> None:
 
 
 def _publish_refusal(project: Any, post: Any, channels: list[str]) -> str | None:
-    """Why a post may not be published by hand now (blackout, approval), or None."""
+    """Why a person may not publish this post by hand now (the gate's word), or None."""
     from datetime import UTC
 
-    from .controls import approval_problem, load_approvals, post_approval_hash
+    from .controls import load_approvals, post_approval_hash
+    from .gate import Controls, decide
+    from .ledger import Ledger
     from .project import render_one
 
     config = project.config
     now = datetime.now(UTC)
+    controls = Controls()
+    if config.state_path.exists():
+        with Ledger(config.state_path) as ledger:
+            controls = Controls.read(ledger)
+    approvals = load_approvals(config.approvals_path)
+
+    def current() -> str:
+        every = [r for k in post.channels if (r := render_one(project, post, k)) is not None]
+        return post_approval_hash(every)
+
     for key in channels:
-        blackout = config.blackout_for(key, now, post.tags)
-        if blackout is not None:
-            return f"{key} is inside the blackout window '{blackout.name}': {blackout.reason}"
-    if config.require_approval:
-
-        def current() -> str:
-            rendered = [r for k in post.channels if (r := render_one(project, post, k)) is not None]
-            return post_approval_hash(rendered)
-
-        problem = approval_problem(load_approvals(config.approvals_path), post.id, current)
-        if problem is not None:
-            return f"{post.id}: {problem.replace('POST_ID', post.id)}"
+        rendered = render_one(project, post, key)
+        if rendered is None:
+            continue  # reported where it is published
+        verdict = decide(
+            rendered, config=config, now=now, controls=controls, approvals=approvals,
+            approval_hash=current, by_person=True,
+        )  # fmt: skip
+        if not verdict.go:
+            return f"{key}: {verdict.why} (to go on: {verdict.remedy})"
     return None
 
 
@@ -961,12 +970,13 @@ def resolve(
 
 def _release_hold(state_path: Path, channel: str, alerter: Any) -> int | None:
     """Lift a channel hold left by an authentication failure; None if there was none."""
+    from .gate import hold_key
     from .ledger import Ledger
 
     with Ledger(state_path) as ledger:
-        if ledger.control(f"hold:{channel}") is None:
+        if ledger.control(hold_key(channel)) is None:
             return None
-        ledger.set_control(f"hold:{channel}", None, "doctor", "the credentials check passed")
+        ledger.set_control(hold_key(channel), None, "doctor", "the credentials check passed")
         alerter.clear_channel_alert(ledger, channel, "auth")
         held = [d for d in ledger.deliveries(["held"]) if d.channel == channel]
         for delivery in held:

@@ -17,7 +17,7 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from .alerts import Alerter, AlertSettings, alert_kind
 from .config import Config
 from .controls import Approval, approval_problem, load_approvals, post_approval_hash
 from .errors import PublishError
+from .gate import TWIN_WINDOW, Controls, Hold, Verdict, decide
 from .ledger import Delivery, Ledger
 from .planner import Plan, make_plan, reconcile
 from .problems import ConfigError
@@ -34,14 +35,6 @@ from .publishing import dry_run_channel, owner_name, send
 from .timeparse import format_local
 
 log = logging.getLogger("crosspost.daemon")
-TWIN_WINDOW = timedelta(days=30)  # the same content published this recently is held
-# Nothing is published later than `lateness` after its time, whatever held it (downtime, a
-# pause, a late approval, a channel hold): it expires. Only these go on however late: a send
-# that was tried on time and is waiting for its retry or its settlement, and a delivery a
-# person released late on purpose (`crosspost release --late`, recorded with their name).
-GOES_ON_LATE = frozenset(
-    {"transient", "rate_limited", "in_doubt", "released_late", "resolved"}
-)  # ("resolved": a person settled a send tried on time as not published, and it goes again)
 
 
 def _utcnow() -> datetime:
@@ -266,40 +259,23 @@ class Daemon:
         rendered = plan.deliveries.get(key)
         if rendered is None or plan.hashes.get(key) != delivery.content_hash:
             return  # not in the current plan (the next reconcile deals with it)
-        held_by = self._held_by(rendered, delivery)
-        if held_by is not None:
-            kind, why = held_by
-            done = ledger.set_state(
-                delivery, "held", error=why, error_kind=kind, actor=self.owner,
-                only_from=["pending"],
-            )  # fmt: skip
-            log.warning("held %s on %s: %s", *key, why)
-            self._alert(ledger, done)
-            return
-        hold = ledger.control(f"hold:{delivery.channel}")
-        if hold is not None:
-            done = ledger.set_state(
-                delivery, "held", error=f"channel held: {hold}", error_kind="held",
-                actor=self.owner, only_from=["pending"],
-            )  # fmt: skip
-            log.warning("held %s on %s: channel held (%s)", *key, hold)
-            self._alert(ledger, done)
-            return
-        lateness = self.config.daemon.lateness
-        due = delivery.due_at
-        started = bool(delivery.parts)  # a thread partly out: stopping halfway helps nobody
-        late_ok = delivery.error_kind in GOES_ON_LATE or started
-        if not late_ok and due is not None and now - due > lateness:
+        verdict = self.verdict(rendered, delivery, ledger, now)
+        if verdict.hold is Hold.LATE:
             done = ledger.set_state(
                 delivery, "expired", error_kind="expired", actor=self.owner,
-                only_from=["pending"],
-                error=f"due {due:%Y-%m-%d %H:%M} UTC, {_minutes(now - due)} late: more than "
-                f"the {_minutes(lateness)} allowed, so it was not published late. To send it "
-                f"late all the same: crosspost release {delivery.post_id} --channel "
-                f"{delivery.channel} --late",
+                only_from=["pending"], error=f"{verdict.why}. To send it late all the same: "
+                f"crosspost release {delivery.post_id} --channel {delivery.channel} --late",
             )  # fmt: skip
-            log.error("expired %s on %s: due %s, not published late", *key, due.isoformat())
+            log.error("expired %s on %s: %s", *key, verdict.why)
             self.failures += 1
+            self._alert(ledger, done)
+            return
+        if verdict.hold is not None:
+            done = ledger.set_state(
+                delivery, "held", error=verdict.why, error_kind=verdict.hold.value,
+                actor=self.owner, only_from=["pending"],
+            )  # fmt: skip
+            log.warning("held %s on %s: %s", *key, verdict.why)
             self._alert(ledger, done)
             return
         adapter = self.adapter(delivery.channel)
@@ -334,28 +310,20 @@ class Daemon:
         if outcome.status != "retry" and outcome.delivery is not None:
             self._alert(ledger, outcome.delivery)  # for a publication, only with a warning
 
-    def _held_by(self, rendered: Any, delivery: Delivery) -> tuple[str, str] | None:
-        """(kind, why) when a blackout window, a missing approval or a twin already published
-        holds this delivery."""
-        config = self.config
-        if delivery.error_kind not in ("released", "released_late"):  # a person said "send"
-            twin = self.ledger().published_twin(delivery, self.clock() - TWIN_WINDOW)
-            if twin is not None:
-                return "duplicate", (
-                    f"exactly this was already published on {delivery.channel} as post "
-                    f"'{twin.post_id}' ({twin.url or twin.remote_id}, "
-                    f"{format_local(twin.published_at or self.clock(), config.timezone)}): was "
-                    "the file renamed? Then nothing needs doing. To publish it again all the "
-                    f"same: crosspost release {delivery.post_id} --channel {delivery.channel}"
-                )
-        blackout = config.blackout_for(delivery.channel, delivery.due_at, rendered.post.tags)
-        if blackout is not None:
-            return "blackout", f"held by the blackout window '{blackout.name}': {blackout.reason}"
-        if config.require_approval:
-            why = self._approval_problem(rendered.post_id)
-            if why is not None:
-                return "approval", why
-        return None
+    def verdict(self, rendered: Any, delivery: Delivery, ledger: Ledger, now: datetime) -> Verdict:
+        """What the gate says about this delivery now (the one place that decides)."""
+        plan = self.plan
+        assert plan is not None
+
+        def current() -> str:
+            same = [r for (pid, _), r in plan.deliveries.items() if pid == rendered.post_id]
+            return post_approval_hash(same)
+
+        return decide(
+            rendered, config=self.config, now=now, controls=Controls.read(ledger),
+            approvals=self.approvals, approval_hash=current, delivery=delivery,
+            twin=lambda: ledger.published_twin(delivery, now - TWIN_WINDOW),
+        )  # fmt: skip
 
     def _approval_problem(self, post_id: str) -> str | None:
         plan = self.plan
@@ -674,8 +642,3 @@ class Daemon:
 
 def delivery_key(delivery: Delivery) -> tuple[str, str]:
     return delivery.post_id, delivery.channel
-
-
-def _minutes(delta: Any) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    return f"{minutes} minute{'s' * (minutes != 1)}"

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import jinja2
 from markupsafe import Markup, escape
 
+from .gate import Controls, Hold, decide
 from .project import Project, render_all
 from .render import Rendered, RenderError
 from .timeparse import format_local
@@ -129,12 +130,13 @@ def write_site(
     approvals = _approval_problems(project, rendered) if config.require_approval else {}
     broken = project.broken_files()  # as the daemon plans: nothing in them is published
     active_pauses = _pauses(ledger, now)
+    controls = Controls.read(ledger) if ledger is not None else Controls()
     pages = _page_names([r.post_id for r in rendered])
 
     entries: list[Entry] = []
     for r in rendered:
         delivery = ledger.get(r.post_id, r.channel) if ledger is not None else None
-        state, reason = _state(project, r, delivery, approvals, active_pauses, now, broken)
+        state, reason = _state(project, r, delivery, approvals, controls, now, broken)
         local = r.publish_at.astimezone(zone) if r.publish_at else None
         entries.append(
             Entry(
@@ -311,28 +313,27 @@ def _state(
     r: Rendered,
     delivery: Delivery | None,
     approvals: dict[str, str | None],
-    pauses: list[Pause],
+    controls: Controls,
     now: datetime,
     broken: set[Path],
 ) -> tuple[str, str | None]:
-    """The state a delivery is shown in, and why (for held, failed and the like)."""
+    """The state a delivery is shown in, and why: the ledger's, or what the gate would say
+    at the delivery's time (a pause until tomorrow does not hold next week's post)."""
     if delivery is not None and delivery.state in _LEDGER_STATES:
         return _LEDGER_STATES[delivery.state], delivery.last_error or delivery.retraction
-    if r.post.status == "draft":
+    verdict = decide(
+        r, config=project.config, now=max(now, r.publish_at) if r.publish_at else now,
+        controls=controls, broken=broken, approval=approvals.get(r.post_id),
+    )  # fmt: skip
+    if verdict.hold is Hold.DRAFT:
         return "draft", None
-    if r.post.file in broken:
+    if verdict.hold is Hold.BROKEN:
         return "blocked", _BLOCKED
-    blackout = project.config.blackout_for(r.channel, r.publish_at, r.post.tags)
-    if blackout is not None:
-        return "held", f"blackout window '{blackout.name}': {blackout.reason}"
-    pause = next((p for p in pauses if p.channel in (None, r.channel)), None)
-    if pause is not None and (
-        pause.until is None or r.publish_at is None or r.publish_at < pause.until
-    ):
-        return "held", pause.describe()
-    if project.config.require_approval:
-        return ("ready" if approvals.get(r.post_id) else "approved"), None
-    return "ready", None
+    if verdict.hold is Hold.APPROVAL:
+        return "ready", None
+    if verdict.hold is not None:
+        return "held", verdict.why.removeprefix("held: ").removeprefix("held by the ")
+    return ("approved" if project.config.require_approval else "ready"), None
 
 
 _BLOCKED = "the post file has errors (crosspost validate lists them); nothing in it is published"

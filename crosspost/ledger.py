@@ -570,7 +570,8 @@ class Ledger:
         An emergency pause is checked in the same transaction: a paused delivery is held
         instead, so nothing is sent once a pause is recorded.
         """
-        from .controls import PAUSE, active_pause
+        from .controls import PAUSE
+        from .gate import pause_holding
 
         now = self.clock()
         with self._write() as db:
@@ -583,7 +584,7 @@ class Ledger:
                 r["key"]: r["value"]
                 for r in db.execute("SELECT * FROM controls WHERE key LIKE ?", (PAUSE + "%",))
             }
-            pause = active_pause(controls, channel, now)
+            pause = pause_holding(controls, channel, now)  # the gate's word, in this transaction
             if pause is not None:
                 db.execute(
                     "UPDATE deliveries SET state = 'held', last_error = ?, error_kind = 'paused', "

@@ -16,6 +16,7 @@ from pathlib import Path
 from .adapters.base import Adapter
 from .config import Channel
 from .errors import AuthError, InDoubt, PublishError, RateLimited, Rejected
+from .gate import hold_key
 from .ledger import Delivery, Ledger
 from .render import Rendered
 
@@ -224,7 +225,7 @@ def _failed(
         return Outcome(post_id, key, "in_doubt", f"outcome unknown: {message}", done)
     if exc.holds_channel:  # credentials, or an allowance used up for a long time
         if backoff is not None:  # the daemon holds the channel until `crosspost doctor` passes
-            ledger.set_control(f"hold:{key}", f"{kind}: {message}", claimed.owner or "?", message)
+            ledger.set_control(hold_key(key), f"{kind}: {message}", claimed.owner or "?", message)
             done = ledger.set_state(
                 claimed, "held", error=message, error_kind=kind, claimed_by=mine
             )

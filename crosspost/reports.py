@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .config import Config
+from .gate import HOLD_PREFIX, hold_key
 from .ledger import STATES, Delivery, Ledger
 from .timeparse import format_local, localize
 
@@ -146,7 +147,7 @@ def status_report(
         if d.warning and d.published_at is not None and now - d.published_at <= WARNING_SHOWN_FOR
     ]
 
-    holds = ledger.controls("hold:")
+    holds = ledger.controls(HOLD_PREFIX)
     pauses = ledger.controls("pause")
     paused = [
         {"key": key, "channel": key.partition(":")[2] or None, "reason": value}
@@ -154,7 +155,7 @@ def status_report(
     ]
     channels = []
     for key, channel in config.channels.items():
-        hold = holds.get(f"hold:{key}")
+        hold = holds.get(hold_key(key))
         pause = pauses.get(f"pause:{key}", pauses.get("pause"))
         channels.append(
             {

@@ -1,0 +1,186 @@
+"""The gate: may this delivery go out now? One answer, asked by everything that needs it.
+
+The daemon asks it before every send, `crosspost publish` before a person's send, the HTML
+preview for each delivery it shows, and the ledger's claim for the pause (inside the claim's
+own transaction). Nothing else decides: a copy of this policy elsewhere would drift, and a
+drift here publishes a paused post.
+
+The answer is a `Verdict`: go, or held — by what (`Hold`), why, and what a person can do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .controls import Pause, active_pause, approval_problem
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .ledger import Delivery, Ledger
+    from .render import Rendered
+
+HOLD_PREFIX = "hold:"  # ledger control holding one channel: hold:<channel>
+TWIN_WINDOW = timedelta(days=30)  # the same content published this recently holds a delivery
+# Nothing is published later than `lateness` after its time, whatever held it (downtime, a
+# pause, a late approval, a channel hold): it expires. Only these go on however late: a send
+# that was tried on time and is waiting for its retry or its settlement, one a person settled
+# as not published, and one a person released late on purpose (`release --late`).
+GOES_ON_LATE = frozenset({"transient", "rate_limited", "in_doubt", "released_late", "resolved"})
+RELEASED = frozenset({"released", "released_late"})  # a person said "send it"
+
+
+class Hold(StrEnum):
+    """What holds a delivery; the value is the ledger's error kind for it."""
+
+    DRAFT = "draft"
+    BROKEN = "broken"  # its post file has errors
+    PAUSED = "paused"
+    CHANNEL = "held"  # the channel is held (credentials, a used-up cap) until doctor passes
+    BLACKOUT = "blackout"
+    APPROVAL = "approval"
+    DUPLICATE = "duplicate"  # the same content went out on the channel under another id
+    LATE = "expired"  # past lateness: it expires rather than going out late
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Go (`hold` is None), or held by `hold`, with why and what a person can do."""
+
+    hold: Hold | None = None
+    why: str = ""
+    remedy: str = ""
+
+    @property
+    def go(self) -> bool:
+        return self.hold is None
+
+
+GO = Verdict()
+
+
+def hold_key(channel: str) -> str:
+    return f"{HOLD_PREFIX}{channel}"
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The ledger's controls as the gate reads them: pauses and channel holds."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, ledger: Ledger) -> Controls:
+        return cls(ledger.controls())
+
+    def pause(self, channel: str, now: datetime) -> Pause | None:
+        return active_pause(dict(self.values), channel, now)
+
+    def channel_hold(self, channel: str) -> str | None:
+        return self.values.get(hold_key(channel))
+
+
+def pause_holding(controls: Mapping[str, str], channel: str, now: datetime) -> Pause | None:
+    """The pause in force for `channel` (the claim asks this inside its transaction)."""
+    return active_pause(dict(controls), channel, now)
+
+
+def decide(
+    rendered: Rendered,
+    *,
+    config: Config,
+    now: datetime,
+    controls: Controls = Controls(),
+    approvals: Mapping[str, Any] | None = None,
+    approval_hash: Callable[[], str] | None = None,
+    broken: set[Path] | frozenset[Path] = frozenset(),
+    delivery: Delivery | None = None,
+    twin: Callable[[], Delivery | None] | None = None,
+    by_person: bool = False,
+    approval: str | None = None,
+) -> Verdict:
+    """May `rendered` go out now?
+
+    `delivery` is its ledger row, if any (for lateness and what a person released); `twin`
+    finds the same content already published on the channel under another id. `by_person`:
+    a person is sending it by hand now (`crosspost publish`): lateness and the renamed-file
+    check are theirs to judge, everything else holds for them too. `approval`: why the post
+    is not approved, when the caller already asked `approval_problem` (the preview does, once
+    per post), instead of `approvals` and `approval_hash`.
+    """
+    post, channel = rendered.post, rendered.channel
+    release = f"crosspost release {post.id} --channel {channel}"
+    if post.status == "draft":
+        return Verdict(Hold.DRAFT, "a draft", "set status: ready in the post file")
+    if post.file in broken:
+        return Verdict(
+            Hold.BROKEN,
+            "its post file has errors",
+            "fix the file (crosspost validate shows every error); it is then planned again",
+        )
+    pause = controls.pause(channel, now)
+    if pause is not None:
+        return Verdict(
+            Hold.PAUSED, f"held: {pause.describe()}", f"crosspost resume, then {release}"
+        )
+    hold = controls.channel_hold(channel)
+    if hold is not None:
+        return Verdict(
+            Hold.CHANNEL,
+            f"channel held: {hold}",
+            "crosspost doctor: once the channel's check passes, its held posts go out",
+        )
+    when = rendered.publish_at if not by_person else now
+    blackout = config.blackout_for(channel, when, post.tags)
+    if blackout is not None:
+        return Verdict(
+            Hold.BLACKOUT,
+            f"held by the blackout window '{blackout.name}': {blackout.reason}",
+            f"once the window no longer applies: {release}",
+        )
+    if config.require_approval:
+        problem = approval
+        if approvals is not None and approval_hash is not None:
+            problem = approval_problem(approvals, post.id, approval_hash)  # type: ignore[arg-type]
+        if problem is not None:
+            return Verdict(
+                Hold.APPROVAL,
+                problem.replace("POST_ID", post.id),
+                f"review it, then crosspost approve {post.id} --by NAME",
+            )
+    released = delivery is not None and delivery.error_kind in RELEASED
+    if not by_person and not released and twin is not None:
+        found = twin()
+        if found is not None:
+            return Verdict(
+                Hold.DUPLICATE,
+                f"exactly this was already published on {channel} as post '{found.post_id}' "
+                f"({found.url or found.remote_id}): was the file renamed?",
+                f"if so, nothing needs doing; to publish it again all the same: {release}",
+            )
+    if not by_person and delivery is not None:
+        late = _late(delivery, config.daemon.lateness, now)
+        if late is not None:
+            return Verdict(Hold.LATE, late, f"to send it late all the same: {release} --late")
+    return GO
+
+
+def _late(delivery: Delivery, lateness: timedelta, now: datetime) -> str | None:
+    """Why a delivery is too late to go out by itself, or None."""
+    due = delivery.due_at
+    started = bool(delivery.parts)  # a thread partly out: stopping halfway helps nobody
+    if due is None or started or delivery.error_kind in GOES_ON_LATE or now - due <= lateness:
+        return None
+    return (
+        f"due {due:%Y-%m-%d %H:%M} UTC, {_minutes(now - due)} late: more than the "
+        f"{_minutes(lateness)} allowed, so it was not published late"
+    )
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes} minute{'s' * (minutes != 1)}"
