@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from . import yamlfile
-from .alerts import AlertSettings, parse_alerts
+from .alert_settings import AlertSettings, parse_alerts
+from .envref import ENV_REF
 from .fields import Reader
 from .problems import ConfigError, Mark, Problem, Problems
 from .timeparse import zone_or_error
@@ -39,7 +40,6 @@ BLACKOUT_KEYS = ("name", "start", "end", "channels", "reason", "allow_tags")
 DAEMON_KEYS = ("lateness", "sweep_interval", "settle_after", "lease", "retry")
 RETRY_KEYS = ("attempts", "first", "max")
 CHANNEL_KEYS = ("platform", "handle", "template", "quota", "credentials")
-ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 CHANNEL_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 

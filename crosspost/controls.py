@@ -102,7 +102,7 @@ def approval_hash(content_hashes: dict[str, str]) -> str:
 
 
 def post_approval_hash(rendered: list[Rendered]) -> str:
-    from .publishing import content_hash
+    from .render import content_hash
 
     return approval_hash({r.channel: content_hash(r) for r in rendered})
 

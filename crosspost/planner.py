@@ -18,8 +18,7 @@ from pathlib import Path
 from .ledger import Delivery, Ledger
 from .problems import Problem
 from .project import LoadCache, Project, validate
-from .publishing import content_hash
-from .render import Rendered
+from .render import Rendered, content_hash
 
 OPEN_STATES = ("pending", "failed", "held")
 BROKEN = "broken"  # error kind of a delivery held because its post file has errors

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import socket
 import threading
@@ -18,28 +16,9 @@ from .config import Channel
 from .errors import AuthError, InDoubt, PublishError, RateLimited, Rejected
 from .gate import hold_key
 from .ledger import Delivery, Ledger
-from .render import Rendered
+from .render import Rendered, content_hash
 
 DEFAULT_LEASE = timedelta(minutes=10)
-
-
-def content_hash(rendered: Rendered) -> str:
-    """A hash of exactly what the channel receives: texts, link, comment, media bytes, alt."""
-    if rendered.content_hash is not None:
-        return rendered.content_hash
-    h = hashlib.sha256()
-    media = [[m.digest, m.alt] for m in rendered.media]
-    payload = [
-        rendered.channel,
-        rendered.text,
-        rendered.thread,
-        rendered.link,
-        rendered.first_comment,
-        media,
-    ]
-    h.update(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
-    rendered.content_hash = "sha256:" + h.hexdigest()
-    return rendered.content_hash
 
 
 def owner_name(role: str) -> str:

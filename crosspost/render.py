@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -306,3 +308,22 @@ def _template_line(filename: str | None) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
+
+
+def content_hash(rendered: Rendered) -> str:
+    """A hash of exactly what the channel receives: texts, link, comment, media bytes, alt."""
+    if rendered.content_hash is not None:
+        return rendered.content_hash
+    h = hashlib.sha256()
+    media = [[m.digest, m.alt] for m in rendered.media]
+    payload = [
+        rendered.channel,
+        rendered.text,
+        rendered.thread,
+        rendered.link,
+        rendered.first_comment,
+        media,
+    ]
+    h.update(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    rendered.content_hash = "sha256:" + h.hexdigest()
+    return rendered.content_hash

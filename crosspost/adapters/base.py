@@ -147,7 +147,7 @@ class Adapter:
 
     def setting(self, name: str) -> Any:
         """A channel setting with any ${VAR} replaced from the environment."""
-        from ..config import ENV_REF
+        from ..envref import ENV_REF
 
         value = self.channel.settings.get(name, self.settings[name].default)
         if isinstance(value, str):
