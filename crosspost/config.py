@@ -403,6 +403,10 @@ def _setting(reader: Reader, name: str, spec: Setting) -> Any:
         return reader.number(name, minimum=0)
     if spec.kind == "choice":
         return reader.choice(name, spec.choices)
+    if spec.kind == "platform":  # any registered platform but the fake itself
+        from .adapters import registered
+
+        return reader.choice(name, tuple(sorted(n for n in registered() if n != "fake")))
     if spec.kind == "list":
         items = reader.text_list(name)
         for i, item in enumerate(items or []):

@@ -688,9 +688,14 @@ class Ledger:
                     db, actor or delivery.owner or "?", "warning", delivery.post_id,
                     delivery.channel, warning,
                 )  # fmt: skip
-            if self.guard is not None:  # inside the transaction: writers take turns
+            if self.guard is not None:
                 row = db.execute("SELECT value FROM meta WHERE key = 'ledger_id'").fetchone()
-                self.guard.write(row["value"], self._published_count(db), _iso(self.clock()) or "")
+                record = (row["value"], self._published_count(db), _iso(self.clock()) or "")
+        # after the commit, never before: a crash between the two leaves the guard behind the
+        # ledger (harmless), never ahead of it (which would refuse a sound ledger). Two
+        # writers may leave the lower count: behind again, never ahead.
+        if self.guard is not None:
+            self.guard.write(*record)
         found = self.get(delivery.post_id, delivery.channel)
         assert found is not None
         return found

@@ -242,7 +242,7 @@ def dry_run_channel(channel: Channel, outbox: Path) -> Channel:
 
     from .adapters.fake import FakeAdapter
 
-    imitates = channel.platform if channel.platform in ("x", "facebook", "instagram") else None
+    imitates = channel.platform if channel.platform != "fake" else None  # any registered one
     settings = {"outbox": str(outbox), "imitates": imitates}
     return replace(
         channel,

@@ -28,7 +28,6 @@ HISTORY_COLUMNS = (
     "alt_texts", "retracted_at", "retraction", "warning", "text",
 )  # fmt: skip
 WARNING_SHOWN_FOR = timedelta(days=7)  # status lists a publication's warning this long
-_LABELS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "fake": "fake"}
 _FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
@@ -445,6 +444,16 @@ def history_rows(
     return rows
 
 
+def platform_label(platform: str) -> str:
+    """The platform's own name for itself (its adapter's rules), or its key."""
+    from .adapters import UnknownPlatform, adapter_class
+
+    try:
+        return adapter_class(platform).rules.label
+    except UnknownPlatform:
+        return platform
+
+
 def format_history(rows: list[dict[str, Any]], fmt: str, zone: ZoneInfo) -> str:
     """`text` (readable, local times), `json` (one array) or `csv` (a header, one row per
     delivery, thread parts as their URLs joined by spaces). No trailing newline."""
@@ -483,7 +492,7 @@ def _history_text(rows: list[dict[str, Any]], zone: ZoneInfo) -> str:
         if row["handle"] is None:
             where = f"{row['channel']} (no longer configured)"
         else:
-            label = _LABELS.get(row["platform"], row["platform"])
+            label = platform_label(row["platform"])
             where = f"{row['channel']} ({label} {row['handle']})"
         if lines:
             lines.append("")

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .problems import ERROR, WARNING, Mark
-from .xlength import x_length
 
 if TYPE_CHECKING:
     from .render import Rendered
@@ -35,7 +34,7 @@ class PlatformRules:
     platform: str
     label: str
     text_limit: int
-    weighted: bool = False  # X counts with twitter-text weights
+    weighted: bool = False  # counted by `counter`, not by code points (X's twitter-text)
     unit: str = "characters"
     thread: bool = False
     first_comment: bool = False
@@ -50,10 +49,13 @@ class PlatformRules:
     max_hashtags: int | None = None
     max_mentions: int | None = None
     links_clickable: bool = True
+    # how the platform counts a text: (length, whether every character is allowed); a plugin
+    # gives its own (Bluesky counts graphemes). None: code points, all allowed.
+    counter: Callable[[str], tuple[int, bool]] | None = None
 
     def measure(self, text: str) -> tuple[int, bool]:
         """(length as the platform counts it, whether all characters are allowed)."""
-        return x_length(text) if self.weighted else (len(text), True)
+        return self.counter(text) if self.counter is not None else (len(text), True)
 
 
 def check(rules: PlatformRules, rendered: Rendered) -> list[Finding]:
@@ -149,8 +151,19 @@ def _check_media(
             if not low - 0.005 <= ratio <= high + 0.005:
                 error(
                     f"{name} is {info.width}x{info.height} (aspect ratio {ratio:.2f}:1); "
-                    f"{rules.label} needs between 4:5 (0.80) and 1.91:1: crop it",
+                    f"{rules.label} needs between {_ratio(low)} and {_ratio(high)}: crop it",
                     item.mark,
                 )
     if rules.gif_alone and "GIF" in formats and len(formats) > 1:
         error(f"a GIF must be the only image in a {rules.label} post", None)
+
+
+_NAMED_RATIOS = {0.8: "4:5 (0.80)", 1.91: "1.91:1", 1.0: "1:1", 0.5625: "9:16", 1.7778: "16:9"}
+
+
+def _ratio(value: float) -> str:
+    """An aspect ratio as a person names it: 4:5 (0.80), 1.91:1; else width:1."""
+    for known, name in _NAMED_RATIOS.items():
+        if abs(value - known) < 0.001:
+            return name
+    return f"{value:.2f}:1"

@@ -136,3 +136,30 @@ def test_every_failure_is_a_typed_error_without_secrets(
                 assert not any(value in said for value in secrets)
             else:
                 assert name == "fake"  # only the fake can succeed with no platform
+
+
+@pytest.mark.parametrize("name", sorted(adapters.registered()))
+def test_every_registered_adapter_passes_the_public_contract_kit(name: str, tmp_path: Path) -> None:
+    """crosspost.testing is what a third party runs over its own adapter: ours pass it too."""
+    from crosspost.testing import check_adapter_class, check_offline, sample_project
+
+    cls = adapters.adapter_class(name)
+    assert check_adapter_class(cls) == []
+    required = {key: "x" for key, s in cls.settings.items() if s.required}
+    if name == "instagram":
+        required["media_base_url"] = "https://example.org/media/"
+    credentials = {c: f"TEST_{c.upper()}" for c in cls.credentials}
+    root = sample_project(tmp_path, platform=name, settings=required, credentials=credentials)
+    assert check_offline(root, name) == []
+
+
+def test_the_contract_kit_is_not_vacuous() -> None:
+    from crosspost.testing import check_adapter_class
+
+    class Broken(Adapter):
+        platform = "broken"
+        rules = PlatformRules(platform="other", label="", text_limit=0)
+
+    said = " | ".join(check_adapter_class(Broken))
+    assert "rules.platform is 'other'" in said and "rules.label" in said
+    assert "text_limit must be more than 0" in said and "publish() is not implemented" in said

@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("plan and publish", {"planner", "publishing", "alerts"}),
     ("daemon", {"daemon"}),
     ("views", {"output", "reports", "html", "serve"}),
-    ("command line", {"cli", "__main__"}),
+    ("front ends and the plugin kit", {"cli", "__main__", "testing"}),
 ]  # fmt: skip
 
 

@@ -39,7 +39,7 @@ def comparable(text: str) -> str:
 class Setting:
     """One platform-specific channel setting in config."""
 
-    kind: str  # "text", "url", "number", "list", "choice"
+    kind: str  # "text", "url", "number", "list", "choice", "platform" (a registered one)
     required: bool = False
     default: Any = None
     help: str = ""

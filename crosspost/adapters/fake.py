@@ -50,9 +50,7 @@ class FakeAdapter(Adapter):
             choices=OUTCOMES,
         ),
         "imitates": Setting(
-            "choice",
-            help="apply that platform's limits and rules",
-            choices=("x", "facebook", "instagram"),
+            "platform", help="apply that platform's limits and rules (any registered platform)"
         ),
     }
 

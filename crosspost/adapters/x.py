@@ -31,6 +31,7 @@ from ..errors import (
 )
 from ..logsafe import protect_logs
 from ..rules import MB, PlatformRules
+from ..xlength import x_length
 from .base import (
     Adapter,
     CredentialReport,
@@ -182,6 +183,7 @@ class XAdapter(Adapter):
         label="X",
         text_limit=280,
         weighted=True,
+        counter=x_length,  # twitter-text v3 weights, fast and exact
         unit="weighted characters",
         thread=True,
         max_media=4,
