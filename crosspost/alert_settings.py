@@ -183,24 +183,40 @@ def _check_url(text: str, mark: Mark, where: str, problems: Problems) -> AlertUR
 def substitute(template: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     """The URL with each ${VAR} replaced, and every form of the secrets in it (for redaction).
 
-    A value standing inside a URL is percent-encoded, so a password holding '@', '/', ':' or
-    '#' stays a password (unencoded, the part after an '@' became the mail host, looked up in
-    DNS). A URL that is one reference (`${ALERT_URL}`) is taken whole. A trailing line break
-    (a secrets file's) is not part of a secret.
+    A value standing in the URL's user and password (`scheme://user:password@host`) is
+    percent-encoded, so a password holding '@', '/', ':' or '#' stays a password (unencoded,
+    the part after an '@' became the mail host, looked up in DNS). Anywhere else a value is
+    put in as it is: apprise's own URLs carry tokens with '/' in their paths (Slack, Discord).
+    A trailing line break (a secrets file's) is not part of a secret.
     """
     from urllib.parse import quote
 
-    whole = ENV_REF.fullmatch(template) is not None
+    userinfo = _userinfo_span(template)
     values: list[str] = []
 
     def value(match: re.Match[str]) -> str:
         raw = env[match.group(1)]
         clean = raw.rstrip("\r\n")
-        encoded = clean if whole else quote(clean, safe="")
+        inside = userinfo is not None and userinfo[0] <= match.start() < userinfo[1]
+        encoded = quote(clean, safe="") if inside else clean
         values.extend(v for v in (raw, clean, encoded) if v not in values)
         return encoded
 
     return ENV_REF.sub(value, template), values
+
+
+def _userinfo_span(template: str) -> tuple[int, int] | None:
+    """Where `user:password` stands in a URL template (before the '@' of its authority)."""
+    scheme = _SCHEME.match(template)
+    if scheme is None:
+        return None
+    start = scheme.end()
+    rest = template[start:]
+    # the authority ends at the first '/', '?' or '#' that is not inside a ${...} reference
+    plain = ENV_REF.sub(lambda m: "x" * len(m.group()), rest)
+    end = min((i for i in (plain.find(c) for c in "/?#") if i >= 0), default=len(plain))
+    at = plain.rfind("@", 0, end)
+    return (start, start + at) if at >= 0 else None
 
 
 @cache

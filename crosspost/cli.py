@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -461,13 +462,14 @@ def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None
         post_approval_hash,
         same_person,
         save_approval,
+        visible_name,
     )
     from .ledger import Ledger
     from .project import load_project, render_one
 
-    if not by.strip():
+    by = visible_name(by)  # as it stands on record: no stray, no-break or invisible characters
+    if not by:
         raise click.BadParameter("give the approver's name", param_hint="--by")
-    by = " ".join(by.split())  # as it stands on record: no stray or no-break spaces
     project = load_project(config_path, now=now_from_env())
     post = _find_post(project, post_id)
     config = project.config
@@ -482,10 +484,13 @@ def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None
             click.echo(f"✗ {problem}", err=True)
         raise click.ClickException(f"{post_id} has problems: fix them before approving")
     digest = post_approval_hash(rendered)
-    if pinned is not None and not (len(pinned) >= 15 and digest.startswith(pinned.strip())):
+    pin = (pinned or "").strip()
+    if pinned is not None and not (
+        re.fullmatch(r"sha256:[0-9a-f]{8,64}", pin) and digest.startswith(pin)
+    ):
         raise click.ClickException(
             f"{post_id} is not what you were shown: its approval hash is now {digest[:19]}…, "
-            f"not {pinned.strip()[:19]}. Look at it again (crosspost preview {post_id}) and "
+            f"not {pin[:19] or 'blank'}. Look at it again (crosspost preview {post_id}) and "
             "approve what it says now"
         )
     assert config.approvals_path is not None

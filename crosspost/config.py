@@ -182,8 +182,13 @@ def load_config(path: Path | str) -> Config:
 
     def directory(key: str, default: str, must_exist: bool) -> Path:
         value = reader.text(key) or default
-        resolved = (root / value).resolve()
-        if must_exist and not resolved.is_dir():
+        try:
+            resolved = (root / value).resolve()
+            is_dir = resolved.is_dir()
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links
+            problems.error(data.value_mark(key), f"'{key}' is not a usable path: {exc}")
+            return root / default
+        if must_exist and not is_dir:
             problems.error(data.value_mark(key), f"'{key}' folder {value} does not exist")
         return resolved
 
@@ -212,7 +217,7 @@ def load_config(path: Path | str) -> Config:
     daemon = _daemon(reader, problems)
     require_approval = reader.boolean("require_approval") or False
     forbid_self = reader.boolean("forbid_self_approval") or False
-    approvals_path = (root / (reader.text("approvals") or "approvals.yaml")).resolve()
+    approvals_path = directory("approvals", "approvals.yaml", False)
     blackouts = _blackouts(reader, zone, channels, problems)
     alerts = parse_alerts(reader.mapping("alerts"), problems)
     if problems.errors:

@@ -177,9 +177,18 @@ def same_person(a: str, b: str) -> bool:
 
 
 def _name_key(name: str) -> str:
+    return " ".join(visible_name(name).casefold().split())
+
+
+def visible_name(name: str) -> str:
+    """A name as it reads: NFKC, without invisible format characters (zero-width spaces, soft
+    hyphens, word joiners, byte-order marks), spaces folded."""
     import unicodedata
 
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    shown = "".join(
+        c for c in unicodedata.normalize("NFKC", name) if unicodedata.category(c) != "Cf"
+    )
+    return " ".join(shown.split())
 
 
 @contextlib.contextmanager

@@ -300,7 +300,10 @@ class Daemon:
         elif outcome.status == "retry":
             log.warning("%s on %s: %s", *key, outcome.message)
             if outcome.delivery is not None and outcome.delivery.error_kind == "changed":
-                self.reload_requested.set()  # an image changed on disk: check it all again
+                # an image changed on disk (perhaps keeping its size and time): read it all
+                # again, nothing from the cache, and plan from what is there now
+                self.cache = LoadCache()
+                self.reload_requested.set()
             retry = outcome.delivery
             if self.scheduler is not None and retry is not None and retry.state == "pending":
                 self._schedule(f"d:{retry.post_id}|{retry.channel}", retry)

@@ -235,7 +235,16 @@ class LedgerGuard:
                 f"the ledger's guard file {self.path} cannot be read ({exc}); restore it with "
                 "the ledger from the same backup"
             ) from None
-        return data if isinstance(data, dict) else None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("ledger_id"), str)
+            or not (isinstance(data.get("published"), int) and data["published"] >= 0)
+        ):
+            raise LedgerError(
+                f"the ledger's guard file {self.path} is not one crosspost wrote (damaged or "
+                "edited): restore it with the ledger from the same backup"
+            )
+        return data
 
     def write(self, ledger_id: str, published: int, at: str) -> None:
         note = "written by crosspost beside its ledger; back it up with the ledger"
@@ -321,6 +330,11 @@ class Ledger:
         assert self.guard is not None
         with self._write() as db:  # one process at a time reads and starts the record
             row = db.execute("SELECT value FROM meta WHERE key = 'ledger_id'").fetchone()
+            if row is None:
+                raise LedgerError(
+                    f"the ledger {self.path} has lost its identity (damaged?): restore it from "
+                    "the last backup (docs/server.md)"
+                )
             ledger_id = row["value"]
             published = self._published_count(db)
             known = self.guard.read()

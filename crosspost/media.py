@@ -37,6 +37,14 @@ def file_digest(path: Path) -> str:
     return _digests[key]
 
 
+def forget(path: Path) -> None:
+    """Drop what is remembered of a file (its facts and digest), so it is read afresh."""
+    name = str(path)
+    for cache in (_cache, _digests):
+        for key in [k for k in cache if k[0] == name]:
+            cache.pop(key, None)
+
+
 class MediaChanged(Exception):
     """The bytes about to be uploaded are not those that were checked (and approved), or the
     file now leads outside the project. The message says which, in plain words."""
@@ -62,6 +70,7 @@ def read_checked(path: Path, root: Path, digest: str, rel: str) -> bytes:
     import hashlib
 
     if not digest or hashlib.sha256(data).hexdigest() != digest:
+        forget(path)  # replaced with the same size and time: the next load must read it again
         raise MediaChanged(
             f"{rel} changed after the post was checked (and approved): what was approved is "
             "not what would be uploaded, so nothing is sent; it is checked again first"

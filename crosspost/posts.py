@@ -48,7 +48,7 @@ _POST_KEY_SET = frozenset(POST_KEYS)
 _OVERRIDE_KEY_SET = frozenset(OVERRIDE_KEYS)
 _MEDIA_KEY_SET = frozenset(MEDIA_KEYS)
 _LINK = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
-POST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+POST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")  # 120 at most: it names files
 TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 FILE_LIKE_ALT = re.compile(
     r"^\s*[\w\-. ()]+\.(jpe?g|png|gif|webp|bmp|tiff?|heic|svg)\s*$|^\s*(IMG|DSC|PXL|image|photo)"
@@ -259,8 +259,9 @@ def _post(
     if not POST_ID.match(post_id):
         problems.error(
             data.value_mark("id") if "id" in data else data.mark,
-            f"post id '{post_id}' may hold only letters, digits, '.', '_' and '-' "
-            "and must start with a letter or digit",
+            f"post id '{post_id[:60]}{'…' if len(post_id) > 60 else ''}' may hold only letters, "
+            "digits, '.', '_' and '-', must start with a letter or digit and be at most 120 "
+            "characters",
         )
     status = reader.choice("status", STATUSES) or "ready"
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import sys
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -14,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -140,17 +142,70 @@ def tidy(text: str) -> str:
     return text.strip()
 
 
+class _Generator(CodeGenerator):
+    """Template code whose `~` joins go through the sandbox's size check."""
+
+    def visit_Concat(self, node: Any, frame: Any) -> None:
+        self.write("environment.bounded_join((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+# str methods that make a text longer than their input says: their size is worked out first
+_GROWS = frozenset({"replace", "ljust", "rjust", "center", "zfill", "expandtabs", "format"})
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     """Templates run sandboxed: no attribute of Python's insides (`__globals__`, `__class__`
     ..., the way to the process environment and its credentials, or to `os`), no changing
     the post's lists or mappings, and no `*`/`**` that would build a string or number too
     large to post (memory). Jinja2's own sandbox does the first two."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    code_generator_class = _Generator
+    intercepted_binops = frozenset({"*", "**", "%"})
     LIMIT = 100_000  # characters or items: far more than any post
+    WORK = 200_000  # range() items one render may go through, however its loops are nested
+
+    def bounded_join(self, parts: tuple[Any, ...]) -> str:
+        joined = "".join(str(p) for p in parts)
+        if len(joined) > self.LIMIT:
+            raise SecurityError("a text that long is not allowed in a template")
+        return joined
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str) and getattr(__obj, "__name__", "") in _GROWS:
+            __self._check_growth(owner, __obj.__name__, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def _check_growth(self, text: str, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+        size = len(text)
+        if name == "replace" and len(args) >= 2 and all(isinstance(a, str) for a in args[:2]):
+            size += text.count(args[0]) * max(len(args[1]) - len(args[0]), 0) if args[0] else 0
+        elif name == "expandtabs":
+            size *= max([a for a in args if isinstance(a, int)] or [8])
+        elif name == "format":
+            if _WIDE_FORMAT.search(text):
+                raise SecurityError("a format width that large is not allowed in a template")
+        else:
+            size = max([size, *[a for a in (*args, *kwargs.values()) if isinstance(a, int)]])
+        if size > self.LIMIT:
+            raise SecurityError(f"str.{name} would make a text too long for a template")
+
+    def wrap_str_format(self, value: Any) -> Any:
+        # str.format and format_map reach templates through here, not through call()
+        owner = getattr(value, "__self__", None)
+        if isinstance(owner, str) and _WIDE_FORMAT.search(owner):
+            raise SecurityError("a format width that large is not allowed in a template")
+        return super().wrap_str_format(value)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
+        if operator == "%":
+            if isinstance(left, str) and _WIDE_FORMAT.search(left):
+                raise SecurityError("a format width that large is not allowed in a template")
+        elif operator == "**":
             if isinstance(right, int) and abs(right) > 64:
                 raise SecurityError("a power that large is not allowed in a template")
         else:
@@ -161,13 +216,62 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+_WIDE_FORMAT = re.compile(r"%[-+ #0]*\d{5,}|\{[^{}]*:[^{}]*\d{5,}[^{}]*\}|%[-+ #0]*\*")
+# what is left of one render's loop budget (None outside a render); checked by range()
+_BUDGET: ContextVar[list[int] | None] = ContextVar("crosspost_template_budget", default=None)
+
+
+def _bounded_range(*args: int) -> range:
+    """range(), counted against the render's budget: nested loops cannot run for ever."""
+    found = range(*args)
+    if len(found) > _Sandbox.LIMIT:
+        raise SecurityError("a range that long is not allowed in a template")
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget[0] -= len(found)
+        if budget[0] < 0:
+            raise SecurityError("the template loops too long (nested loops); simplify it")
+    return found
+
+
+def _width_checked(name: str, original: Any) -> Any:
+    """A filter that takes a width or a format, refused when it would build a huge text."""
+
+    def filter_(value: Any, *args: Any, **kwargs: Any) -> Any:
+        sizes = [a for a in (*args, *kwargs.values()) if isinstance(a, int)]
+        if any(abs(n) > _Sandbox.LIMIT for n in sizes):
+            raise SecurityError(f"a width that large is not allowed in the {name} filter")
+        if name == "format" and isinstance(value, str) and _WIDE_FORMAT.search(value):
+            raise SecurityError("a format width that large is not allowed in a template")
+        return original(value, *args, **kwargs)
+
+    return filter_
+
+
+class _TemplateLoader(jinja2.FileSystemLoader):
+    """Templates only from the templates folder, with every link followed: a template that
+    is a link to a file elsewhere (the server's environment file) is not read."""
+
+    def __init__(self, folder: Path):
+        super().__init__(str(folder))
+        self.real = folder.resolve()
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Any]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if not Path(filename).resolve().is_relative_to(self.real):
+            raise jinja2.TemplateNotFound(
+                f"{template} (it is a link to a file outside the templates folder)"
+            )
+        return source, filename, uptodate
+
+
 class Renderer:
     """Renders posts with the templates of one config; templates compile once."""
 
     def __init__(self, config: Config):
         self.config = config
         self.env = _Sandbox(
-            loader=jinja2.FileSystemLoader(str(config.templates_dir)),
+            loader=_TemplateLoader(config.templates_dir),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             trim_blocks=True,
@@ -175,6 +279,10 @@ class Renderer:
             keep_trailing_newline=False,
             auto_reload=False,
         )
+        for name in ("center", "indent", "format", "wordwrap", "truncate"):
+            self.env.filters[name] = _width_checked(name, self.env.filters[name])
+        self.env.globals["range"] = _bounded_range
+        self.env.globals.pop("lipsum", None)  # makes text as long as asked
         self.env.filters.update(
             hashtag=hashtag,
             hashtags=hashtags,
@@ -203,10 +311,14 @@ class Renderer:
         if found is None:
             try:
                 found = self.env.get_template(f"{name}.j2")
-            except jinja2.TemplateNotFound:
+            except jinja2.TemplateNotFound as exc:
+                linked = "outside the templates folder" in str(exc)
                 found = RenderError(
                     asked_at,
-                    f"template '{name}' not found: expected {self.template_path(name)}",
+                    f"template '{name}' is a link to a file outside the templates folder: "
+                    f"templates are read only from {self.config.templates_dir}"
+                    if linked
+                    else f"template '{name}' not found: expected {self.template_path(name)}",
                 )
             except jinja2.TemplateSyntaxError as exc:
                 path = Path(exc.filename) if exc.filename else self.template_path(name)
@@ -287,16 +399,26 @@ class Renderer:
         used as it is; `handle_exception` gives errors their template line, as `render` does.
         """
         env = template.environment
+        _BUDGET.set([_Sandbox.WORK])
         try:
             try:
                 ctx = new_context(env, template.name, template.blocks, context, shared=True)
                 return env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
             except Exception:
                 env.handle_exception()
-        except jinja2.TemplateError as exc:
+        except Exception as exc:  # noqa: BLE001 -- any failure of a template is the post's error
+            # Jinja's own errors, and whatever Python raises inside a template ("%d" % "lots":
+            # TypeError, a missing key, a division by zero): never an escape from rendering
             line = _template_line(template.filename)
             where = f"{Path(template.filename or '?').name}:{line}" if line else template.name
-            raise RenderError(post.mark, f"template {where}: {exc}") from None
+            said = (
+                str(exc)
+                if isinstance(exc, jinja2.TemplateError)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            raise RenderError(post.mark, f"template {where}: {said}") from None
+        finally:
+            _BUDGET.set(None)
 
 
 def _template_line(filename: str | None) -> int | None:

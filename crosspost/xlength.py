@@ -19,24 +19,28 @@ _LIGHT_EMOJI = ("\u00a9", "\u00ae")  # the only emoji in that range (© and ®)
 _EOL = re.compile(r"\r\n|\r")
 _WORD = re.compile(r"[^ \t\n]+")
 _DOT_LETTER = re.compile(r"\.[^\W\d_]")  # every domain ends in a dot and a letter
-# twitter-text's URL pattern backtracks quadratically on long runs of dotted labels without
-# a blank ("a.a.a." × 2,500 took 30 s, freezing validate, reloads and serve). So the counter
-# never shows it a run longer than MAX_WORD with more than MAX_DOTS dots: no link or word a
-# person writes looks like that, and such a run is counted at its length, with its dots as
-# another one-weight character (so no link is found in it). What is left costs time in
+# twitter-text's URL pattern backtracks quadratically on long runs of labels without a blank
+# ("a.a.a." × 2,500 took 30 s, "a-a-…a." × 20 took 10 s, freezing validate, reloads and
+# serve). So the counter never shows it a run longer than MAX_WORD with more than MAX_DOTS
+# dots and hyphens: no link or word a person writes looks like that, and such a run is
+# counted at its length, its dots and hyphens as another one-weight character (so no link is
+# found in it). What is left costs time in
 # proportion to the length (about 1.3 s for 10,000 characters with emoji, the slow path), so
 # a text longer than MAX_TEXT is counted at its length at once: far over 280 whatever it
 # holds, unless it is one link of 20,000 characters, which nobody posts.
 MAX_WORD = 100
-MAX_DOTS = 20
+MAX_DOTS = 60
 MAX_TEXT = 20_000
+MAX_SLOW_TEXT = 5_000  # the same, for texts with emoji or wide characters (the slow path)
 _LONG_WORD = re.compile(rf"[^ \t\n]{{{MAX_WORD + 1},}}")
 
 
 def _bounded(text: str) -> str:
     def defuse(match: re.Match[str]) -> str:
         word = match.group()
-        return word.replace(".", "\u00b7") if word.count(".") > MAX_DOTS else word
+        if word.count(".") + word.count("-") <= MAX_DOTS:
+            return word
+        return word.replace(".", "\u00b7").replace("-", "\u00b7")
 
     return _LONG_WORD.sub(defuse, text)
 
@@ -63,7 +67,7 @@ def x_length(text: str) -> tuple[int, bool]:
         from twitter_text.has_invalid_characters import has_invalid_characters
 
         return len(norm), not has_invalid_characters(norm)
-    if len(norm) > MAX_WORD and norm.count(".") > MAX_DOTS:
+    if len(norm) > MAX_WORD and norm.count(".") + norm.count("-") > MAX_DOTS:
         norm = text = _bounded(norm)
     if max(norm) <= _LIGHT_MAX and not any(e in norm for e in _LIGHT_EMOJI):
         # A URL never spans a space, tab or newline, so only the words with a dot before a
@@ -80,4 +84,6 @@ def x_length(text: str) -> tuple[int, bool]:
     from twitter_text import parse_tweet
     from twitter_text.has_invalid_characters import has_invalid_characters
 
+    if len(norm) > MAX_SLOW_TEXT:  # the library's path costs ~1.3 s per 10,000 characters
+        return len(norm), not has_invalid_characters(norm)  # and is far over 280 anyway
     return parse_tweet(text).weightedLength, not has_invalid_characters(norm)

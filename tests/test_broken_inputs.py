@@ -179,6 +179,32 @@ def _ledger(data: bytes) -> Callable[[Path], None]:
     return write
 
 
+def _template(text: str) -> Callable[[Path], None]:
+    def write(root: Path) -> None:
+        (root / "templates" / "PCCKent.j2").write_text(text)
+        (root / "queue" / "bad.yaml").write_text(
+            "publish_at: 2027-01-15 10:00\ntitle: Hello\nvars: {places: lots}\n"
+            "channels: [PCCKent]\n"
+        )
+
+    return write
+
+
+def _template_link(root: Path) -> None:
+    secret = root.parent / f"{root.name}-env"
+    secret.write_text("X_ACCESS_TOKEN_SECRET=CANARY-in-a-file\n")
+    (root / "templates" / "PCCKent.j2").unlink()
+    os.symlink(secret, root / "templates" / "PCCKent.j2")
+    _post("publish_at: 2027-01-15 10:00\ntitle: Hello\nchannels: [PCCKent]\n")(root)
+
+
+def _guard(text: str) -> Callable[[Path], None]:
+    def write(root: Path) -> None:
+        (root / "var" / "crosspost.db.guard").write_text(text)
+
+    return write
+
+
 BROKEN: dict[str, Callable[[Path], None]] = {
     "typed-int": _post("publish_at: 2027-01-15 10:00\ntitle: !!int abc\n"),
     "typed-bool": _post("publish_at: 2027-01-15 10:00\ntitle: !!bool maybe\n"),
@@ -205,6 +231,23 @@ BROKEN: dict[str, Callable[[Path], None]] = {
     "config-typed": _config("timezone: Europe/London", "timezone: !!int London"),
     "approvals-conflict": _approvals("<<<<<<< HEAD\np: {by: a}\n=======\n>>>>>>> x\n"),
     "approvals-shape": _approvals("- just\n- a list\n"),
+    "template-type-error": _template("{{ '%d places left' % vars.places }}"),
+    "template-nested-loops": _template(
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
+    ),
+    "template-concat-bomb": _template(
+        "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s }}"
+    ),
+    "template-format-bomb": _template("{{ '{:>999999999}'.format(1) }}"),
+    "template-environ": _template("{{ cycler.__init__.__globals__.os.environ }}"),
+    "template-linked-out": _template_link,
+    "timezone-folder": _config("timezone: Europe/London", "timezone: Europe"),
+    "state-nul": _config("state: var/crosspost.db", 'state: "var/a\\0b.db"'),
+    "post-id-5000": _post("id: " + "a" * 5000 + "\npublish_at: 2027-01-15 10:00\ntitle: Hi\n"),
+    "x-hyphen-bomb": _post("publish_at: 2027-01-15 10:00\ntitle: " + ("a-" * 498 + "a.") * 20),
+    "guard-not-json": _guard("{not json"),
+    "guard-wrong-shape": _guard('{"ledger_id": "x", "published": "lots"}'),
     "ledger-empty": _ledger(b""),
     "ledger-garbage": _ledger(b"not a database at all\n" * 100),
 }
@@ -214,6 +257,8 @@ COMMANDS = [
     ["history"], ["release", "bad"], ["pause", "--reason", "x", "--by", "Jo"],
     ["resume", "--by", "Jo"], ["doctor"], ["run", "--once", "--dry-run"],
     ["resolve", "bad", "--channel", "PCCKent", "--not-published", "--by", "Jo"],
+    ["export", "--out", "EXPORT"], ["history", "--format", "csv"], ["preview", "--html", "SITE"],
+    ["retract", "bad", "--reason", "r", "--by", "Jo"],
 ]  # fmt: skip
 
 
@@ -221,13 +266,15 @@ COMMANDS = [
 def test_every_command_survives_every_broken_input(tmp_path: Path, name: str) -> None:
     (tmp_path / "site").mkdir()
     root = _project(tmp_path / "site")
-    if not name.startswith("ledger"):
+    if not name.startswith(("ledger", "guard")) or name.startswith("guard"):
         # a ledger that exists, as on a server that has been running
         assert CliRunner().invoke(main, ["status", "--config", str(root / "crosspost.yaml")],
                                   env={}).exit_code == 0  # fmt: skip
     BROKEN[name](root)
     env = {**canary_environ(), "CROSSPOST_NOW": datetime(2026, 11, 25, tzinfo=UTC).isoformat()}
-    for command in COMMANDS:
+    for template in COMMANDS:
+        command = [{"EXPORT": str(tmp_path / "e.csv"), "SITE": str(tmp_path / "site-html")}
+                   .get(a, a) for a in template]  # fmt: skip
         started = time.monotonic()
         result = CliRunner().invoke(main, [*command, "--config", str(root / "crosspost.yaml")],
                                     env=env)  # fmt: skip
@@ -238,4 +285,50 @@ def test_every_command_survives_every_broken_input(tmp_path: Path, name: str) ->
         )
         assert result.exit_code in (0, 1, 2), (where, said)
         assert "Traceback" not in said, (where, said)
+        assert "CANARY" not in said, (where, said)  # a linked template never shows a secret
         assert time.monotonic() - started < 20, where
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".csv", ".jsonl", ".json"):
+            assert "CANARY-in-a-file" not in path.read_text(errors="replace"), path
+
+
+# what the corpus inputs must say, beyond not crashing (the behaviour, not only its absence)
+SAYS = {
+    "typed-int": "'abc' cannot be read as int",
+    "nul": "U+0000 is a control character",
+    "lateness-0s": "'lateness': 0s is too short",
+    "quota-per-0s": "'per': 0s is too short",
+    "huge-duration": "longer than ten years",
+    "post-linked-out": "a link to a file outside the project",
+    "fifo": "not a regular file",
+    "huge-image": "larger than any platform takes",
+    "year-1": "not a year crosspost schedules in",
+    "template-type-error": "TypeError",
+    "template-nested-loops": "loops too long",
+    "template-concat-bomb": "a text that long is not allowed",
+    "template-format-bomb": "format width that large",
+    "template-environ": "unsafe",
+    "template-linked-out": "outside the templates folder",
+    "timezone-folder": "unknown timezone 'Europe'",
+    "state-nul": "'state' is not a usable path",
+    "post-id-5000": "at most 120 characters",
+    "approvals-conflict": "merge conflict",
+    "guard-not-json": "guard file",
+    "guard-wrong-shape": "guard file",
+    "ledger-empty": "is empty (0 bytes)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAYS))
+def test_each_broken_input_is_named_for_what_it_is(tmp_path: Path, name: str) -> None:
+    (tmp_path / "site").mkdir()
+    root = _project(tmp_path / "site")
+    assert CliRunner().invoke(main, ["status", "--config", str(root / "crosspost.yaml")],
+                              env={}).exit_code == 0  # fmt: skip
+    BROKEN[name](root)
+    command = "status" if name.startswith(("guard", "ledger")) else "validate"
+    env = {**canary_environ(), "CROSSPOST_NOW": datetime(2026, 11, 25, tzinfo=UTC).isoformat()}
+    result = CliRunner().invoke(main, [command, "--config", str(root / "crosspost.yaml")],
+                                env=env)  # fmt: skip
+    assert SAYS[name] in result.output, result.output[-2000:]
+    assert result.exit_code in (1, 2)

@@ -401,3 +401,18 @@ def test_rescheduling_survives_a_timer_that_fired_meanwhile(site: Path) -> None:
         assert [job.id for job in real()] == ["d:p|x"]
     finally:
         d.scheduler.shutdown(wait=False)
+
+
+def test_a_template_that_fails_holds_its_posts_and_the_rest_go_on(site: Path) -> None:
+    """Not only Jinja's own errors: whatever Python raises inside a template ("%d" % "lots")
+    holds the posts it renders, never the daemon or the other posts, never old wording."""
+    post(site, "p", "2027-01-15 10:00", extra="channels: [x]\nvars: {places: lots}\n")
+    post(site, "q", "2027-01-15 10:00", extra="channels: [fb]\n")
+    clock = Clock(datetime(2027, 1, 14, tzinfo=UTC))
+    d = daemon(site, clock)
+    (site / "templates" / "x.j2").write_text("{{ '%d places left' % vars.places }}")
+    assert d.load("template edit") is True
+    clock.at("2027-01-15T10:00+00:00")
+    d.deliver_due()
+    assert state(site, "p") == "held" and state(site, "q", "fb") == "published"
+    assert [r["post_id"] for r in outbox(site)] == []  # x's outbox: nothing with old words

@@ -352,8 +352,11 @@ def time_now() -> float:
 
 
 @pytest.mark.parametrize(
-    "name", ["alex smith", " Alex Smith ", "Alex\u00a0Smith", "Alex  Smith", "ALEX SMITH"]
-)
+    "name",
+    ["alex smith", " Alex Smith ", "Alex\u00a0Smith", "Alex  Smith", "ALEX SMITH",
+     "Alex\u200bSmith".replace("\u200b", " \u200b"), "Al\u00adex Smith", "\ufeffAlex Smith",
+     "Alex\u2060 Smith"],
+)  # fmt: skip
 def test_the_author_cannot_approve_under_another_spelling(site: Path, name: str) -> None:
     _approval_site(site)
     code, out = cli(site, "approve", "p0", "--by", name)
@@ -363,7 +366,7 @@ def test_the_author_cannot_approve_under_another_spelling(site: Path, name: str)
 
 def test_a_blank_approver_is_refused(site: Path) -> None:
     _approval_site(site)
-    for blank in ("", "   ", "\u00a0"):
+    for blank in ("", "   ", "\u00a0", "\u200b", "\u00ad\u2060"):
         code, out = cli(site, "approve", "p0", "--by", blank)
         assert code == 2 and "give the approver's name" in out
     assert not (site / "approvals.yaml").exists()
@@ -380,6 +383,9 @@ def test_an_approver_pins_what_preview_showed(site: Path) -> None:
     code, out = cli(site, "approve", "p0", "--by", "Jo", "--hash", shown[:23])
     assert code == 1 and "is not what you were shown" in out
     assert not (site / "approvals.yaml").exists()
+    for blank in ("   ", "sha256:", "sha256:   "):
+        code, out = cli(site, "approve", "p0", "--by", "Jo", "--hash", blank)
+        assert code == 1 and "is not what you were shown" in out  # pins nothing: refused
     code, out = cli(site, "preview", "p0")
     now_shown = out.split("approval hash of p0: ")[1].split()[0]
     code, out = cli(site, "approve", "p0", "--by", "Jo", "--hash", now_shown[:23])
@@ -400,6 +406,9 @@ def test_a_password_with_at_or_slash_stays_a_password() -> None:
     )
     assert url == "mailtos://comms:p%40ss%2Fw%3Ard%231@mail.example.org?to=a@example.org"
     assert "p@ss/w:rd#1\n" in secrets and "p%40ss%2Fw%3Ard%231" in secrets
+    # anywhere but user and password, a value goes in as it is: Slack's tokens hold '/'
+    slack, _ = substitute("slack://${A}/${B}", {"A": "T1JJ3T3L2", "B": "A1BRTD4JD/TIiajkdnl"})
+    assert slack == "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnl"
     whole, _ = substitute("${ALERT_URL}", {"ALERT_URL": "json://host/path"})
     assert whole == "json://host/path"  # a whole URL from the environment is taken as it is
 
@@ -434,3 +443,33 @@ def test_a_token_with_a_trailing_newline_never_reaches_the_debug_log(
     assert not report.ok
     assert "\\n" not in str(sent) and "%0A" not in str(sent)  # the break was not sent either
     assert CANARY not in caplog.text and CANARY not in " ".join(report.problems)
+
+
+def test_an_image_swapped_keeping_its_size_and_time_is_read_again(site: Path) -> None:
+    """The caches know a file by its size and modification time: a swap that keeps both must
+    still be noticed, re-checked and, here, published with the new bytes' approval state."""
+    from PIL import Image
+
+    (site / "queue" / "media").mkdir(exist_ok=True)
+    image = site / "queue/media/a.png"
+    Image.new("RGB", (100, 100), (0, 0, 200)).save(image)
+    post(site, "p", "2027-01-15 10:00",
+         extra="channels: [x]\nmedia:\n  - {path: media/a.png, alt: A blue square.}\n")  # fmt: skip
+    clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    d = daemon(site, clock)
+    st = image.stat()
+    import io
+
+    red = io.BytesIO()
+    Image.new("RGB", (100, 100), (200, 0, 0)).save(red, "PNG")
+    data = red.getvalue()
+    assert len(data) <= st.st_size
+    image.write_bytes(data + b"\0" * (st.st_size - len(data)))  # padded after the image's end
+    assert image.stat().st_size == st.st_size
+    os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns))  # the same size and time
+    d.deliver_due()
+    assert state(site, "p") == "pending" and outbox(site) == []
+    d.load("reload")  # as the running daemon does when asked
+    clock.now += timedelta(minutes=2)
+    d.deliver_due()
+    assert state(site, "p") == "published"

@@ -112,8 +112,20 @@ def test_fast_path_equals_reference(text: str) -> None:
         "😀" + "a." * 2500,  # the library's path (an emoji)
         "😀 " + ("a." * 50 + " ") * 190,  # many runs just under the bound
         "😀 " + "a." * 500_000,  # a megabyte
+        ("a-" * 498 + "a.") * 20,  # hyphenated labels: 10 s before
+        "https://" + ("a-" * 498 + "a.") * 20,
+        "😀 " + ("a." * 50 + " ") * 190,  # the library's path, many runs
     ],
-    ids=["dots", "url-dots", "emoji-dots", "many-runs", "megabyte"],
+    ids=[
+        "dots",
+        "url-dots",
+        "emoji-dots",
+        "many-runs",
+        "megabyte",
+        "hyphens",
+        "url-hyphens",
+        "emoji-runs",
+    ],
 )
 def test_crafted_texts_are_counted_in_bounded_time(crafted: str) -> None:
     """A crafted 5 KB text used to hang validate, reloads and serve for minutes (the URL

@@ -121,12 +121,12 @@ class FakeAdapter(Adapter):
             when = self.now()
             texts = [rendered.text, *rendered.thread]
             parts = list(resume)
+            new = []
             for index in range(len(parts), len(texts)):
                 remote_id = uuid.uuid4().hex[:16]
                 part = PartReceipt(index, remote_id, f"fake://{self.channel.key}/{remote_id}")
                 parts.append(part)
-                if on_part:
-                    on_part(part)
+                new.append(part)
             record = {
                 "id": parts[0].remote_id,
                 "channel": self.channel.key,
@@ -141,6 +141,11 @@ class FakeAdapter(Adapter):
             }
             with outbox.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            # as a real platform: a part is reported only once it exists (the ledger trusts a
+            # recorded part, and never sends it again)
+            for part in new:
+                if on_part:
+                    on_part(part)
         return Receipt(
             remote_id=parts[0].remote_id,
             url=parts[0].url,
