@@ -332,3 +332,50 @@ def test_each_broken_input_is_named_for_what_it_is(tmp_path: Path, name: str) ->
                                 env=env)  # fmt: skip
     assert SAYS[name] in result.output, result.output[-2000:]
     assert result.exit_code in (1, 2)
+
+
+@st.composite
+def mangled_config(draw: st.DrawFn) -> str:
+    from .conftest import REPO
+
+    text = (REPO / "config.example.yaml").read_text()
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(text)))
+        action = draw(st.sampled_from(["token", "cut", "char"]))
+        if action == "token":
+            text = text[:at] + draw(st.sampled_from(TOKENS + CONFIG_TOKENS)) + text[at:]
+        elif action == "cut":
+            text = text[:at] + text[at + draw(st.integers(1, 40)) :]
+        else:
+            text = text[:at] + draw(st.characters(max_codepoint=0x2FFF)) + text[at:]
+    return text
+
+
+CONFIG_TOKENS = [
+    "lateness: 0s", "per: 99999999999w", "timezone: Europe", "state: /", "queue: ../..",
+    "platform: nope", "imitates: fake", "quota: {posts: -1, per: 1h}", "alerts: {urls: [x]}",
+    "blackouts: [{name: a, start: 2028-01-01 00:00, end: 2027-01-01 00:00}]",
+    "graph_version: latest", "media_base_url: ftp://x", "retry: {attempts: 0}",
+]  # fmt: skip
+
+
+@seed(20261128)
+@settings(
+    max_examples=_fuzz_examples() // 2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=mangled_config())
+def test_the_config_loader_never_raises_for_any_config(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    root = _FUZZ_ROOT.get("config")
+    if root is None:
+        root = _FUZZ_ROOT["config"] = _project(tmp_path_factory.mktemp("config-fuzz"))
+    (root / "crosspost.yaml").write_bytes(text.encode("utf-8", "surrogatepass"))
+    started = time.monotonic()
+    try:
+        validate(root / "crosspost.yaml", now=NOW, environ={})
+    except ConfigError as exc:
+        assert exc.problems and all(p.mark.path is not None for p in exc.problems)
+    assert time.monotonic() - started < 10
