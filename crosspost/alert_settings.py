@@ -196,7 +196,7 @@ def substitute(template: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
 
     def value(match: re.Match[str]) -> str:
         raw = env[match.group(1)]
-        clean = raw.rstrip("\r\n")
+        clean = raw.rstrip()
         inside = userinfo is not None and userinfo[0] <= match.start() < userinfo[1]
         encoded = quote(clean, safe="") if inside else clean
         values.extend(v for v in (raw, clean, encoded) if v not in values)

@@ -495,11 +495,11 @@ def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None
         )
     assert config.approvals_path is not None
     when = datetime.now().astimezone().isoformat(timespec="seconds")
-    try:
-        save_approval(config.approvals_path, Approval(post_id, by, when, digest))
-    except ApprovalsUnusable as exc:
-        raise click.ClickException(str(exc)) from None
-    with Ledger(config.state_path) as ledger:
+    with Ledger(config.state_path) as ledger:  # opened first: nothing is saved if it cannot be
+        try:
+            save_approval(config.approvals_path, Approval(post_id, by, when, digest))
+        except ApprovalsUnusable as exc:
+            raise click.ClickException(str(exc)) from None
         ledger.event(by, "approved", post_id, None, digest)
         now = ledger.clock()
         overdue = [

@@ -250,6 +250,13 @@ class LedgerGuard:
         note = "written by crosspost beside its ledger; back it up with the ledger"
         data = {"ledger_id": ledger_id, "published": published, "updated_at": at, "note": note}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:  # readable by whoever can read the ledger: the service, after a `sudo status`
+            ledger = os.stat(self.path.with_name(self.path.name.removesuffix(".guard")))
+            os.fchmod(fd, ledger.st_mode & 0o666)
+            if os.geteuid() == 0:
+                os.fchown(fd, ledger.st_uid, ledger.st_gid)
+        except OSError:
+            os.fchmod(fd, 0o640)
         with open(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh)
             fh.flush()

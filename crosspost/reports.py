@@ -200,8 +200,8 @@ def csv_cell(value: Any) -> Any:
     """A cell a spreadsheet shows as text, never runs: one starting with = + - @ (or a tab or
     carriage return) gets a leading apostrophe, as OWASP's CSV injection guidance says. A post
     or an alt text is written by people: "-20% crime" or "=SUM(...)" must stay words."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str) and value.lstrip(" \n").startswith(_FORMULA_START):
+        return "'" + value  # also after leading blanks, which some spreadsheets skip
     return value
 
 
@@ -470,7 +470,7 @@ def format_history(rows: list[dict[str, Any]], fmt: str, zone: ZoneInfo) -> str:
                     "alt_texts": csv_cell(
                         " | ".join(f"{m['path']}: {m['alt']}" for m in row["media"])
                     ),
-                    "parts": " ".join(p["url"] or p["remote_id"] for p in row["parts"]),
+                    "parts": csv_cell(" ".join(p["url"] or p["remote_id"] for p in row["parts"])),
                     "edited_after_publishing": "true"
                     if row["edited_after_publishing"]
                     else "false",

@@ -90,6 +90,7 @@ class Handler(SimpleHTTPRequestHandler):
     """
 
     site: LiveSite
+    timeout = 30  # seconds an idle connection may hold its thread
 
     def __init__(self, *args: Any, site: LiveSite, hosts: frozenset[str], **kwargs: Any):
         self.site = site
@@ -127,6 +128,7 @@ class Handler(SimpleHTTPRequestHandler):
 def host_names(host: str, port: int, extra: tuple[str, ...] = ()) -> frozenset[str]:
     """The Host header values this server answers to: its address (and, on the loopback,
     localhost), with and without the port, and any name given with --allow-host."""
+    host = host.lower()
     names = {host}
     if host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::", ""):
         names |= {"127.0.0.1", "localhost", "[::1]"}

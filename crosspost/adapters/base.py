@@ -167,9 +167,10 @@ class Adapter:
     def secret(self, name: str) -> str:
         """A credential's value from the environment; AuthError naming the variable if unset."""
         var = self.channel.credentials.get(name)
-        # a trailing line break (a secrets file's, `echo` into an env file) is not part of a
-        # token: sent as it is it fails, and oauthlib logs it in a form no redaction matches
-        value = self.environ.get(var, "").rstrip("\r\n") if var else None
+        # trailing white space (a secrets file's line break, `echo` into an env file) is not
+        # part of a token: sent as it is it fails, and oauthlib logs it in a form no
+        # redaction matches
+        value = self.environ.get(var, "").rstrip() if var else None
         if not value:
             raise AuthError(
                 f"environment variable {var or '?'} is not set (channel {self.channel.key} "
@@ -180,7 +181,7 @@ class Adapter:
     def secrets(self) -> list[str]:
         """Every credential value this adapter knows, for redaction."""
         raw = [v for var in self.channel.credentials.values() if (v := self.environ.get(var))]
-        return raw + [c for v in raw if (c := v.rstrip("\r\n")) != v and c]
+        return raw + [c for v in raw if (c := v.rstrip()) != v and c]
 
     def clean(self, text: str) -> str:
         """`text` with every secret of this channel taken out."""
