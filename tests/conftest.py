@@ -158,3 +158,35 @@ def hook() -> Iterator[Hook]:
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+# --- a small site on fake channels, for the daemon, controls and the gate ------------------
+
+CONFIG = """\
+timezone: Europe/London
+state: var/ledger.db
+daemon:
+  settle_after: 0s
+channels:
+  x:
+    platform: fake
+    imitates: x
+    outbox: var/x.jsonl
+{x_extra}
+  fb:
+    platform: fake
+    imitates: facebook
+    outbox: var/fb.jsonl
+"""
+
+
+def write_config(root: Path, x_extra: str = "") -> None:
+    (root / "crosspost.yaml").write_text(CONFIG.format(x_extra=x_extra))
+
+
+@pytest.fixture
+def site(project: Path) -> Path:
+    write_config(project)
+    for name in ("x", "fb"):
+        (project / "templates" / f"{name}.j2").write_text("{{ title }}")
+    return project

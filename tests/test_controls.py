@@ -9,7 +9,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -20,14 +19,6 @@ from .conftest import NOW, Hook
 from .test_daemon import Clock, daemon, outbox, post, state, write_config
 from .test_daemon_process import Daemon as Process
 from .test_daemon_process import make_site, wait_for
-
-
-@pytest.fixture
-def site(project: Path) -> Path:
-    write_config(project)
-    for name in ("x", "fb"):
-        (project / "templates" / f"{name}.j2").write_text("{{ title }}")
-    return project
 
 
 def cli(root: Path, *args: str) -> tuple[int, str]:

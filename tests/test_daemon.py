@@ -17,22 +17,7 @@ from crosspost.cli import main
 from crosspost.daemon import Daemon
 from crosspost.ledger import Ledger
 
-CONFIG = """\
-timezone: Europe/London
-state: var/ledger.db
-daemon:
-  settle_after: 0s
-channels:
-  x:
-    platform: fake
-    imitates: x
-    outbox: var/x.jsonl
-{x_extra}
-  fb:
-    platform: fake
-    imitates: facebook
-    outbox: var/fb.jsonl
-"""
+from .conftest import CONFIG, write_config  # noqa: F401 -- used by other test modules
 
 
 class Clock:
@@ -44,18 +29,6 @@ class Clock:
 
     def at(self, text: str) -> None:
         self.now = datetime.fromisoformat(text).astimezone(UTC)
-
-
-@pytest.fixture
-def site(project: Path) -> Path:
-    write_config(project)
-    for name in ("x", "fb"):
-        (project / "templates" / f"{name}.j2").write_text("{{ title }}")
-    return project
-
-
-def write_config(root: Path, x_extra: str = "") -> None:
-    (root / "crosspost.yaml").write_text(CONFIG.format(x_extra=x_extra))
 
 
 def post(root: Path, name: str, when: str, title: str | None = None, extra: str = "") -> None:

@@ -17,7 +17,7 @@ from crosspost.gate import GO, Controls, Hold, decide, hold_key
 from crosspost.ledger import Ledger
 
 from .conftest import render_post
-from .test_daemon import Clock, daemon, outbox, post, state, write_config
+from .test_daemon import Clock, daemon, outbox, post, state
 
 DUE = datetime(2027, 1, 15, 10, 0, tzinfo=UTC)
 POST = "publish_at: 2027-01-15 10:00\ntitle: Safer Streets funding.\nchannels: [PCCKent]\n"
@@ -96,14 +96,6 @@ def test_a_pause_that_ends_before_the_post_does_not_hold_it(rendered, project: P
 
 
 # --- everyone asks the gate, so everyone agrees ----------------------------------------
-
-
-@pytest.fixture
-def site(project: Path) -> Path:
-    write_config(project)
-    for name in ("x", "fb"):
-        (project / "templates" / f"{name}.j2").write_text("{{ title }}")
-    return project
 
 
 @pytest.mark.parametrize("control", ["pause:x", "hold:x"])

@@ -21,15 +21,7 @@ from crosspost.errors import ContentChanged
 from crosspost.ledger import Ledger, LedgerError
 
 from .conftest import NOW, make_adapter, render_post
-from .test_daemon import Clock, daemon, outbox, post, state, write_config
-
-
-@pytest.fixture
-def site(project: Path) -> Path:
-    write_config(project)
-    for name in ("x", "fb"):
-        (project / "templates" / f"{name}.j2").write_text("{{ title }}")
-    return project
+from .test_daemon import Clock, daemon, outbox, post, state
 
 
 def cli(root: Path, *args: str) -> tuple[int, str]:
