@@ -532,14 +532,12 @@ def pause(channel: str | None, reason: str, until: str | None, by: str, config_p
     Takes effect in the running daemon at once: it is checked inside the claim, so nothing is
     sent after the pause is recorded. Deliveries falling due meanwhile are held, not dropped.
     """
+    from . import actions
     from .config import load_config
-    from .controls import encode_pause, pause_key
     from .ledger import Ledger
     from .timeparse import TimeError, parse_publish_at
 
     config = load_config(config_path)
-    if channel is not None and channel not in config.channels:
-        raise click.BadParameter(f"no channel '{channel}'", param_hint="--channel")
     end = None
     if until:
         try:
@@ -547,10 +545,8 @@ def pause(channel: str | None, reason: str, until: str | None, by: str, config_p
         except TimeError as exc:
             raise click.BadParameter(str(exc), param_hint="--until") from None
     with Ledger(config.state_path) as ledger:
-        now = ledger.clock()
-        ledger.set_control(pause_key(channel), encode_pause(reason, by, now, end), by, reason)
-    scope = f"channel {channel}" if channel else "every channel"
-    click.echo(f"⏸ {scope} paused by {by}: {reason}")
+        done = _act(actions.pause, ledger, config, by=by, reason=reason, channel=channel, until=end)
+    click.echo(f"⏸ {done.scope} paused by {done.by}: {done.reason}")
     click.echo("  resume with: crosspost resume" + (f" --channel {channel}" if channel else ""))
 
 
@@ -570,34 +566,23 @@ def resume(channel: str | None, release_overdue: bool, by: str, config_path: str
     Deliveries held during the pause are overdue: they are not sent by themselves. `status`
     lists them; `crosspost release POST_ID` sends one, --release-overdue sends them all.
     """  # fmt: skip
+    from . import actions
     from .config import load_config
-    from .controls import pause_key, pauses
     from .ledger import Ledger
 
     config = load_config(config_path)
     with Ledger(config.state_path) as ledger:
-        key = pause_key(channel)
-        if ledger.control(key) is None:
-            raise click.ClickException(
-                ("channel " + channel if channel else "publishing") + " is not paused"
-            )
-        ledger.set_control(key, None, by, "resumed")
-        held = [
-            d for d in ledger.deliveries(["held"])
-            if d.error_kind == "paused" and (channel is None or d.channel == channel)
-        ]  # fmt: skip
-        still = pauses(ledger, ledger.clock())
-        if release_overdue:  # the option says it: overdue, sent late on this person's word
-            for delivery in held:
-                _release(ledger, delivery, by, late=True)
+        done = _act(actions.resume, ledger, by=by, channel=channel, release_overdue=release_overdue)
     click.echo(f"▶ resumed by {by}" + (f" (channel {channel})" if channel else ""))
-    if held and release_overdue:
-        click.echo(f"  {len(held)} held deliveries released: they go out now")
-    elif held:
-        click.echo(f"  {len(held)} deliveries held during the pause are overdue and stay held:")
-        for delivery in held:
+    if done.held and done.released:
+        click.echo(f"  {len(done.held)} held deliveries released: they go out now")
+    elif done.held:
+        click.echo(
+            f"  {len(done.held)} deliveries held during the pause are overdue and stay held:"
+        )
+        for delivery in done.held:
             click.echo(f"    crosspost release {delivery.post_id} --channel {delivery.channel}")
-    for other in still:
+    for other in done.still:
         click.echo(f"  ! still in force: {other.describe()}")
 
 
@@ -622,48 +607,36 @@ def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config
 
     Example: crosspost release 2026-12-03-vawg-inquiry-report --channel PCCKent --late
     """  # fmt: skip
+    from . import actions
     from .config import load_config
     from .ledger import Ledger
 
     config = load_config(config_path)
-    lateness = config.daemon.lateness
+    late_after = int(config.daemon.lateness.total_seconds() // 60)
     with Ledger(config.state_path) as ledger:
-        now = ledger.clock()
-        states = ["held", "expired"] if late else ["held"]
-        found = [
-            d for d in ledger.deliveries(states)
-            if d.post_id == post_id and (not channels or d.channel in channels)
-        ]  # fmt: skip
-        if not found:
-            expired = [
-                d for d in ledger.deliveries(["expired"])
-                if d.post_id == post_id and (not channels or d.channel in channels)
-            ]  # fmt: skip
-            if expired:
-                raise click.ClickException(
-                    f"{post_id} expired (it was not published late); to send it late all the "
-                    f"same: crosspost release {post_id} --late"
-                )
-            raise click.ClickException(f"{post_id} has no held deliveries")
-        refused = 0
-        for delivery in found:
-            overdue = delivery.due_at is not None and now - delivery.due_at > lateness
-            if overdue and not late:
-                refused += 1
-                minutes = int((now - delivery.due_at).total_seconds() // 60)  # type: ignore[operator]
-                click.echo(
-                    f"✗ {post_id} on {delivery.channel}: due {minutes} minutes ago, more than "
-                    f"the {int(lateness.total_seconds() // 60)} minutes allowed, so it is not "
-                    f"sent late unless you say so: crosspost release {post_id} --channel "
-                    f"{delivery.channel} --late",
-                    err=True,
-                )
-                continue
-            _release(ledger, delivery, by, late=overdue)
-            when = "late, " if overdue else ""
-            click.echo(f"✓ {post_id} on {delivery.channel}: released {when}it goes out now")
-    if refused:
-        sys.exit(1)
+        done = _act(actions.release, ledger, config, post_id, by=by, channels=channels, late=late)
+    for delivery, minutes in done.refused:
+        click.echo(
+            f"✗ {post_id} on {delivery.channel}: due {minutes} minutes ago, more than the "
+            f"{late_after} minutes allowed, so it is not sent late unless you say so: "
+            f"crosspost release {post_id} --channel {delivery.channel} --late",
+            err=True,
+        )
+    for delivery, was_late in done.released:
+        when = "late, " if was_late else ""
+        click.echo(f"✓ {post_id} on {delivery.channel}: released {when}it goes out now")
+    if done.refused:
+        sys.exit(EXIT_FAILED)
+
+
+def _act(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run an action; its refusal is the command's error message (exit 1)."""
+    from .actions import ActionRefused
+
+    try:
+        return action(*args, **kwargs)
+    except ActionRefused as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _approval_hashes(project: Any, post_ids: tuple[str, ...]) -> None:
@@ -838,15 +811,6 @@ def _since(value: str | None, config: Any) -> datetime | None:
         raise click.BadParameter(str(exc), param_hint="--since") from None
 
 
-def _release(ledger: Any, delivery: Any, by: str, *, late: bool = False) -> None:
-    """Back in the queue; `late`: past its lateness, sent all the same on `by`'s word."""
-    ledger.set_state(
-        delivery, "pending", actor=by, only_from=["held", "expired"], retry_at=ledger.clock(),
-        error=f"released {'late ' if late else ''}by {by}",
-        error_kind="released_late" if late else "released",
-    )  # fmt: skip
-
-
 def setup_logging(log_format: str, level: int = 20) -> None:
     """Readable lines on stderr by default; one JSON object a line with --log-format json."""
     import json
@@ -944,6 +908,7 @@ def resolve(
     --published REMOTE_ID records it as published with that id; --not-published puts it
     back in the queue to be sent (at once if it is due).
     """  # fmt: skip
+    from . import actions
     from .config import load_config
     from .ledger import Ledger
 
@@ -951,45 +916,23 @@ def resolve(
         raise click.UsageError("give exactly one of --published REMOTE_ID or --not-published")
     config = load_config(config_path)
     with Ledger(config.state_path) as ledger:
-        delivery = ledger.get(post_id, channel)
-        if delivery is None:
-            raise click.BadParameter(f"no delivery of {post_id} on {channel} in the ledger")
-        if delivery.state != "in_doubt":
-            raise click.ClickException(
-                f"{post_id} on {channel} is {delivery.state}, not in doubt: nothing to settle"
-            )
-        if remote_id:
-            ledger.mark_published(
-                delivery, remote_id=remote_id, url=None, published_at=ledger.clock(),
-                parts=delivery.parts, actor=by, detail=f"resolved by {by}: published",
-            )  # fmt: skip
-            click.echo(f"✓ {post_id} on {channel}: recorded as published ({remote_id})")
-        else:
-            ledger.set_state(
-                delivery, "pending", error=f"resolved by {by}: not published",
-                error_kind="resolved", actor=by, only_from=["in_doubt"],
-                retry_at=ledger.clock(),
-            )  # fmt: skip
-            click.echo(f"✓ {post_id} on {channel}: back in the queue, to be sent again")
+        _act(actions.resolve, ledger, post_id, channel, by=by, remote_id=remote_id)
+    if remote_id:
+        click.echo(f"✓ {post_id} on {channel}: recorded as published ({remote_id})")
+    else:
+        click.echo(f"✓ {post_id} on {channel}: back in the queue, to be sent again")
 
 
 def _release_hold(state_path: Path, channel: str, alerter: Any) -> int | None:
-    """Lift a channel hold left by an authentication failure; None if there was none."""
-    from .gate import hold_key
+    """Lift a channel hold once the channel's check passed; None if there was none."""
+    from .actions import lift_hold
     from .ledger import Ledger
 
     with Ledger(state_path) as ledger:
-        if ledger.control(hold_key(channel)) is None:
-            return None
-        ledger.set_control(hold_key(channel), None, "doctor", "the credentials check passed")
-        alerter.clear_channel_alert(ledger, channel, "auth")
-        held = [d for d in ledger.deliveries(["held"]) if d.channel == channel]
-        for delivery in held:
-            ledger.set_state(
-                delivery, "pending", actor="doctor", only_from=["held"],
-                error="released: the channel's credentials work again",
-            )  # fmt: skip
-        return len(held)
+        released = lift_hold(ledger, channel)
+        if released is not None:
+            alerter.clear_channel_alert(ledger, channel, "auth")
+        return released
 
 
 def _find_post(project: Any, post_id: str) -> Any:

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("gate", {"gate"}),
     ("ledger", {"ledger"}),
     ("plan and publish", {"planner", "publishing", "alerts"}),
-    ("daemon", {"daemon"}),
+    ("daemon and actions", {"daemon", "actions"}),
     ("views", {"output", "reports", "html", "serve"}),
     ("front ends and the plugin kit", {"cli", "__main__", "testing"}),
 ]  # fmt: skip

@@ -1,0 +1,171 @@
+"""What a person can do to the queue's publishing: pause, resume, release, resolve, lift a
+channel hold. Each is a function that takes who is acting and returns what happened, so the
+command line (now) and the web app (next) act through the same code and record the same
+events. A refusal is an `ActionRefused` whose message says what to do instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .controls import Pause, encode_pause, pause_key, pauses
+from .gate import hold_key
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .ledger import Delivery, Ledger
+
+
+class ActionRefused(Exception):
+    """The action cannot be done as asked; the message says why and what to do."""
+
+
+def _who(by: str) -> str:
+    who = " ".join(by.split())
+    if not who:
+        raise ActionRefused("say who is acting: every control is recorded with a name")
+    return who
+
+
+@dataclass
+class Paused:
+    scope: str  # "every channel" or "channel X"
+    by: str
+    reason: str
+
+
+def pause(
+    ledger: Ledger, config: Config, *, by: str, reason: str, channel: str | None = None,
+    until: datetime | None = None,
+) -> Paused:  # fmt: skip
+    """Stop publishing (everything, or one channel) until resumed, or until `until`."""
+    by = _who(by)
+    if channel is not None and channel not in config.channels:
+        raise ActionRefused(f"no channel '{channel}' in the config")
+    if not reason.strip():
+        raise ActionRefused("give the reason for the pause: the office sees it")
+    ledger.set_control(pause_key(channel), encode_pause(reason, by, ledger.clock(), until), by,
+                       reason)  # fmt: skip
+    return Paused(f"channel {channel}" if channel else "every channel", by, reason)
+
+
+@dataclass
+class Resumed:
+    held: list[Delivery]  # held during the pause: overdue now
+    released: bool  # they were released (late, on this person's word)
+    still: list[Pause] = field(default_factory=list)  # other pauses still in force
+
+
+def resume(
+    ledger: Ledger, *, by: str, channel: str | None = None, release_overdue: bool = False
+) -> Resumed:
+    """Lift a pause. What it held is overdue: released only when asked (`release_overdue`)."""
+    by = _who(by)
+    key = pause_key(channel)
+    if ledger.control(key) is None:
+        raise ActionRefused(("channel " + channel if channel else "publishing") + " is not paused")
+    ledger.set_control(key, None, by, "resumed")
+    held = [
+        d for d in ledger.deliveries(["held"])
+        if d.error_kind == "paused" and (channel is None or d.channel == channel)
+    ]  # fmt: skip
+    if release_overdue:  # the option says it: overdue, sent late on this person's word
+        for delivery in held:
+            _back_in_queue(ledger, delivery, by, late=True)
+    return Resumed(held, release_overdue, pauses(ledger, ledger.clock()))
+
+
+@dataclass
+class Released:
+    released: list[tuple[Delivery, bool]]  # (delivery, released late)
+    refused: list[tuple[Delivery, int]]  # overdue without `late`: (delivery, minutes late)
+
+
+def release(
+    ledger: Ledger, config: Config, post_id: str, *, by: str,
+    channels: tuple[str, ...] = (), late: bool = False,
+) -> Released:  # fmt: skip
+    """Send held deliveries of a post. Nothing goes out later than the lateness allowed unless
+    `late` (which also sends deliveries that expired), recorded with who asked."""
+    by = _who(by)
+    lateness = config.daemon.lateness
+    now = ledger.clock()
+
+    def mine(states: list[str]) -> list[Delivery]:
+        return [
+            d for d in ledger.deliveries(states)
+            if d.post_id == post_id and (not channels or d.channel in channels)
+        ]  # fmt: skip
+
+    found = mine(["held", "expired"] if late else ["held"])
+    if not found:
+        if mine(["expired"]):
+            raise ActionRefused(
+                f"{post_id} expired (it was not published late); to send it late all the "
+                f"same: crosspost release {post_id} --late"
+            )
+        raise ActionRefused(f"{post_id} has no held deliveries")
+    result = Released([], [])
+    for delivery in found:
+        overdue = delivery.due_at is not None and now - delivery.due_at > lateness
+        if overdue and not late:
+            assert delivery.due_at is not None
+            result.refused.append((delivery, int((now - delivery.due_at).total_seconds() // 60)))
+            continue
+        _back_in_queue(ledger, delivery, by, late=overdue)
+        result.released.append((delivery, overdue))
+    return result
+
+
+def resolve(
+    ledger: Ledger, post_id: str, channel: str, *, by: str, remote_id: str | None = None
+) -> Delivery:
+    """Settle a send in doubt after looking at the account: published as `remote_id`, or
+    (None) not published, back in the queue to be sent again."""
+    by = _who(by)
+    delivery = ledger.get(post_id, channel)
+    if delivery is None:
+        raise ActionRefused(f"no delivery of {post_id} on {channel} in the ledger")
+    if delivery.state != "in_doubt":
+        raise ActionRefused(
+            f"{post_id} on {channel} is {delivery.state}, not in doubt: nothing to settle"
+        )
+    if remote_id:
+        return ledger.mark_published(
+            delivery, remote_id=remote_id, url=None, published_at=ledger.clock(),
+            parts=delivery.parts, actor=by, detail=f"resolved by {by}: published",
+        )  # fmt: skip
+    return ledger.set_state(
+        delivery, "pending", error=f"resolved by {by}: not published", error_kind="resolved",
+        actor=by, only_from=["in_doubt"], retry_at=ledger.clock(),
+    )  # fmt: skip
+
+
+def lift_hold(ledger: Ledger, channel: str, *, by: str = "doctor") -> int | None:
+    """Lift a channel's hold once its check passed; how many deliveries went back to the
+    queue (None: there was no hold). Overdue ones then expire, as lateness says."""
+    if ledger.control(hold_key(channel)) is None:
+        return None
+    ledger.set_control(hold_key(channel), None, by, "the credentials check passed")
+    held = [d for d in ledger.deliveries(["held"]) if d.channel == channel]
+    for delivery in held:
+        ledger.set_state(
+            delivery, "pending", actor=by, only_from=["held"],
+            error="released: the channel's credentials work again",
+        )  # fmt: skip
+    return len(held)
+
+
+def _back_in_queue(ledger: Ledger, delivery: Delivery, by: str, *, late: bool) -> None:
+    """Held (or expired) back to pending now; `late`: past its lateness, sent on `by`'s word."""
+    ledger.set_state(
+        delivery, "pending", actor=by, only_from=["held", "expired"], retry_at=ledger.clock(),
+        error=f"released {'late ' if late else ''}by {by}",
+        error_kind="released_late" if late else "released",
+    )  # fmt: skip
+
+
+def minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)
