@@ -158,6 +158,67 @@ def lift_hold(ledger: Ledger, channel: str, *, by: str = "doctor") -> int | None
     return len(held)
 
 
+@dataclass
+class Retraction:
+    channel: str
+    done: bool  # the post is gone from the channel (or was already)
+    said: str  # what happened, in words
+    by_hand: bool = False  # a person must delete it (the platform cannot; no longer configured)
+
+
+def retract(
+    ledger: Ledger, config: Config, post_id: str, *, by: str, reason: str,
+    channels: tuple[str, ...] = (),
+) -> list[Retraction]:  # fmt: skip
+    """Delete a published post where the platform allows it (a thread's last part first),
+    and record who and why; where it cannot (Instagram), record the request and say what a
+    person must do in the app."""
+    from .errors import PublishError
+
+    by = _who(by)
+    if not reason.strip():
+        raise ActionRefused("give the reason for the retraction: it stands on the record")
+    published = [
+        d for d in ledger.deliveries(["published"])
+        if d.post_id == post_id and (not channels or d.channel in channels)
+    ]  # fmt: skip
+    if not published:
+        raise ActionRefused(f"{post_id} has no published deliveries to retract")
+    out = []
+    for delivery in published:
+        key = delivery.channel
+        if delivery.retracted_at is not None:
+            out.append(Retraction(key, True, f"already retracted ({delivery.retraction})"))
+            continue
+        channel = config.channels.get(key)
+        if channel is None:
+            said = f"no longer configured; delete it by hand: {delivery.url}"
+            out.append(Retraction(key, False, said, by_hand=True))
+            continue
+        adapter = channel.adapter(channel, root=config.root)
+        label = channel.rules.label
+        if not adapter.can_delete:
+            note = (
+                f"requested by {by}: {reason}. {label} cannot delete posts through its "
+                f"API: delete it in the {label} app ({delivery.url or delivery.remote_id})"
+            )
+            ledger.mark_retracted(delivery, note, by)
+            out.append(Retraction(key, False, note, by_hand=True))
+            continue
+        ids = [p.remote_id for p in delivery.parts] or [delivery.remote_id or ""]
+        try:
+            for remote_id in reversed(ids):  # a thread's last part first
+                adapter.delete(remote_id)
+        except PublishError as exc:
+            message = adapter.clean(str(exc))
+            ledger.event(by, "retract_failed", post_id, key, message)
+            out.append(Retraction(key, False, f"could not delete it: {message}"))
+            continue
+        ledger.mark_retracted(delivery, f"deleted by {by}: {reason}", by)
+        out.append(Retraction(key, True, f"deleted from {label} {channel.handle}"))
+    return out
+
+
 def _back_in_queue(ledger: Ledger, delivery: Delivery, by: str, *, late: bool) -> None:
     """Held (or expired) back to pending now; `late`: past its lateness, sent on `by`'s word."""
     ledger.set_state(

@@ -706,53 +706,18 @@ def retract(
     it in the Instagram app. Every retraction is in the event log with who and why. Exits 1
     if any channel still shows the post.
     """
+    from . import actions
     from .config import load_config
-    from .errors import PublishError
     from .ledger import Ledger
 
     config = load_config(config_path)
-    incomplete = False
     with Ledger(config.state_path) as ledger:
-        published = [
-            d for d in ledger.deliveries(["published"])
-            if d.post_id == post_id and (not channels or d.channel in channels)
-        ]  # fmt: skip
-        if not published:
-            raise click.ClickException(f"{post_id} has no published deliveries to retract")
-        for delivery in published:
-            key = delivery.channel
-            if delivery.retracted_at is not None:
-                click.echo(f"✓ {key}: already retracted ({delivery.retraction})")
-                continue
-            channel = config.channels.get(key)
-            if channel is None:
-                click.echo(f"✗ {key}: no longer configured; delete it by hand: {delivery.url}")
-                incomplete = True
-                continue
-            adapter = channel.adapter(channel, root=config.root)
-            label = channel.rules.label
-            if not adapter.can_delete:
-                note = (
-                    f"requested by {by}: {reason}. {label} cannot delete posts through its "
-                    f"API: delete it in the {label} app ({delivery.url or delivery.remote_id})"
-                )
-                ledger.mark_retracted(delivery, note, by)
-                click.echo(f"! {key}: {note}")
-                incomplete = True
-                continue
-            ids = [p.remote_id for p in delivery.parts] or [delivery.remote_id or ""]
-            try:
-                for remote_id in reversed(ids):  # a thread's last part first
-                    adapter.delete(remote_id)
-            except PublishError as exc:
-                message = adapter.clean(str(exc))
-                ledger.event(by, "retract_failed", post_id, key, message)
-                click.echo(f"✗ {key}: could not delete it: {message}", err=True)
-                incomplete = True
-                continue
-            ledger.mark_retracted(delivery, f"deleted by {by}: {reason}", by)
-            click.echo(f"✓ {key}: deleted from {label} {channel.handle}")
-    if incomplete:
+        done = _act(actions.retract, ledger, config, post_id, by=by, reason=reason,
+                    channels=channels)  # fmt: skip
+    for one in done:
+        mark = "✓" if one.done else ("!" if one.by_hand else "✗")
+        click.echo(f"{mark} {one.channel}: {one.said}", err=not (one.done or one.by_hand))
+    if not all(one.done for one in done):
         sys.exit(EXIT_FAILED)
 
 
