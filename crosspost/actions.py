@@ -16,6 +16,8 @@ from .gate import hold_key
 if TYPE_CHECKING:
     from .config import Config
     from .ledger import Delivery, Ledger
+    from .posts import Post
+    from .project import Project
 
 
 class ActionRefused(Exception):
@@ -217,6 +219,73 @@ def retract(
         ledger.mark_retracted(delivery, f"deleted by {by}: {reason}", by)
         out.append(Retraction(key, True, f"deleted from {label} {channel.handle}"))
     return out
+
+
+@dataclass
+class Approved:
+    post_id: str
+    by: str
+    digest: str  # the approval hash: what every channel will receive
+    channels: list[str]
+    overdue: list[str]  # channels whose time passed beyond lateness: not published late
+
+
+def approve(
+    ledger: Ledger, project: Project, post: Post, *, by: str, pinned: str | None = None
+) -> Approved:
+    """Approve a post exactly as every channel will receive it, by a person other than its
+    author (with forbid_self_approval), pinned to what they were shown when `pinned` (a
+    prefix of the approval hash, from preview). Recorded in approvals.yaml and the ledger."""
+    import re
+
+    from .controls import (
+        Approval,
+        ApprovalsUnusable,
+        post_approval_hash,
+        same_person,
+        save_approval,
+        visible_name,
+    )
+    from .project import render_one
+
+    by = visible_name(by)  # as it stands on record: no stray, no-break or invisible characters
+    if not by:
+        raise ActionRefused("give the approver's name")
+    config = project.config
+    if config.forbid_self_approval and post.author and same_person(post.author, by):
+        raise ActionRefused(f"{post.id} was written by {post.author}: someone else must approve it")
+    rendered = [r for key in post.channels if (r := render_one(project, post, key)) is not None]
+    problems = [f"{r.channel}: {p}" for r in rendered for p in r.problems]
+    if len(rendered) < len(post.channels) or problems:
+        listed = problems or [str(p) for p in project.problems.errors]
+        raise ActionRefused(
+            "\n".join([*(f"✗ {p}" for p in listed), f"{post.id} has problems: fix them "
+                        "before approving"])
+        )  # fmt: skip
+    digest = post_approval_hash(rendered)
+    pin = (pinned or "").strip()
+    if pinned is not None and not (
+        re.fullmatch(r"sha256:[0-9a-f]{8,64}", pin) and digest.startswith(pin)
+    ):
+        raise ActionRefused(
+            f"{post.id} is not what you were shown: its approval hash is now {digest[:19]}…, "
+            f"not {pin[:19] or 'blank'}. Look at it again (crosspost preview {post.id}) and "
+            "approve what it says now"
+        )
+    assert config.approvals_path is not None
+    when = datetime.now().astimezone().isoformat(timespec="seconds")
+    try:
+        save_approval(config.approvals_path, Approval(post.id, by, when, digest))
+    except ApprovalsUnusable as exc:
+        raise ActionRefused(str(exc)) from None
+    ledger.event(by, "approved", post.id, None, digest)
+    now = ledger.clock()
+    overdue = [
+        d.channel for d in ledger.deliveries(["held", "expired"])
+        if d.post_id == post.id and d.due_at is not None
+        and now - d.due_at > config.daemon.lateness
+    ]  # fmt: skip
+    return Approved(post.id, by, digest, [r.channel for r in rendered], overdue)
 
 
 def _back_in_queue(ledger: Ledger, delivery: Delivery, by: str, *, late: bool) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -456,66 +455,28 @@ def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None
 
     Example: crosspost approve 2026-12-01-safer-streets-funding --by "Jo Smith" --hash sha256:10c5
     """  # fmt: skip
-    from .controls import (
-        Approval,
-        ApprovalsUnusable,
-        post_approval_hash,
-        same_person,
-        save_approval,
-        visible_name,
-    )
+    from . import actions
+    from .controls import visible_name
     from .ledger import Ledger
-    from .project import load_project, render_one
+    from .project import load_project
 
-    by = visible_name(by)  # as it stands on record: no stray, no-break or invisible characters
-    if not by:
+    if not visible_name(by):
         raise click.BadParameter("give the approver's name", param_hint="--by")
     project = load_project(config_path, now=now_from_env())
     post = _find_post(project, post_id)
     config = project.config
-    if config.forbid_self_approval and post.author and same_person(post.author, by):
-        raise click.ClickException(
-            f"{post_id} was written by {post.author}: someone else must approve it"
-        )
-    rendered = [r for key in post.channels if (r := render_one(project, post, key)) is not None]
-    problems = [f"{r.channel}: {p}" for r in rendered for p in r.problems]
-    if len(rendered) < len(post.channels) or problems:
-        for problem in problems or [str(p) for p in project.problems.errors]:
-            click.echo(f"✗ {problem}", err=True)
-        raise click.ClickException(f"{post_id} has problems: fix them before approving")
-    digest = post_approval_hash(rendered)
-    pin = (pinned or "").strip()
-    if pinned is not None and not (
-        re.fullmatch(r"sha256:[0-9a-f]{8,64}", pin) and digest.startswith(pin)
-    ):
-        raise click.ClickException(
-            f"{post_id} is not what you were shown: its approval hash is now {digest[:19]}…, "
-            f"not {pin[:19] or 'blank'}. Look at it again (crosspost preview {post_id}) and "
-            "approve what it says now"
-        )
-    assert config.approvals_path is not None
-    when = datetime.now().astimezone().isoformat(timespec="seconds")
     with Ledger(config.state_path) as ledger:  # opened first: nothing is saved if it cannot be
-        try:
-            save_approval(config.approvals_path, Approval(post_id, by, when, digest))
-        except ApprovalsUnusable as exc:
-            raise click.ClickException(str(exc)) from None
-        ledger.event(by, "approved", post_id, None, digest)
-        now = ledger.clock()
-        overdue = [
-            d for d in ledger.deliveries(["held", "expired"])
-            if d.post_id == post_id and d.due_at is not None
-            and now - d.due_at > config.daemon.lateness
-        ]  # fmt: skip
-    channels = ", ".join(r.channel for r in rendered)
-    click.echo(f"✓ {post_id} approved by {by} for {channels} ({digest[:19]}…)")
+        done = _act(actions.approve, ledger, project, post, by=by, pinned=pinned)
+    assert config.approvals_path is not None
+    click.echo(f"✓ {post_id} approved by {done.by} for {', '.join(done.channels)} "
+               f"({done.digest[:19]}…)")  # fmt: skip
     click.echo(f"  recorded in {config.approvals_path.name}: commit it with the queue")
-    if overdue:  # an approval does not lift lateness: say so now, not in an expiry alert
+    if done.overdue:  # an approval does not lift lateness: say so now, not in an expiry alert
         late = int(config.daemon.lateness.total_seconds() // 60)
         click.echo(
-            f"  ! its time passed more than {late} minutes ago on "
-            f"{', '.join(d.channel for d in overdue)}: it is not published late. To send it "
-            f"late all the same: crosspost release {post_id} --late"
+            f"  ! its time passed more than {late} minutes ago on {', '.join(done.overdue)}: "
+            f"it is not published late. To send it late all the same: crosspost release "
+            f"{post_id} --late"
         )
 
 
