@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .controls import Pause, encode_pause, pause_key, pauses
@@ -286,6 +287,32 @@ def approve(
         and now - d.due_at > config.daemon.lateness
     ]  # fmt: skip
     return Approved(post.id, by, digest, [r.channel for r in rendered], overdue)
+
+
+def export_events(ledger: Ledger, path: Path, since: datetime | None = None) -> int:
+    """Write the event log (who did what, when, why) to `path`, for records requests: CSV for
+    a .csv name (cells never start as formulas), JSON Lines otherwise; how many events."""
+    import csv
+    import json
+
+    from .cells import csv_cell
+
+    events = ledger.events(since=since)
+    fields = ("id", "at", "actor", "kind", "post_id", "channel", "detail")
+    rows = [
+        {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind,
+         "post_id": e.post_id, "channel": e.channel, "detail": e.detail}
+        for e in events
+    ]  # fmt: skip
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        if path.suffix.lower() == ".csv":
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
+        else:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return len(rows)
 
 
 def _back_in_queue(ledger: Ledger, delivery: Delivery, by: str, *, late: bool) -> None:

@@ -694,35 +694,20 @@ def retract(
 @config_option
 @config_errors
 def export(since: str | None, out_path: str, config_path: str) -> None:
-    """Write the whole event log (who did what, when, why) to a file, for records and FOI."""
-    import csv
-    import json
+    """Write the whole event log (who did what, when, why) to a file, for records and FOI.
 
+    Example: crosspost export --since 2026-12-01 --out events-december.csv
+    """
+    from .actions import export_events
     from .config import load_config
     from .ledger import Ledger
 
     config = load_config(config_path)
     start = _since(since, config)
-    with Ledger(config.state_path) as ledger:
-        events = ledger.events(since=start)
-    fields = ("id", "at", "actor", "kind", "post_id", "channel", "detail")
-    rows = [
-        {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind,
-         "post_id": e.post_id, "channel": e.channel, "detail": e.detail}
-        for e in events
-    ]  # fmt: skip
     path = Path(out_path)
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        if path.suffix.lower() == ".csv":
-            from .reports import csv_cell
-
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
-        else:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    click.echo(f"✓ {len(rows)} events written to {path}")
+    with Ledger(config.state_path) as ledger:
+        count = export_events(ledger, path, since=start)
+    click.echo(f"✓ {count} events written to {path}")
 
 
 def _since(value: str | None, config: Any) -> datetime | None:

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .cells import csv_cell
 from .config import Config
 from .gate import HOLD_PREFIX, hold_key
 from .ledger import STATES, Delivery, Ledger
@@ -191,18 +192,6 @@ def status_report(
         "edited_after_publishing": edited,
         "published_with_warning": warned,
     }
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A cell a spreadsheet shows as text, never runs: one starting with = + - @ (or a tab or
-    carriage return) gets a leading apostrophe, as OWASP's CSV injection guidance says. A post
-    or an alt text is written by people: "-20% crime" or "=SUM(...)" must stay words."""
-    if isinstance(value, str) and value.lstrip(" \n").startswith(_FORMULA_START):
-        return "'" + value  # also after leading blanks, which some spreadsheets skip
-    return value
 
 
 def _parts(d: Delivery) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "crosspost"
 
 LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"problems", "errors", "envref", "media", "xlength", "yamlfile", "logsafe",
-                    "timeparse"}),
+                    "timeparse", "cells"}),
     ("platforms", {"rules", "adapters", "adapters.base", "adapters.xmedia", "adapters.graph",
                    "adapters.x", "adapters.facebook", "adapters.instagram", "adapters.fake"}),
     ("config", {"fields", "alert_settings", "config"}),
