@@ -75,7 +75,11 @@ class Controls:
 
     @classmethod
     def read(cls, ledger: Ledger) -> Controls:
-        return cls(ledger.controls())
+        """Only the controls the gate reads (pauses, channel holds): the table also keeps a
+        line per delivery ever alerted, which grows for as long as the office publishes."""
+        from .controls import PAUSE
+
+        return cls({**ledger.controls(PAUSE), **ledger.controls(HOLD_PREFIX)})
 
     def pause(self, channel: str, now: datetime) -> Pause | None:
         return active_pause(dict(self.values), channel, now)
