@@ -7,7 +7,7 @@ events. A refusal is an `ActionRefused` whose message says what to do instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -247,7 +247,7 @@ def approve(
         save_approval,
         visible_name,
     )
-    from .project import render_one
+    from .project import render_every_channel
 
     by = visible_name(by)  # as it stands on record: no stray, no-break or invisible characters
     if not by:
@@ -255,7 +255,7 @@ def approve(
     config = project.config
     if config.forbid_self_approval and post.author and same_person(post.author, by):
         raise ActionRefused(f"{post.id} was written by {post.author}: someone else must approve it")
-    rendered = [r for key in post.channels if (r := render_one(project, post, key)) is not None]
+    rendered = render_every_channel(project, post)
     problems = [f"{r.channel}: {p}" for r in rendered for p in r.problems]
     if len(rendered) < len(post.channels) or problems:
         listed = problems or [str(p) for p in project.problems.errors]
@@ -322,7 +322,3 @@ def _back_in_queue(ledger: Ledger, delivery: Delivery, by: str, *, late: bool) -
         error=f"released {'late ' if late else ''}by {by}",
         error_kind="released_late" if late else "released",
     )  # fmt: skip
-
-
-def minutes(delta: timedelta) -> int:
-    return int(delta.total_seconds() // 60)

@@ -603,11 +603,11 @@ def _act(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def _approval_hashes(project: Any, post_ids: tuple[str, ...]) -> None:
     """What an approver pins: the approval hash of each post shown, over all its channels."""
     from .controls import post_approval_hash
-    from .project import render_one
+    from .project import render_every_channel
 
     for post_id in post_ids:
         post = _find_post(project, post_id)
-        every = [r for key in post.channels if (r := render_one(project, post, key)) is not None]
+        every = render_every_channel(project, post)
         if len(every) < len(post.channels) or any(r.problems for r in every):
             continue  # nothing to approve until its problems are fixed
         digest = post_approval_hash(every)
@@ -624,7 +624,7 @@ def _publish_refusal(project: Any, post: Any, channels: list[str]) -> str | None
     from .controls import load_approvals, post_approval_hash
     from .gate import Controls, decide
     from .ledger import Ledger
-    from .project import render_one
+    from .project import render_every_channel, render_one
 
     config = project.config
     now = datetime.now(UTC)
@@ -635,8 +635,7 @@ def _publish_refusal(project: Any, post: Any, channels: list[str]) -> str | None
     approvals = load_approvals(config.approvals_path)
 
     def current() -> str:
-        every = [r for k in post.channels if (r := render_one(project, post, k)) is not None]
-        return post_approval_hash(every)
+        return post_approval_hash(render_every_channel(project, post))
 
     for key in channels:
         rendered = render_one(project, post, key)

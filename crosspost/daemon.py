@@ -18,6 +18,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -315,28 +316,20 @@ class Daemon:
 
     def verdict(self, rendered: Any, delivery: Delivery, ledger: Ledger, now: datetime) -> Verdict:
         """What the gate says about this delivery now (the one place that decides)."""
-        plan = self.plan
-        assert plan is not None
-
-        def current() -> str:
-            same = [r for (pid, _), r in plan.deliveries.items() if pid == rendered.post_id]
-            return post_approval_hash(same)
-
         return decide(
             rendered, config=self.config, now=now, controls=Controls.read(ledger),
-            approvals=self.approvals, approval_hash=current, delivery=delivery,
+            approvals=self.approvals, approval_hash=partial(self._approval_hash, rendered.post_id),
+            delivery=delivery,
             twin=lambda: ledger.published_twin(delivery, now - TWIN_WINDOW),
         )  # fmt: skip
 
+    def _approval_hash(self, post_id: str) -> str:
+        """The post's approval hash as planned now: what every channel will receive."""
+        assert self.plan is not None
+        return post_approval_hash(self.plan.of_post(post_id))
+
     def _approval_problem(self, post_id: str) -> str | None:
-        plan = self.plan
-        assert plan is not None
-
-        def current() -> str:
-            rendered = [r for (pid, _), r in plan.deliveries.items() if pid == post_id]
-            return post_approval_hash(rendered)
-
-        return approval_problem(self.approvals, post_id, current)
+        return approval_problem(self.approvals, post_id, partial(self._approval_hash, post_id))
 
     def release_approved(self) -> None:
         """Deliveries held for approval whose post is now approved go back to the queue."""

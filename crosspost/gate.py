@@ -128,9 +128,7 @@ def decide(
         )
     pause = controls.pause(channel, now)
     if pause is not None:
-        return Verdict(
-            Hold.PAUSED, f"held: {pause.describe()}", f"crosspost resume, then {release}"
-        )
+        return Verdict(Hold.PAUSED, pause.describe(), f"crosspost resume, then {release}")
     hold = controls.channel_hold(channel)
     if hold is not None:
         return Verdict(
@@ -143,7 +141,7 @@ def decide(
     if blackout is not None:
         return Verdict(
             Hold.BLACKOUT,
-            f"held by the blackout window '{blackout.name}': {blackout.reason}",
+            f"blackout window '{blackout.name}': {blackout.reason}",
             f"once the window no longer applies: {release}",
         )
     if config.require_approval:

@@ -332,7 +332,7 @@ def _state(
     if verdict.hold is Hold.APPROVAL:
         return "ready", None
     if verdict.hold is not None:
-        return "held", verdict.why.removeprefix("held: ").removeprefix("held by the ")
+        return "held", verdict.why
     return ("approved" if project.config.require_approval else "ready"), None
 
 

@@ -223,6 +223,7 @@ class LedgerGuard:
     """
 
     def __init__(self, ledger_path: Path):
+        self.ledger_path = ledger_path
         self.path = ledger_path.with_name(ledger_path.name + ".guard")
 
     def read(self) -> dict[str, Any] | None:
@@ -251,7 +252,7 @@ class LedgerGuard:
         data = {"ledger_id": ledger_id, "published": published, "updated_at": at, "note": note}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
         try:  # readable by whoever can read the ledger: the service, after a `sudo status`
-            ledger = os.stat(self.path.with_name(self.path.name.removesuffix(".guard")))
+            ledger = os.stat(self.ledger_path)
             os.fchmod(fd, ledger.st_mode & 0o666)
             if os.geteuid() == 0:
                 os.fchown(fd, ledger.st_uid, ledger.st_gid)
@@ -271,6 +272,7 @@ class Ledger:
         self.path = Path(path)
         self.clock = clock
         self.guard: LedgerGuard | None = None
+        self.ledger_id = ""  # from the meta table, read when the guard is checked
         if str(path) != ":memory:":
             self.guard = LedgerGuard(self.path)
             try:
@@ -342,7 +344,7 @@ class Ledger:
                     f"the ledger {self.path} has lost its identity (damaged?): restore it from "
                     "the last backup (docs/server.md)"
                 )
-            ledger_id = row["value"]
+            ledger_id = self.ledger_id = row["value"]
             published = self._published_count(db)
             known = self.guard.read()
             if known is None:  # a new ledger, or one from before guards: start the record
@@ -710,8 +712,7 @@ class Ledger:
                     delivery.channel, warning,
                 )  # fmt: skip
             if self.guard is not None:
-                row = db.execute("SELECT value FROM meta WHERE key = 'ledger_id'").fetchone()
-                record = (row["value"], self._published_count(db), _iso(self.clock()) or "")
+                record = (self.ledger_id, self._published_count(db), _iso(self.clock()) or "")
         # after the commit, never before: a crash between the two leaves the guard behind the
         # ledger (harmless), never ahead of it (which would refuse a sound ledger). Two
         # writers may leave the lower count: behind again, never ahead.

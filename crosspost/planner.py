@@ -33,6 +33,15 @@ class Plan:
     hashes: dict[tuple[str, str], str]
     broken_files: set[str]  # files (relative to the project) with errors: left as they were
     errors: list[Problem] = field(default_factory=list)
+    _by_post: dict[str, list[Rendered]] | None = field(default=None, repr=False, compare=False)
+
+    def of_post(self, post_id: str) -> list[Rendered]:
+        """Every channel's delivery of one post (indexed on first use: asked per delivery)."""
+        if self._by_post is None:
+            self._by_post = {}
+            for (pid, _), rendered in self.deliveries.items():
+                self._by_post.setdefault(pid, []).append(rendered)
+        return self._by_post.get(post_id, [])
 
     def file_of(self, rendered: Rendered) -> str:
         return relative(rendered.post.file, self.project.config.root)

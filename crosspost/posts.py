@@ -13,7 +13,7 @@ from typing import Any
 from . import yamlfile
 from .config import Config
 from .fields import Reader
-from .media import MAX_MEDIA_BYTES, ImageInfo, file_digest, image_info
+from .media import ImageInfo, file_digest, image_info
 from .problems import Mark, Problem, Problems, did_you_mean
 from .timeparse import TimeError, parse_publish_at
 from .yamlfile import LocatedDict, LocatedList
@@ -454,11 +454,6 @@ def _media(
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             problems.error(item.value_mark("path"), f"media path cannot be used: {why}")
             return None
-        if isinstance(info, ImageInfo) and info.size > MAX_MEDIA_BYTES:
-            info = (
-                f"the file is {info.size / 1e6:,.0f} MB, larger than any platform takes: "
-                "use a smaller image"
-            )
         digest = file_digest(resolved) if isinstance(info, ImageInfo) else ""
         cache[key] = (resolved if inside else None, info, digest)
     found, info, digest = cache[key]

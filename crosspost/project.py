@@ -143,6 +143,12 @@ def _render_all(
     return out
 
 
+def render_every_channel(project: Project, post: Post) -> list[Rendered]:
+    """The post as each of its channels receives it (those that render): what an approval
+    covers, whichever channels are being looked at."""
+    return [r for key in post.channels if (r := render_one(project, post, key)) is not None]
+
+
 def render_one(project: Project, post: Post, key: str) -> Rendered | None:
     channel = project.config.channels[key]
     cache = project.cache

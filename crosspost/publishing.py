@@ -159,10 +159,11 @@ def _heartbeat(ledger: Ledger, claimed: Delivery, owner: str, lease: timedelta) 
     def beat() -> None:
         from .ledger import Ledger
 
+        if stop.wait(every):
+            return  # most sends end before the first beat: no second connection for them
         with contextlib.suppress(Exception), Ledger(ledger.path, clock=ledger.clock) as own:
-            while not stop.wait(every):
-                if not own.renew(claimed, owner, lease):
-                    return
+            while own.renew(claimed, owner, lease) and not stop.wait(every):
+                pass
 
     thread = threading.Thread(target=beat, name="crosspost-lease", daemon=True)
     thread.start()

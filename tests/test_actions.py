@@ -13,22 +13,14 @@ from crosspost.config import load_config
 from crosspost.gate import hold_key
 from crosspost.ledger import Ledger
 
+from .test_daemon import Clock
+
 T0 = datetime(2027, 1, 15, 10, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
 def ledger(tmp_path: Path):  # type: ignore[no-untyped-def]
-    clock = Clock()
-    with Ledger(tmp_path / "l.db", clock=clock) as opened:
-        opened.clock = clock
+    with Ledger(tmp_path / "l.db", clock=Clock(T0)) as opened:
         yield opened
 
 

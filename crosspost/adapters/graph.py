@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import (
     AuthError,
@@ -577,6 +577,8 @@ def _collect(value: Any, out: list[float]) -> None:
 class GraphAdapter(Adapter):
     """What the Facebook Page and Instagram adapters share as Graph API channels."""
 
+    comment_scope: ClassVar[str] = ""  # the permission that posting the first comment needs
+
     def setup_warnings(self, today: date) -> list[str]:
         warning = version_warning(self.channel.settings.get("graph_version") or
                                   self.settings["graph_version"].default, today)  # fmt: skip
@@ -608,7 +610,7 @@ def resumed(
 
 
 def first_comment(
-    adapter: Adapter, graph: Graph, object_id: str, text: str | None, noun: str = "post"
+    adapter: GraphAdapter, graph: Graph, object_id: str, text: str | None, noun: str = "post"
 ) -> tuple[str | None, tuple[str, ...]]:
     """Post the first comment: (its id, no warning); on failure (None, a warning that names
     what to do), and the post stands: it is published."""
@@ -622,10 +624,8 @@ def first_comment(
             f"the first comment was not posted ({exc.describe()}): add it by hand on "
             f"{adapter.rules.label}"
         )
-        if isinstance(exc, AuthError):
-            needs = getattr(adapter, "comment_scope", None)
-            if needs:
-                warning += f"; the token needs the permission {needs} to post it"
+        if isinstance(exc, AuthError) and adapter.comment_scope:
+            warning += f"; the token needs the permission {adapter.comment_scope} to post it"
         log.warning("%s: %s %s is published but %s", adapter.channel.key, noun, object_id, warning)
         return None, (warning,)
 
