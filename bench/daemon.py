@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crosspost.ledger import Ledger  # noqa: E402
+from crosspost.scheduling.ledger import Ledger  # noqa: E402
 
 EXE = shutil.which("crosspost") or str(Path(sys.executable).with_name("crosspost"))
 CONFIG = """\

@@ -22,8 +22,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from validate import make_project  # noqa: E402
 
-from crosspost.html import write_site  # noqa: E402
-from crosspost.project import load_project, render_all, validate  # noqa: E402
+from crosspost.checking.project import load_project, render_all, validate  # noqa: E402
+from crosspost.views.html import write_site  # noqa: E402
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 

@@ -29,8 +29,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crosspost.project import validate  # noqa: E402
-from crosspost.render import Renderer  # noqa: E402
+from crosspost.checking.project import validate  # noqa: E402
+from crosspost.rendering.render import Renderer  # noqa: E402
 
 IMAGES = sorted(p.name for p in (REPO / "queue" / "media").glob("*.jpg"))
 TOWNS = ["Maidstone", "Canterbury", "Gravesham", "Ashford", "Ramsgate", "Gillingham", "Dover"]
@@ -76,7 +76,7 @@ def make_project(root: Path, count: int) -> Path:
 
 def floor(config_path: Path) -> float:
     """yaml.load(CSafeLoader) every post file, render each channel's template once."""
-    from crosspost.config import load_config
+    from crosspost.loading.config import load_config
 
     config = load_config(config_path)
     renderer = Renderer(config)

@@ -1,5 +1,5 @@
 """`python -m crosspost` runs the command line."""
 
-from .cli import main
+from crosspost.cli import main
 
 main()

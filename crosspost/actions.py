@@ -11,14 +11,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .controls import Pause, encode_pause, pause_key, pauses
-from .gate import hold_key
+from crosspost.scheduling.controls import Pause, encode_pause, pause_key, pauses
+from crosspost.scheduling.gate import hold_key
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .ledger import Delivery, Ledger
-    from .posts import Post
-    from .project import Project
+    from crosspost.checking.project import Project
+    from crosspost.loading.config import Config
+    from crosspost.loading.posts import Post
+    from crosspost.scheduling.ledger import Delivery, Ledger
 
 
 class ActionRefused(Exception):
@@ -176,7 +176,7 @@ def retract(
     """Delete a published post where the platform allows it (a thread's last part first),
     and record who and why; where it cannot (Instagram), record the request and say what a
     person must do in the app."""
-    from .errors import PublishError
+    from crosspost.core.errors import PublishError
 
     by = _who(by)
     if not reason.strip():
@@ -239,7 +239,8 @@ def approve(
     prefix of the approval hash, from preview). Recorded in approvals.yaml and the ledger."""
     import re
 
-    from .controls import (
+    from crosspost.checking.project import render_every_channel
+    from crosspost.scheduling.controls import (
         Approval,
         ApprovalsUnusable,
         post_approval_hash,
@@ -247,7 +248,6 @@ def approve(
         save_approval,
         visible_name,
     )
-    from .project import render_every_channel
 
     by = visible_name(by)  # as it stands on record: no stray, no-break or invisible characters
     if not by:
@@ -295,7 +295,7 @@ def export_events(ledger: Ledger, path: Path, since: datetime | None = None) -> 
     import csv
     import json
 
-    from .cells import csv_cell
+    from crosspost.core.cells import csv_cell
 
     events = ledger.events(since=since)
     fields = ("id", "at", "actor", "kind", "post_id", "channel", "detail")

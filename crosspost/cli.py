@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from crosspost import __version__
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -50,8 +50,8 @@ def config_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .ledger import LedgerError
-        from .problems import ConfigError
+        from crosspost.core.problems import ConfigError
+        from crosspost.scheduling.ledger import LedgerError
 
         try:
             return func(*args, **kwargs)
@@ -115,8 +115,8 @@ def validate(config_path: str, output_format: str, require_credentials: bool) ->
     """
     import json
 
-    from . import output
-    from .project import validate as run_validate
+    from crosspost.checking.project import validate as run_validate
+    from crosspost.views import text as output
 
     project = run_validate(config_path, now=now_from_env(), require_credentials=require_credentials)
     problems = project.problems.sorted()
@@ -172,8 +172,8 @@ def preview(
     channel) pair. Exits 1 if anything shown has a problem that would stop it
     being published.
     """
-    from . import output
-    from .project import load_project, render_all
+    from crosspost.checking.project import load_project, render_all
+    from crosspost.views import text as output
 
     project = load_project(config_path, now=now_from_env())
     for post_id in post_ids:
@@ -181,8 +181,8 @@ def preview(
     _select_channels(project, list(project.config.channels), channels)
     rendered = render_all(project, post_ids or None, channels or None)
     if html_dir is not None:
-        from .html import write_site
-        from .ledger import Ledger
+        from crosspost.scheduling.ledger import Ledger
+        from crosspost.views.html import write_site
 
         state = project.config.state_path
         ledger = Ledger(state) if state.exists() else None
@@ -229,10 +229,10 @@ def publish(post_id: str, channels: tuple[str, ...], dry_run: bool, config_path:
     """
     import tempfile
 
-    from .controls import load_approvals
-    from .ledger import Ledger
-    from .project import load_project, render_one
-    from .publishing import dry_run_channel, owner_name, publish_delivery
+    from crosspost.checking.project import load_project, render_one
+    from crosspost.scheduling.controls import load_approvals
+    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.publishing import dry_run_channel, owner_name, publish_delivery
 
     project = load_project(config_path, now=now_from_env())
     post = _find_post(project, post_id)
@@ -284,11 +284,11 @@ def doctor(config_path: str) -> None:
 
     Example: crosspost doctor --config crosspost.yaml
     """
-    from .adapters.base import CredentialReport
-    from .alerts import Alerter
-    from .config import load_config
-    from .errors import PublishError
-    from .ledger import Ledger
+    from crosspost.adapters.base import CredentialReport
+    from crosspost.core.errors import PublishError
+    from crosspost.loading.config import load_config
+    from crosspost.scheduling.alerts import Alerter
+    from crosspost.scheduling.ledger import Ledger
 
     config = load_config(config_path)
     alerter = Alerter(config.alerts, timezone=config.timezone)
@@ -342,9 +342,9 @@ def status(output_format: str, config_path: str) -> None:
     """
     import json
 
-    from .config import load_config
-    from .ledger import Ledger
-    from .reports import format_status_text, status_report
+    from crosspost.loading.config import load_config
+    from crosspost.scheduling.ledger import Ledger
+    from crosspost.views.reports import format_status_text, status_report
 
     config = load_config(config_path)
     with Ledger(config.state_path) as ledger:
@@ -366,9 +366,9 @@ def status(output_format: str, config_path: str) -> None:
 @config_errors
 def history(since: str | None, output_format: str, config_path: str) -> None:
     """What was published, where and when: remote ids, URLs and the exact text."""  # fmt: skip
-    from .config import load_config
-    from .ledger import Ledger
-    from .reports import format_history, history_rows
+    from crosspost.loading.config import load_config
+    from crosspost.scheduling.ledger import Ledger
+    from crosspost.views.reports import format_history, history_rows
 
     config = load_config(config_path)
     start = _since(since, config)
@@ -406,7 +406,7 @@ def serve(port: int, host: str, allow_hosts: tuple[str, ...], config_path: str) 
     """  # fmt: skip
     import signal
 
-    from .serve import make_server
+    from crosspost.views.serve import make_server
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM (systemctl stop, kill) ends it as Ctrl-C does
@@ -455,10 +455,10 @@ def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None
 
     Example: crosspost approve 2026-12-01-safer-streets-funding --by "Jo Smith" --hash sha256:10c5
     """  # fmt: skip
-    from . import actions
-    from .controls import visible_name
-    from .ledger import Ledger
-    from .project import load_project
+    from crosspost import actions
+    from crosspost.checking.project import load_project
+    from crosspost.scheduling.controls import visible_name
+    from crosspost.scheduling.ledger import Ledger
 
     if not visible_name(by):
         raise click.BadParameter("give the approver's name", param_hint="--by")
@@ -493,10 +493,10 @@ def pause(channel: str | None, reason: str, until: str | None, by: str, config_p
     Takes effect in the running daemon at once: it is checked inside the claim, so nothing is
     sent after the pause is recorded. Deliveries falling due meanwhile are held, not dropped.
     """
-    from . import actions
-    from .config import load_config
-    from .ledger import Ledger
-    from .timeparse import TimeError, parse_publish_at
+    from crosspost import actions
+    from crosspost.core.times import TimeError, parse_publish_at
+    from crosspost.loading.config import load_config
+    from crosspost.scheduling.ledger import Ledger
 
     config = load_config(config_path)
     end = None
@@ -527,9 +527,9 @@ def resume(channel: str | None, release_overdue: bool, by: str, config_path: str
     Deliveries held during the pause are overdue: they are not sent by themselves. `status`
     lists them; `crosspost release POST_ID` sends one, --release-overdue sends them all.
     """  # fmt: skip
-    from . import actions
-    from .config import load_config
-    from .ledger import Ledger
+    from crosspost import actions
+    from crosspost.loading.config import load_config
+    from crosspost.scheduling.ledger import Ledger
 
     config = load_config(config_path)
     with Ledger(config.state_path) as ledger:
@@ -568,9 +568,9 @@ def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config
 
     Example: crosspost release 2026-12-03-vawg-inquiry-report --channel PCCKent --late
     """  # fmt: skip
-    from . import actions
-    from .config import load_config
-    from .ledger import Ledger
+    from crosspost import actions
+    from crosspost.loading.config import load_config
+    from crosspost.scheduling.ledger import Ledger
 
     config = load_config(config_path)
     late_after = int(config.daemon.lateness.total_seconds() // 60)
@@ -592,7 +592,7 @@ def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config
 
 def _act(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run an action; its refusal is the command's error message (exit 1)."""
-    from .actions import ActionRefused
+    from crosspost.actions import ActionRefused
 
     try:
         return action(*args, **kwargs)
@@ -602,8 +602,8 @@ def _act(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 def _approval_hashes(project: Any, post_ids: tuple[str, ...]) -> None:
     """What an approver pins: the approval hash of each post shown, over all its channels."""
-    from .controls import post_approval_hash
-    from .project import render_every_channel
+    from crosspost.checking.project import render_every_channel
+    from crosspost.scheduling.controls import post_approval_hash
 
     for post_id in post_ids:
         post = _find_post(project, post_id)
@@ -621,10 +621,10 @@ def _publish_refusal(project: Any, post: Any, channels: list[str]) -> str | None
     """Why a person may not publish this post by hand now (the gate's word), or None."""
     from datetime import UTC
 
-    from .controls import load_approvals, post_approval_hash
-    from .gate import Controls, decide
-    from .ledger import Ledger
-    from .project import render_every_channel, render_one
+    from crosspost.checking.project import render_every_channel, render_one
+    from crosspost.scheduling.controls import load_approvals, post_approval_hash
+    from crosspost.scheduling.gate import Controls, decide
+    from crosspost.scheduling.ledger import Ledger
 
     config = project.config
     now = datetime.now(UTC)
@@ -666,9 +666,9 @@ def retract(
     it in the Instagram app. Every retraction is in the event log with who and why. Exits 1
     if any channel still shows the post.
     """
-    from . import actions
-    from .config import load_config
-    from .ledger import Ledger
+    from crosspost import actions
+    from crosspost.loading.config import load_config
+    from crosspost.scheduling.ledger import Ledger
 
     config = load_config(config_path)
     with Ledger(config.state_path) as ledger:
@@ -697,9 +697,9 @@ def export(since: str | None, out_path: str, config_path: str) -> None:
 
     Example: crosspost export --since 2026-12-01 --out events-december.csv
     """
-    from .actions import export_events
-    from .config import load_config
-    from .ledger import Ledger
+    from crosspost.actions import export_events
+    from crosspost.loading.config import load_config
+    from crosspost.scheduling.ledger import Ledger
 
     config = load_config(config_path)
     start = _since(since, config)
@@ -711,7 +711,7 @@ def export(since: str | None, out_path: str, config_path: str) -> None:
 
 def _since(value: str | None, config: Any) -> datetime | None:
     """--since as a moment, or a usage error that says what is accepted."""
-    from .reports import parse_since
+    from crosspost.views.reports import parse_since
 
     if not value:
         return None
@@ -780,7 +780,7 @@ def run(dry_run: bool, once: bool, log_format: str, config_path: str) -> None:
     the send in flight and exits 0. A delivery more than the configured lateness (default
     30 minutes) overdue after downtime is expired, never published late.
     """  # fmt: skip
-    from .daemon import Daemon
+    from crosspost.scheduling.daemon import Daemon
 
     setup_logging(log_format)
     daemon = Daemon(config_path, dry_run=dry_run, echo=click.echo)
@@ -818,9 +818,9 @@ def resolve(
     --published REMOTE_ID records it as published with that id; --not-published puts it
     back in the queue to be sent (at once if it is due).
     """  # fmt: skip
-    from . import actions
-    from .config import load_config
-    from .ledger import Ledger
+    from crosspost import actions
+    from crosspost.loading.config import load_config
+    from crosspost.scheduling.ledger import Ledger
 
     if bool(remote_id) == not_published:
         raise click.UsageError("give exactly one of --published REMOTE_ID or --not-published")
@@ -835,8 +835,8 @@ def resolve(
 
 def _release_hold(state_path: Path, channel: str, alerter: Any) -> int | None:
     """Lift a channel hold once the channel's check passed; None if there was none."""
-    from .actions import lift_hold
-    from .ledger import Ledger
+    from crosspost.actions import lift_hold
+    from crosspost.scheduling.ledger import Ledger
 
     with Ledger(state_path) as ledger:
         released = lift_hold(ledger, channel)
@@ -846,7 +846,7 @@ def _release_hold(state_path: Path, channel: str, alerter: Any) -> int | None:
 
 
 def _find_post(project: Any, post_id: str) -> Any:
-    from .problems import did_you_mean
+    from crosspost.core.problems import did_you_mean
 
     known = {p.id: p for p in project.posts}
     if post_id not in known:
@@ -862,7 +862,7 @@ def _find_post(project: Any, post_id: str) -> Any:
 
 
 def _select_channels(project: Any, available: list[str], wanted: tuple[str, ...]) -> list[str]:
-    from .problems import did_you_mean
+    from crosspost.core.problems import did_you_mean
 
     for channel in wanted:
         if channel not in project.config.channels:

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .adapters.base import Adapter, CredentialReport, Receipt, Setting
-from .rules import Finding, PlatformRules
+from crosspost.adapters.base import Adapter, CredentialReport, Receipt, Setting
+from crosspost.adapters.rules import Finding, PlatformRules
 
 SAMPLE_POST = """\
 publish_at: 2027-01-15 10:00
@@ -43,7 +43,7 @@ def check_adapter_class(cls: type[Adapter]) -> list[str]:
         broken.append("platform must be a short name such as 'mastodon'")
     rules = getattr(cls, "rules", None)
     if not isinstance(rules, PlatformRules):
-        broken.append("rules must be a crosspost.rules.PlatformRules")
+        broken.append("rules must be a crosspost.adapters.rules.PlatformRules")
     else:
         if rules.platform != name:
             broken.append(f"rules.platform is {rules.platform!r}, not the platform {name!r}")
@@ -97,7 +97,7 @@ def sample_project(
 
 def render_sample(root: Path, channel: str = "c") -> Any:
     """The sample post as `channel` would receive it (its offline findings included)."""
-    from .project import load_project, render_all
+    from crosspost.checking.project import load_project, render_all
 
     project = load_project(root / "crosspost.yaml")
     [rendered] = render_all(project, channels=[channel])
@@ -106,7 +106,7 @@ def render_sample(root: Path, channel: str = "c") -> Any:
 
 def check_offline(root: Path, platform: str, channel: str = "c") -> list[str]:
     """The adapter's offline check runs with no network at all and answers in findings."""
-    from .config import load_config
+    from crosspost.loading.config import load_config
 
     config = load_config(root / "crosspost.yaml")
     ch = config.channels[channel]
@@ -126,7 +126,7 @@ def check_offline(root: Path, platform: str, channel: str = "c") -> list[str]:
     finally:
         socket.socket.connect = real_connect  # type: ignore[method-assign]
     if not all(isinstance(f, Finding) and f.severity in ("error", "warning") for f in findings):
-        return ["check() must return crosspost.rules.Finding items, errors or warnings"]
+        return ["check() must return crosspost.adapters.rules.Finding items, errors or warnings"]
     return []
 
 

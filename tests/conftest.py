@@ -90,7 +90,7 @@ def canary_environ(prefix: str = "") -> dict[str, str]:
 
 def render_post(root: Path, post_yaml: str, channel: str, name: str = "post.yaml"):  # type: ignore[no-untyped-def]
     """Write one post into the project at `root` and return what `channel` would receive."""
-    from crosspost.project import load_project, render_all
+    from crosspost.checking.project import load_project, render_all
 
     (root / "queue" / name).write_text(post_yaml, encoding="utf-8")
     loaded = load_project(root / "crosspost.yaml", now=NOW)
@@ -102,7 +102,7 @@ def render_post(root: Path, post_yaml: str, channel: str, name: str = "post.yaml
 
 def make_adapter(root: Path, channel: str, environ: dict[str, str] | None = None, **kwargs):  # type: ignore[no-untyped-def]
     """The adapter of `channel` in the project at `root`, with the canary environment."""
-    from crosspost.config import load_config
+    from crosspost.loading.config import load_config
 
     config = load_config(root / "crosspost.yaml")
     ch = config.channels[channel]

@@ -14,11 +14,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crosspost.accessibility import MAX_EMOJI, NOT_EMOJI, _emoji_in, _hashtags, _only_link, lint
-from crosspost.problems import ERROR, WARNING
-from crosspost.project import load_project, render_all
-from crosspost.render import Rendered
-from crosspost.rules import HASHTAG, URL, Finding
+from crosspost.adapters.rules import HASHTAG, URL, Finding
+from crosspost.checking.accessibility import (
+    MAX_EMOJI,
+    NOT_EMOJI,
+    _emoji_in,
+    _hashtags,
+    _only_link,
+    lint,
+)
+from crosspost.checking.project import load_project, render_all
+from crosspost.core.problems import ERROR, WARNING
+from crosspost.rendering.render import Rendered
 
 from .conftest import NOW, render_post
 

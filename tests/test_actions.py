@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from crosspost import actions
-from crosspost.config import load_config
-from crosspost.gate import hold_key
-from crosspost.ledger import Ledger
+from crosspost.loading.config import load_config
+from crosspost.scheduling.gate import hold_key
+from crosspost.scheduling.ledger import Ledger
 
 from .test_daemon import Clock
 

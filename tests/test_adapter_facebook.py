@@ -25,7 +25,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError,
 
 from crosspost.adapters.base import RemotePost
 from crosspost.adapters.graph import encode
-from crosspost.errors import (
+from crosspost.core.errors import (
     AuthError,
     InDoubt,
     PartReceipt,

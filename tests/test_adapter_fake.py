@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crosspost.errors import AuthError, PartReceipt, RateLimited, Rejected, TransientError
+from crosspost.core.errors import AuthError, PartReceipt, RateLimited, Rejected, TransientError
 
 from .conftest import make_adapter, render_post
 

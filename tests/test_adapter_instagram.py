@@ -19,7 +19,7 @@ import responses
 from PIL import Image
 
 from crosspost.adapters.base import RemotePost
-from crosspost.errors import (
+from crosspost.core.errors import (
     AuthError,
     InDoubt,
     PartReceipt,

@@ -28,7 +28,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from crosspost.adapters.base import CredentialReport, Receipt, RemotePost
 from crosspost.adapters.x import XAdapter, retry_at
-from crosspost.errors import (
+from crosspost.core.errors import (
     AuthError,
     ContentChanged,
     InDoubt,

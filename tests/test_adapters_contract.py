@@ -14,8 +14,8 @@ import responses
 
 from crosspost import adapters
 from crosspost.adapters.base import Adapter, CredentialReport, Setting
-from crosspost.errors import PublishError
-from crosspost.rules import PlatformRules
+from crosspost.adapters.rules import PlatformRules
+from crosspost.core.errors import PublishError
 
 from .conftest import make_adapter, render_post
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from crosspost import yamlfile
-from crosspost.alerts import (
+from crosspost.core.problems import Problems
+from crosspost.loading import yamlfile
+from crosspost.scheduling.alerts import (
     RETRY_AFTER,
     Alerter,
     AlertSettings,
@@ -21,8 +22,7 @@ from crosspost.alerts import (
     next_step,
     parse_alerts,
 )
-from crosspost.ledger import Delivery, Ledger
-from crosspost.problems import Problems
+from crosspost.scheduling.ledger import Delivery, Ledger
 
 from .conftest import Hook
 
@@ -300,7 +300,7 @@ def test_an_unreachable_url_logs_and_returns_false(
 
     assert alerter.delivery_changed(ledger, delivery_in(ledger, "failed"), "failed") is False
 
-    [said] = [r.getMessage() for r in caplog.records if r.name == "crosspost.alerts"]
+    [said] = [r.getMessage() for r in caplog.records if r.name == "crosspost.scheduling.alerts"]
     assert said.startswith("failed alert for safer-streets on PCCKent not delivered to ")
     assert "alerts.urls[1] (json://, " in said  # where it is configured, not the URL
     assert "Connection error" in said  # apprise's reason, from its worker thread

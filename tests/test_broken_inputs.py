@@ -21,9 +21,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from crosspost.checking.project import validate
 from crosspost.cli import main
-from crosspost.problems import ConfigError
-from crosspost.project import validate
+from crosspost.core.problems import ConfigError
 
 from .conftest import NOW, canary_environ
 

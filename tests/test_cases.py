@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crosspost.project import validate
+from crosspost.checking.project import validate
 
 from .conftest import CASES, NOW
 
@@ -66,8 +66,8 @@ CONFIG_CASES = sorted((CASES / "config").glob("*.yaml"))
 
 @pytest.mark.parametrize("case", CONFIG_CASES, ids=lambda p: p.stem)
 def test_config_case(case: Path, project: Path) -> None:
-    from crosspost.config import load_config
-    from crosspost.problems import ConfigError
+    from crosspost.core.problems import ConfigError
+    from crosspost.loading.config import load_config
 
     config = project / "crosspost.yaml"
     shutil.copy(case, config)

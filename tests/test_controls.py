@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from crosspost.cli import main
-from crosspost.ledger import Ledger
+from crosspost.scheduling.ledger import Ledger
 
 from .conftest import NOW, Hook
 from .test_daemon import Clock, daemon, outbox, post, state, write_config
@@ -193,7 +193,7 @@ def test_pause_is_visible_to_another_process_at_once(tmp_path: Path) -> None:
     with Ledger(tmp_path / "l.db") as ledger:
         ledger.ensure("p", "x", None, "h", "t")
     script = (
-        "import sys, json; from crosspost.ledger import Ledger; "
+        "import sys, json; from crosspost.scheduling.ledger import Ledger; "
         "l = Ledger(sys.argv[1]); "
         "l.set_control('pause:x', json.dumps({'reason': 'r', 'by': 'b'}), 'b', 'r')"
     )

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from crosspost.cli import main
-from crosspost.daemon import Daemon
-from crosspost.ledger import Ledger
+from crosspost.scheduling.daemon import Daemon
+from crosspost.scheduling.ledger import Ledger
 
 from .conftest import CONFIG, write_config  # noqa: F401 -- used by other test modules
 

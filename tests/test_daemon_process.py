@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from crosspost.ledger import Ledger
+from crosspost.scheduling.ledger import Ledger
 
 EXE = str(Path(sys.executable).with_name("crosspost"))
 CONFIG = """\

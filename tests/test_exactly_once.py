@@ -27,7 +27,7 @@ import responses
 from click.testing import CliRunner
 
 from crosspost.cli import main
-from crosspost.ledger import Ledger
+from crosspost.scheduling.ledger import Ledger
 
 from .conftest import canary_environ, make_adapter
 
@@ -555,7 +555,7 @@ def test_settlement_skips_an_older_post_with_the_same_words(project: Path) -> No
 
 
 def test_settlement_of_a_thread_part_needs_the_reply_to_the_part_before(project: Path) -> None:
-    from crosspost.errors import PartReceipt
+    from crosspost.core.errors import PartReceipt
 
     texts = ("Part one (1/2).", "Part two (2/2).")
     parts = (PartReceipt(0, "101"),)

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from crosspost.cli import main
-from crosspost.errors import PartReceipt
-from crosspost.gate import GO, Controls, Hold, decide, hold_key
-from crosspost.ledger import Ledger
+from crosspost.core.errors import PartReceipt
+from crosspost.scheduling.gate import GO, Controls, Hold, decide, hold_key
+from crosspost.scheduling.ledger import Ledger
 
 from .conftest import render_post
 from .test_daemon import Clock, daemon, outbox, post, state
@@ -29,7 +29,7 @@ def rendered(project: Path):  # type: ignore[no-untyped-def]
 
 
 def _decide(rendered, project: Path, **kwargs):  # type: ignore[no-untyped-def]
-    from crosspost.config import load_config
+    from crosspost.loading.config import load_config
 
     config = kwargs.pop("config", None) or load_config(project / "crosspost.yaml")
     return decide(rendered, config=config, now=kwargs.pop("now", DUE), **kwargs)
@@ -45,7 +45,7 @@ def test_a_ready_post_on_time_goes(rendered, project: Path) -> None:  # type: ig
 
 
 def test_each_hold_says_why_and_what_to_do(rendered, project: Path) -> None:  # type: ignore[no-untyped-def]
-    from crosspost.config import load_config
+    from crosspost.loading.config import load_config
 
     config = load_config(project / "crosspost.yaml")
     paused = _decide(rendered, project, controls=_pause())
@@ -60,7 +60,7 @@ def test_each_hold_says_why_and_what_to_do(rendered, project: Path) -> None:  # 
 
 
 def test_lateness_and_who_may_send_late(rendered, project: Path) -> None:  # type: ignore[no-untyped-def]
-    from crosspost.ledger import Ledger
+    from crosspost.scheduling.ledger import Ledger
 
     with Ledger(project / "l.db") as ledger:
         delivery = ledger.ensure("post", "PCCKent", DUE, "h", "t")
@@ -80,7 +80,7 @@ def test_lateness_and_who_may_send_late(rendered, project: Path) -> None:  # typ
 def test_the_order_of_holds(rendered, project: Path) -> None:  # type: ignore[no-untyped-def]
     """What a person must deal with first comes first: the pause before the channel hold
     before the approval, lateness last (it is only the consequence of the others)."""
-    from crosspost.ledger import Ledger
+    from crosspost.scheduling.ledger import Ledger
 
     with Ledger(project / "l.db") as ledger:
         delivery = ledger.ensure("post", "PCCKent", DUE, "h", "t")

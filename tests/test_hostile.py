@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from crosspost.cli import main
-from crosspost.errors import ContentChanged
-from crosspost.ledger import Ledger, LedgerError
+from crosspost.core.errors import ContentChanged
+from crosspost.scheduling.ledger import Ledger, LedgerError
 
 from .conftest import NOW, make_adapter, render_post
 from .test_daemon import Clock, daemon, outbox, post, state
@@ -227,7 +227,7 @@ def test_a_long_send_renews_its_lease(site: Path) -> None:
     import threading
     import time
 
-    from crosspost.publishing import send
+    from crosspost.scheduling.publishing import send
 
     post(site, "slow", "2027-01-15 10:00", extra="channels: [x]\n")
     config = site / "crosspost.yaml"
@@ -390,7 +390,7 @@ def test_an_approver_pins_what_preview_showed(site: Path) -> None:
 def test_a_password_with_at_or_slash_stays_a_password() -> None:
     """Substituted as it was, the part after an '@' in the password became the mail host (and
     was looked up in DNS); each value in a URL is percent-encoded."""
-    from crosspost.alerts import substitute
+    from crosspost.scheduling.alerts import substitute
 
     env = {"SMTP_USER": "comms", "SMTP_PASSWORD": "p@ss/w:rd#1\n"}
     url, secrets = substitute(

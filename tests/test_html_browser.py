@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from crosspost.project import load_project, render_all
-from crosspost.render import Rendered
+from crosspost.checking.project import load_project, render_all
+from crosspost.rendering.render import Rendered
 
 from .conftest import NOW
 from .test_html_preview import add_long_x_post
@@ -80,7 +80,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def site(example: Path, tmp_path: Path) -> tuple[Path, list[Rendered], str]:
-    from crosspost.html import write_site
+    from crosspost.views.html import write_site
 
     post_id = add_long_x_post(example)
     project = load_project(example / "crosspost.yaml", now=NOW)

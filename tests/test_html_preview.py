@@ -1,4 +1,4 @@
-"""The static HTML preview (crosspost.html): parsed with the standard library, no browser."""
+"""The static HTML preview (crosspost.views.html): parsed with the standard library, no browser."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
-from crosspost.controls import encode_pause, pause_key
-from crosspost.html import post_text, write_site
-from crosspost.ledger import Ledger
-from crosspost.project import load_project, render_all
-from crosspost.render import Rendered
+from crosspost.checking.project import load_project, render_all
+from crosspost.rendering.render import Rendered
+from crosspost.scheduling.controls import encode_pause, pause_key
+from crosspost.scheduling.ledger import Ledger
+from crosspost.views.html import post_text, write_site
 
 from .conftest import NOW
 
@@ -330,8 +330,8 @@ SITE_IN_TWO_PROCESSES = """
 import json, logging, os, sys
 from datetime import datetime
 from pathlib import Path
-import crosspost.html as html
-from crosspost.project import load_project
+import crosspost.views.html as html
+from crosspost.checking.project import load_project
 
 config, out, fail_child = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "fail-child"
 logging.basicConfig(level=logging.WARNING, format="%(message)s")

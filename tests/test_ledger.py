@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from crosspost.errors import PartReceipt
-from crosspost.ledger import MIGRATIONS, Ledger, LedgerError
+from crosspost.core.errors import PartReceipt
+from crosspost.scheduling.ledger import MIGRATIONS, Ledger, LedgerError
 
 T0 = datetime(2027, 1, 15, 10, 0, tzinfo=UTC)
 
@@ -110,7 +110,7 @@ def test_unknown_state_is_refused(tmp_path: Path) -> None:
 CLAIMER = """
 import sys
 from datetime import timedelta
-from crosspost.ledger import Ledger
+from crosspost.scheduling.ledger import Ledger
 ledger = Ledger(sys.argv[1])
 won = 0
 for i in range(int(sys.argv[3])):
@@ -149,7 +149,7 @@ def test_processes_opening_a_new_ledger_at_once_all_get_it(tmp_path: Path) -> No
     import time
 
     code = (
-        "import sys, time; from crosspost.ledger import Ledger\n"
+        "import sys, time; from crosspost.scheduling.ledger import Ledger\n"
         "start = float(sys.argv[2])\n"
         "time.sleep(max(0, start - time.time()))\n"
         "Ledger(sys.argv[1]).close()\n"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from crosspost.config import load_config
-from crosspost.project import load_project, render_all
+from crosspost.checking.project import load_project, render_all
+from crosspost.loading.config import load_config
 
 pytestmark = pytest.mark.live
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from crosspost import yamlfile
-from crosspost.problems import ConfigError
-from crosspost.project import load_project, render_all, validate
-from crosspost.timeparse import TimeError, parse_publish_at, zone_or_error
+from crosspost.checking.project import load_project, render_all, validate
+from crosspost.core.problems import ConfigError
+from crosspost.core.times import TimeError, parse_publish_at, zone_or_error
+from crosspost.loading import yamlfile
 
 from .conftest import NOW
 
@@ -207,7 +207,7 @@ def test_a_past_post_is_warned_about_once_saying_what_the_daemon_would_do(
 
 
 def test_a_reload_with_a_cache_rereads_only_what_changed(project: Path) -> None:
-    from crosspost.project import LoadCache
+    from crosspost.checking.project import LoadCache
 
     write(project, "a.yaml", "publish_at: 2027-01-15 10:00\ntitle: One\nchannels: [PCCKent]\n")
     write(project, "b.yaml", "publish_at: 2027-01-15 10:00\ntitle: Two\nchannels: [PCCKent]\n")

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from crosspost.cli import main
-from crosspost.ledger import Ledger
+from crosspost.scheduling.ledger import Ledger
 
 FAKE_CONFIG = """\
 timezone: Europe/London

@@ -14,8 +14,8 @@ import responses
 from click.testing import CliRunner
 
 from crosspost.cli import main
-from crosspost.errors import PartReceipt
-from crosspost.ledger import Ledger
+from crosspost.core.errors import PartReceipt
+from crosspost.scheduling.ledger import Ledger
 
 from .conftest import canary_environ
 

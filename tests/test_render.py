@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crosspost.project import load_project, render_all
-from crosspost.render import domain, hashtag, hashtags, tidy, unwrap, without_links
+from crosspost.checking.project import load_project, render_all
+from crosspost.rendering.render import domain, hashtag, hashtags, tidy, unwrap, without_links
 
 from .conftest import NOW
 
@@ -155,7 +155,7 @@ def test_templates_run_sandboxed(project: Path, template: str, words: str) -> No
     """A template cannot read the environment (the credentials), run commands, change the
     post or exhaust memory: each attempt is an error located in the post, and no secret or
     command output reaches the text."""
-    from crosspost.project import load_project, render_all
+    from crosspost.checking.project import load_project, render_all
 
     (project / "templates" / "PCCKent.j2").write_text(template)
     (project / "queue" / "p.yaml").write_text(
@@ -175,7 +175,7 @@ def test_templates_run_sandboxed(project: Path, template: str, words: str) -> No
 
 
 def test_the_project_filters_work_in_the_sandbox(project: Path) -> None:
-    from crosspost.project import load_project, render_all
+    from crosspost.checking.project import load_project, render_all
 
     (project / "templates" / "PCCKent.j2").write_text(
         "{{ title | unwrap }} {{ hashtags | hashtags }} {{ link | domain }}"

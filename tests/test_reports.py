@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crosspost.config import Config, load_config
-from crosspost.errors import PartReceipt
-from crosspost.ledger import Delivery, Ledger
-from crosspost.reports import (
+from crosspost.core.errors import PartReceipt
+from crosspost.loading.config import Config, load_config
+from crosspost.scheduling.ledger import Delivery, Ledger
+from crosspost.views.reports import (
     HISTORY_COLUMNS,
     format_history,
     format_status_text,

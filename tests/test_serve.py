@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crosspost.serve import make_server
+from crosspost.views.serve import make_server
 
 from .conftest import NOW
 

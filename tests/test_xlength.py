@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from twitter_text import parse_tweet
 
-from crosspost.xlength import x_length
+from crosspost.adapters.xlength import x_length
 
 from .conftest import shared_file
 

@@ -10,10 +10,10 @@ from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
-from ..problems import did_you_mean
+from crosspost.core.problems import did_you_mean
 
 if TYPE_CHECKING:
-    from .base import Adapter
+    from crosspost.adapters.base import Adapter
 
 GROUP = "crosspost.adapters"
 

@@ -2,7 +2,7 @@
 
 An adapter publishes one rendered post and returns a receipt; looks up the account's recent
 posts (to settle a send whose outcome is unknown); deletes a post; checks its credentials;
-and checks a rendered post offline. Failures are raised as the types in `crosspost.errors`.
+and checks a rendered post offline. Failures are raised as the types in `crosspost.core.errors`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,19 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import AuthError, ContentChanged, PartReceipt, PublishError, Rejected, redact
-from ..rules import Finding, PlatformRules, check
+from crosspost.adapters.rules import Finding, PlatformRules, check
+from crosspost.core.errors import (
+    AuthError,
+    ContentChanged,
+    PartReceipt,
+    PublishError,
+    Rejected,
+    redact,
+)
 
 if TYPE_CHECKING:
-    from ..config import Channel
-    from ..render import Rendered
+    from crosspost.loading.config import Channel
+    from crosspost.rendering.render import Rendered
 
 DEFAULT_TIMEOUT = 30.0
 SLACK = timedelta(minutes=5)  # a platform's clock may differ a little from ours
@@ -147,7 +154,7 @@ class Adapter:
 
     def setting(self, name: str) -> Any:
         """A channel setting with any ${VAR} replaced from the environment."""
-        from ..envref import ENV_REF
+        from crosspost.core.envref import ENV_REF
 
         value = self.channel.settings.get(name, self.settings[name].default)
         if isinstance(value, str):
@@ -220,7 +227,7 @@ class Adapter:
         records something the adapter must know on a later attempt (Instagram's container id)
         durably, before the publishing call; `notes` holds what earlier attempts recorded.
         Raise errors made by the adapter's error mapping, which applies
-        `crosspost.errors.after_publishing_call` to anything raised by a publishing call.
+        `crosspost.core.errors.after_publishing_call` to anything raised by a publishing call.
         """
         raise NotImplementedError
 
@@ -285,7 +292,7 @@ class Adapter:
     def media_bytes(self, media: Any) -> bytes:
         """An image's bytes for upload, exactly as checked and approved (ContentChanged if
         the file changed or now leads outside the project)."""
-        from ..media import MediaChanged
+        from crosspost.core.media import MediaChanged
 
         try:
             data: bytes = media.read(self.root)

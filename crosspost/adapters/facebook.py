@@ -15,9 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PartReceipt, PublishError, Rejected
-from ..rules import MB, PlatformRules
-from .base import (
+from crosspost.adapters.base import (
     CredentialReport,
     OnNote,
     OnPart,
@@ -26,7 +24,7 @@ from .base import (
     Setting,
     fail,
 )
-from .graph import (
+from crosspost.adapters.graph import (
     DEFAULT_GRAPH_VERSION,
     Graph,
     GraphAdapter,
@@ -36,10 +34,12 @@ from .graph import (
     require_id,
     resumed,
 )
+from crosspost.adapters.rules import MB, PlatformRules
+from crosspost.core.errors import PartReceipt, PublishError, Rejected
 
 if TYPE_CHECKING:
-    from ..posts import Media
-    from ..render import Rendered
+    from crosspost.loading.posts import Media
+    from crosspost.rendering.render import Rendered
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuthError, PartReceipt, RateLimited, Rejected, TransientError
-from ..rules import MB, PlatformRules
-from .base import Adapter, CredentialReport, OnNote, OnPart, Receipt, RemotePost, Setting
+from crosspost.adapters.base import (
+    Adapter,
+    CredentialReport,
+    OnNote,
+    OnPart,
+    Receipt,
+    RemotePost,
+    Setting,
+)
+from crosspost.adapters.rules import MB, PlatformRules
+from crosspost.core.errors import AuthError, PartReceipt, RateLimited, Rejected, TransientError
 
 PERMISSIVE = PlatformRules(
     platform="fake",
@@ -59,7 +67,7 @@ class FakeAdapter(Adapter):
         imitated = settings.get("imitates")
         if not imitated:
             return cls.rules
-        from . import adapter_class
+        from crosspost.adapters import adapter_class
 
         return adapter_class(imitated).rules
 

@@ -4,7 +4,7 @@
 (facebook-sdk's own `version=` only knows 2.8-3.1), a timeout on every call, and our own
 `requests.Session` so the response headers (usage, status) can be read after an error.
 `graph_error` is the one place where facebook-sdk's and requests' exceptions become the
-types in `crosspost.errors`, with every secret taken out. facebook-sdk and requests are
+types in `crosspost.core.errors`, with every secret taken out. facebook-sdk and requests are
 imported inside functions only: `crosspost --help` must not pay for them.
 """
 
@@ -18,7 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import (
+from crosspost.adapters.base import Adapter, CredentialReport, Receipt, RemotePost, fail
+from crosspost.core.errors import (
     AuthError,
     InDoubt,
     PartReceipt,
@@ -29,7 +30,6 @@ from ..errors import (
     after_publishing_call,
     sent_nothing,
 )
-from .base import Adapter, CredentialReport, Receipt, RemotePost, fail
 
 if TYPE_CHECKING:
     import requests
@@ -334,7 +334,7 @@ def require_id(
     raise fail(TransientError(text), adapter)
 
 
-# --- the one mapping from library exceptions to crosspost.errors ----------------------------
+# --- the one mapping from library exceptions to crosspost.core.errors ----------------------------
 
 
 def graph_error(

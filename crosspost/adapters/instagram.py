@@ -17,9 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InDoubt, PartReceipt, PublishError, RateLimited, Rejected, TransientError
-from ..rules import MB, PlatformRules
-from .base import (
+from crosspost.adapters.base import (
     CredentialReport,
     OnNote,
     OnPart,
@@ -30,7 +28,7 @@ from .base import (
     Settlement,
     fail,
 )
-from .graph import (
+from crosspost.adapters.graph import (
     DEFAULT_GRAPH_VERSION,
     TRANSIENT_SUBCODES,
     Graph,
@@ -41,9 +39,18 @@ from .graph import (
     require_id,
     resumed,
 )
+from crosspost.adapters.rules import MB, PlatformRules
+from crosspost.core.errors import (
+    InDoubt,
+    PartReceipt,
+    PublishError,
+    RateLimited,
+    Rejected,
+    TransientError,
+)
 
 if TYPE_CHECKING:
-    from ..render import Rendered
+    from crosspost.rendering.render import Rendered
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 tweepy is imported when the adapter first talks to X, never at module import, so commands
 that do not publish stay fast. Every failure goes through `XAdapter.error`, the one place
-where tweepy's and requests' exceptions become the typed errors of `crosspost.errors`.
+where tweepy's and requests' exceptions become the typed errors of `crosspost.core.errors`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,20 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..errors import (
+from crosspost.adapters.base import (
+    Adapter,
+    CredentialReport,
+    OnNote,
+    OnPart,
+    Receipt,
+    RemotePost,
+    Setting,
+    comparable,
+    fail,
+)
+from crosspost.adapters.rules import MB, PlatformRules
+from crosspost.adapters.xlength import x_length
+from crosspost.core.errors import (
     AuthError,
     InDoubt,
     PartReceipt,
@@ -29,25 +42,12 @@ from ..errors import (
     after_publishing_call,
     sent_nothing,
 )
-from ..logsafe import protect_logs
-from ..rules import MB, PlatformRules
-from ..xlength import x_length
-from .base import (
-    Adapter,
-    CredentialReport,
-    OnNote,
-    OnPart,
-    Receipt,
-    RemotePost,
-    Setting,
-    comparable,
-    fail,
-)
+from crosspost.core.redact import protect_logs
 
 if TYPE_CHECKING:
-    from ..posts import Media
-    from ..render import Rendered
-    from .xmedia import MediaUploader
+    from crosspost.adapters.xmedia import MediaUploader
+    from crosspost.loading.posts import Media
+    from crosspost.rendering.render import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ class XAdapter(Adapter):
         if self._api is None:
             import tweepy
 
-            from .xmedia import TimeoutSession
+            from crosspost.adapters.xmedia import TimeoutSession
 
             keys = self._keys()
             protect_logs(self.secrets(), CHATTY_LOGGERS)
@@ -245,7 +245,7 @@ class XAdapter(Adapter):
     def uploader(self) -> MediaUploader:
         import tweepy
 
-        from .xmedia import MediaUploader
+        from crosspost.adapters.xmedia import MediaUploader
 
         keys = self._keys()
         auth = tweepy.OAuth1UserHandler(
@@ -508,7 +508,7 @@ class XAdapter(Adapter):
 
     def _upload(self, media: Sequence[Media], *, completed: Sequence[PartReceipt]) -> list[str]:
         """Upload the post's images with their alt text; their media ids, in order."""
-        from .xmedia import media_category
+        from crosspost.adapters.xmedia import media_category
 
         with self._mapped(f"uploading images to {self.handle}", part=0, completed=completed):
             uploader = self.uploader()

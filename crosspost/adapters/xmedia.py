@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from ..errors import Rejected, TransientError
+from crosspost.core.errors import Rejected, TransientError
 
 UPLOAD_URL = "https://api.x.com/2/media/upload"
 INITIALIZE_URL = "https://api.x.com/2/media/upload/initialize"

@@ -3,8 +3,8 @@
 A complete plugin in one file: the platform's rules (what validate checks offline), its
 settings and credentials, and publish / recent / delete / check_credentials. A real network
 platform does the same with its SDK, and maps its SDK's exceptions to crosspost's errors
-(crosspost.errors) in one place, passing anything raised after the call that creates the post
-through crosspost.errors.after_publishing_call.
+(crosspost.core.errors) in one place, passing anything raised after the call that creates the post
+through crosspost.core.errors.after_publishing_call.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from crosspost.adapters.base import (
     RemotePost,
     Setting,
 )
-from crosspost.errors import PartReceipt, Rejected, TransientError
-from crosspost.rules import MB, PlatformRules
+from crosspost.adapters.rules import MB, PlatformRules
+from crosspost.core.errors import PartReceipt, Rejected, TransientError
 
 
 def graphemes(text: str) -> tuple[int, bool]:

@@ -23,7 +23,7 @@ def test_the_adapter_keeps_the_contract(tmp_path: Path) -> None:
 
 
 def test_publishing_writes_the_post_and_reads_it_back(tmp_path: Path) -> None:
-    from crosspost.config import load_config
+    from crosspost.loading.config import load_config
 
     root = sample_project(tmp_path, platform="outbox", settings={"folder": "out"})
     channel = load_config(root / "crosspost.yaml").channels["c"]

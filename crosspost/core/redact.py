@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
-from .errors import redact
+from crosspost.core.errors import redact
 
 _SECRETS: set[str] = set()
 _LOCK = threading.Lock()

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .errors import PartReceipt
+from crosspost.core.errors import PartReceipt
 
 STATES = ("pending", "claimed", "published", "failed", "in_doubt", "expired", "held", "cancelled")
 CLAIMABLE = ("pending", "failed")
@@ -593,8 +593,8 @@ class Ledger:
         An emergency pause is checked in the same transaction: a paused delivery is held
         instead, so nothing is sent once a pause is recorded.
         """
-        from .controls import PAUSE
-        from .gate import pause_holding
+        from crosspost.scheduling.controls import PAUSE
+        from crosspost.scheduling.gate import pause_holding
 
         now = self.clock()
         with self._write() as db:

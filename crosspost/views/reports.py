@@ -17,11 +17,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .cells import csv_cell
-from .config import Config
-from .gate import HOLD_PREFIX, hold_key
-from .ledger import STATES, Delivery, Ledger
-from .timeparse import format_local, localize
+from crosspost.core.cells import csv_cell
+from crosspost.core.times import format_local, localize
+from crosspost.loading.config import Config
+from crosspost.scheduling.gate import HOLD_PREFIX, hold_key
+from crosspost.scheduling.ledger import STATES, Delivery, Ledger
 
 HISTORY_COLUMNS = (
     "post_id", "channel", "platform", "handle", "scheduled_at", "published_at", "remote_id",
@@ -435,7 +435,7 @@ def history_rows(
 
 def platform_label(platform: str) -> str:
     """The platform's own name for itself (its adapter's rules), or its key."""
-    from .adapters import UnknownPlatform, adapter_class
+    from crosspost.adapters import UnknownPlatform, adapter_class
 
     try:
         return adapter_class(platform).rules.label

@@ -1,7 +1,7 @@
 """The `alerts` section of the config: where alerts go, read and checked with the config.
 
-Kept apart from the sending (`crosspost.alerts`), which needs the ledger: the config is read
-long before any ledger is opened, and must not depend on it.
+Kept apart from the sending (`crosspost.scheduling.alerts`), which needs the ledger: the config
+is read long before any ledger is opened, and must not depend on it.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from .envref import ENV_REF
-from .fields import Reader, type_name
-from .problems import Mark, Problem, Problems, did_you_mean
-from .yamlfile import LocatedDict, LocatedList
+from crosspost.core.envref import ENV_REF
+from crosspost.core.problems import Mark, Problem, Problems, did_you_mean
+from crosspost.loading.fields import Reader, type_name
+from crosspost.loading.yamlfile import LocatedDict, LocatedList
 
 ALERT_KINDS = (
     "failed", "expired", "in_doubt", "auth", "capped", "held", "token_expiring", "warning",

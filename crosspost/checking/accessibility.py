@@ -44,11 +44,11 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING
 
-from .problems import ERROR, WARNING
-from .rules import HASHTAG, URL, Finding
+from crosspost.adapters.rules import HASHTAG, URL, Finding
+from crosspost.core.problems import ERROR, WARNING
 
 if TYPE_CHECKING:
-    from .render import Rendered
+    from crosspost.rendering.render import Rendered
 
 __all__ = ["lint"]
 

@@ -20,9 +20,9 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .config import Channel, Config
-from .posts import Media, Post
-from .problems import Mark
+from crosspost.core.problems import Mark
+from crosspost.loading.config import Channel, Config
+from crosspost.loading.posts import Media, Post
 
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 _BLANK_LINES = re.compile(r"\n{3,}")

@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from . import yamlfile
-from .alert_settings import AlertSettings, parse_alerts
-from .envref import ENV_REF
-from .fields import Reader
-from .problems import ConfigError, Mark, Problem, Problems
-from .timeparse import zone_or_error
+from crosspost.core.envref import ENV_REF
+from crosspost.core.problems import ConfigError, Mark, Problem, Problems
+from crosspost.core.times import zone_or_error
+from crosspost.loading import yamlfile
+from crosspost.loading.alert_settings import AlertSettings, parse_alerts
+from crosspost.loading.fields import Reader
 
 if TYPE_CHECKING:
-    from .adapters.base import Adapter, Setting
-    from .rules import PlatformRules
+    from crosspost.adapters.base import Adapter, Setting
+    from crosspost.adapters.rules import PlatformRules
 
 DEFAULT_CONFIG = "crosspost.yaml"
 TOP_KEYS = (
@@ -244,7 +244,7 @@ def load_config(path: Path | str) -> Config:
 def _blackouts(
     reader: Reader, zone: ZoneInfo, channels: dict[str, Channel], problems: Problems
 ) -> list[Blackout]:
-    from .timeparse import TimeError, parse_publish_at
+    from crosspost.core.times import TimeError, parse_publish_at
 
     items = reader.items("blackouts")
     out: list[Blackout] = []
@@ -316,7 +316,7 @@ def _daemon(reader: Reader, problems: Problems) -> DaemonSettings:
 
 
 def _channel(key: str, raw: yamlfile.LocatedDict, problems: Problems) -> Channel | None:
-    from .adapters import UnknownPlatform, adapter_class
+    from crosspost.adapters import UnknownPlatform, adapter_class
 
     reader = Reader(raw, problems, f"channel {key}")
     platform = reader.text("platform", required=True)
@@ -409,7 +409,7 @@ def _setting(reader: Reader, name: str, spec: Setting) -> Any:
     if spec.kind == "choice":
         return reader.choice(name, spec.choices)
     if spec.kind == "platform":  # any registered platform but the fake itself
-        from .adapters import registered
+        from crosspost.adapters import registered
 
         return reader.choice(name, tuple(sorted(n for n in registered() if n != "fake")))
     if spec.kind == "list":

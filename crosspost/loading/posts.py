@@ -10,13 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import yamlfile
-from .config import Config
-from .fields import Reader
-from .media import ImageInfo, file_digest, image_info
-from .problems import Mark, Problem, Problems, did_you_mean
-from .timeparse import TimeError, parse_publish_at
-from .yamlfile import LocatedDict, LocatedList
+from crosspost.core.media import ImageInfo, file_digest, image_info
+from crosspost.core.problems import Mark, Problem, Problems, did_you_mean
+from crosspost.core.times import TimeError, parse_publish_at
+from crosspost.loading import yamlfile
+from crosspost.loading.config import Config
+from crosspost.loading.fields import Reader
+from crosspost.loading.yamlfile import LocatedDict, LocatedList
 
 STATUSES = ("draft", "ready")
 # fields a channel override may replace; `text` skips the template altogether
@@ -74,7 +74,7 @@ class Media:
     def read(self, root: Path) -> bytes:
         """The bytes to upload, refused (MediaChanged) unless they are what was checked and
         the file still lies inside the project `root`."""
-        from .media import read_checked
+        from crosspost.core.media import read_checked
 
         return read_checked(self.path, root, self.digest, self.rel)
 

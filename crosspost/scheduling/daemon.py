@@ -22,20 +22,25 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .adapters.base import Adapter, Sent
-from .alerts import Alerter, AlertSettings, alert_kind
-from .config import Config
-from .controls import Approval, approval_problem, load_approvals, post_approval_hash
-from .errors import PublishError
-from .gate import TWIN_WINDOW, Controls, Hold, Verdict, decide
-from .ledger import Delivery, Ledger
-from .planner import Plan, make_plan, reconcile
-from .problems import ConfigError
-from .project import LoadCache
-from .publishing import dry_run_channel, owner_name, send
-from .timeparse import format_local
+from crosspost.adapters.base import Adapter, Sent
+from crosspost.checking.project import LoadCache
+from crosspost.core.errors import PublishError
+from crosspost.core.problems import ConfigError
+from crosspost.core.times import format_local
+from crosspost.loading.config import Config
+from crosspost.scheduling.alerts import Alerter, AlertSettings, alert_kind
+from crosspost.scheduling.controls import (
+    Approval,
+    approval_problem,
+    load_approvals,
+    post_approval_hash,
+)
+from crosspost.scheduling.gate import TWIN_WINDOW, Controls, Hold, Verdict, decide
+from crosspost.scheduling.ledger import Delivery, Ledger
+from crosspost.scheduling.planner import Plan, make_plan, reconcile
+from crosspost.scheduling.publishing import dry_run_channel, owner_name, send
 
-log = logging.getLogger("crosspost.daemon")
+log = logging.getLogger("crosspost.scheduling.daemon")
 
 
 def _utcnow() -> datetime:

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .problems import ERROR, WARNING, Mark
+from crosspost.core.problems import ERROR, WARNING, Mark
 
 if TYPE_CHECKING:
-    from .render import Rendered
+    from crosspost.rendering.render import Rendered
 
 MB = 1024 * 1024
 HASHTAG = re.compile(r"(?<![\w&])[#＃][^\W_][\w]*")

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .ledger import Delivery, Ledger
-from .problems import Problem
-from .project import LoadCache, Project, validate
-from .render import Rendered, content_hash
+from crosspost.checking.project import LoadCache, Project, validate
+from crosspost.core.paths import in_project
+from crosspost.core.problems import Problem
+from crosspost.rendering.render import Rendered, content_hash
+from crosspost.scheduling.ledger import Delivery, Ledger
 
 OPEN_STATES = ("pending", "failed", "held")
 BROKEN = "broken"  # error kind of a delivery held because its post file has errors
@@ -44,14 +45,7 @@ class Plan:
         return self._by_post.get(post_id, [])
 
     def file_of(self, rendered: Rendered) -> str:
-        return relative(rendered.post.file, self.project.config.root)
-
-
-def relative(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
+        return in_project(rendered.post.file, self.project.config.root)
 
 
 def make_plan(
@@ -64,14 +58,14 @@ def make_plan(
     project = validate(config_path, now=now, environ=environ, cache=cache)
     root = project.config.root
     errors = project.problems.errors
-    broken = {relative(path, root) for path in project.broken_files()}
+    broken = {in_project(path, root) for path in project.broken_files()}
     deliveries: dict[tuple[str, str], Rendered] = {}
     hashes: dict[tuple[str, str], str] = {}
     for rendered in project.rendered:
         post = rendered.post
         if post.status != "ready" or rendered.publish_at is None:
             continue
-        if relative(post.file, root) in broken:
+        if in_project(post.file, root) in broken:
             continue
         key = (post.id, rendered.channel)
         deliveries[key] = rendered
@@ -129,7 +123,7 @@ def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
             if delivery.state == "held" and delivery.error_kind == BROKEN:
                 continue  # held already
             first = next(
-                (str(p) for p in plan.errors if relative(p.mark.path, plan.project.config.root)
+                (str(p) for p in plan.errors if in_project(p.mark.path, plan.project.config.root)
                  == delivery.file), "it has errors",
             )  # fmt: skip
             held = ledger.set_state(

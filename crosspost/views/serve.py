@@ -28,7 +28,7 @@ class LiveSite:
 
     def stamp(self) -> object:
         """Changes when the config, queue, templates, approvals or ledger change."""
-        from .config import load_config
+        from crosspost.loading.config import load_config
 
         config = load_config(self.config_path)
         paths = [self.config_path, config.approvals_path, config.state_path]
@@ -43,10 +43,10 @@ class LiveSite:
 
     def refresh(self) -> None:
         """Write the site again if anything it is made from changed."""
-        from .html import write_site
-        from .ledger import Ledger
-        from .problems import ConfigError
-        from .project import load_project, render_all
+        from crosspost.checking.project import load_project, render_all
+        from crosspost.core.problems import ConfigError
+        from crosspost.scheduling.ledger import Ledger
+        from crosspost.views.html import write_site
 
         with self._lock:
             try:

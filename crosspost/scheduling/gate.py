@@ -17,12 +17,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .controls import Pause, active_pause, approval_problem
+from crosspost.scheduling.controls import Pause, active_pause, approval_problem
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .ledger import Delivery, Ledger
-    from .render import Rendered
+    from crosspost.loading.config import Config
+    from crosspost.rendering.render import Rendered
+    from crosspost.scheduling.ledger import Delivery, Ledger
 
 HOLD_PREFIX = "hold:"  # ledger control holding one channel: hold:<channel>
 TWIN_WINDOW = timedelta(days=30)  # the same content published this recently holds a delivery
@@ -77,7 +77,7 @@ class Controls:
     def read(cls, ledger: Ledger) -> Controls:
         """Only the controls the gate reads (pauses, channel holds): the table also keeps a
         line per delivery ever alerted, which grows for as long as the office publishes."""
-        from .controls import PAUSE
+        from crosspost.scheduling.controls import PAUSE
 
         return cls({**ledger.controls(PAUSE), **ledger.controls(HOLD_PREFIX)})
 

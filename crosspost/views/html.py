@@ -2,7 +2,7 @@
 
 `write_site` writes a folder that works opened straight from disk: relative links only, no
 server, no network, no CDN; the stylesheet and every image are copied into the folder. The
-pages are Jinja2 templates shipped in the package (`crosspost/html_templates/`), rendered with
+pages are Jinja2 templates shipped in the package (`crosspost/views/html_templates/`), rendered with
 autoescaping on, so nothing a post says can become markup.
 """
 
@@ -27,15 +27,16 @@ from typing import TYPE_CHECKING
 import jinja2
 from markupsafe import Markup, escape
 
-from .gate import Controls, Hold, decide
-from .project import Project, render_all
-from .render import Rendered, RenderError
-from .timeparse import format_local
+from crosspost.checking.project import Project, render_all
+from crosspost.core.paths import in_project
+from crosspost.core.times import format_local
+from crosspost.rendering.render import Rendered, RenderError
+from crosspost.scheduling.gate import Controls, Hold, decide
 
 if TYPE_CHECKING:
-    from .config import Blackout
-    from .controls import Pause
-    from .ledger import Delivery, Ledger
+    from crosspost.loading.config import Blackout
+    from crosspost.scheduling.controls import Pause
+    from crosspost.scheduling.ledger import Delivery, Ledger
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ def write_site(
                     entries=group,
                     images=images,
                     when=when,
-                    file=_display(post.file, config.root),
+                    file=in_project(post.file, config.root),
                     **common,
                 ),
             )
@@ -350,7 +351,7 @@ def _unreadable(project: Project) -> list[dict[str, str]]:
         if path is None or path in loaded or path in out or not path.is_relative_to(queue):
             continue
         out[path] = {
-            "file": _display(path, project.config.root),
+            "file": in_project(path, project.config.root),
             "where": f"line {problem.mark.line}, column {problem.mark.column}"
             if problem.mark.line
             else "",
@@ -381,7 +382,7 @@ def _unrendered(project: Project) -> list[Rendered]:
 
 def _approval_problems(project: Project, rendered: list[Rendered]) -> dict[str, str | None]:
     """Post id -> why it is not approved (None: approved), for ready posts."""
-    from .controls import approval_problem, load_approvals
+    from crosspost.scheduling.controls import approval_problem, load_approvals
 
     approvals = load_approvals(project.config.approvals_path)
     groups: dict[str, list[Rendered]] = defaultdict(list)
@@ -400,7 +401,7 @@ def _approval_problems(project: Project, rendered: list[Rendered]) -> dict[str, 
 
 
 def _approval_hash(project: Project, group: list[Rendered]) -> str:
-    from .controls import post_approval_hash
+    from crosspost.scheduling.controls import post_approval_hash
 
     return post_approval_hash(_every_channel(project, group))
 
@@ -418,7 +419,7 @@ def _every_channel(project: Project, group: list[Rendered]) -> list[Rendered]:
 def _pauses(ledger: Ledger | None, now: datetime) -> list[Pause]:
     if ledger is None:
         return []
-    from .controls import pauses
+    from crosspost.scheduling.controls import pauses
 
     return pauses(ledger, now)
 
@@ -582,18 +583,10 @@ def _copy_images(project: Project, rendered: list[Rendered], out_dir: Path) -> d
     return out
 
 
-def _display(path: Path, root: Path) -> str:
-    """`path` relative to the project, as written where it can be (no file system calls)."""
-    if path.is_relative_to(root):
-        return str(path.relative_to(root))
-    path, root = path.resolve(), root.resolve()
-    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-
-
 def _static(name: str) -> bytes:
     from importlib.resources import files
 
-    return files("crosspost").joinpath("html_templates", name).read_bytes()
+    return files("crosspost.views").joinpath("html_templates", name).read_bytes()
 
 
 # --- templates -----------------------------------------------------------------------------
@@ -601,7 +594,7 @@ def _static(name: str) -> bytes:
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("crosspost", "html_templates"),
+        loader=jinja2.PackageLoader("crosspost.views", "html_templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -30,7 +30,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from .alert_settings import (  # noqa: F401 -- the settings, re-exported for callers
+from crosspost.core.errors import redact
+from crosspost.core.redact import protect_logs
+from crosspost.core.times import format_local
+from crosspost.loading.alert_settings import (  # noqa: F401 -- the settings, re-exported for callers
     ALERT_KEYS,
     ALERT_KINDS,
     AlertSettings,
@@ -39,10 +42,7 @@ from .alert_settings import (  # noqa: F401 -- the settings, re-exported for cal
     parse_alerts,
     substitute,
 )
-from .errors import redact
-from .ledger import Delivery, Ledger
-from .logsafe import protect_logs
-from .timeparse import format_local
+from crosspost.scheduling.ledger import Delivery, Ledger
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from .adapters.base import Adapter
-from .config import Channel
-from .errors import AuthError, InDoubt, PublishError, RateLimited, Rejected
-from .gate import hold_key
-from .ledger import Delivery, Ledger
-from .render import Rendered, content_hash
+from crosspost.adapters.base import Adapter
+from crosspost.core.errors import AuthError, InDoubt, PublishError, RateLimited, Rejected
+from crosspost.core.paths import in_project
+from crosspost.loading.config import Channel
+from crosspost.rendering.render import Rendered, content_hash
+from crosspost.scheduling.gate import hold_key
+from crosspost.scheduling.ledger import Delivery, Ledger
 
 DEFAULT_LEASE = timedelta(minutes=10)
 
@@ -54,7 +55,7 @@ def publish_delivery(
     post_id, key = rendered.post_id, channel.key
     delivery = ledger.ensure(
         post_id, key, rendered.publish_at, content_hash(rendered), rendered.text,
-        file=_rel(rendered, adapter.root), actor=owner, thread=rendered.thread,
+        file=in_project(rendered.post.file, adapter.root), actor=owner, thread=rendered.thread,
         media=[(m.rel, m.alt) for m in rendered.media],
     )  # fmt: skip
     if delivery.state == "published":
@@ -157,7 +158,7 @@ def _heartbeat(ledger: Ledger, claimed: Delivery, owner: str, lease: timedelta) 
     every = max(lease.total_seconds() / 3, 1.0)
 
     def beat() -> None:
-        from .ledger import Ledger
+        from crosspost.scheduling.ledger import Ledger
 
         if stop.wait(every):
             return  # most sends end before the first beat: no second connection for them
@@ -172,13 +173,6 @@ def _heartbeat(ledger: Ledger, claimed: Delivery, owner: str, lease: timedelta) 
     finally:
         stop.set()
         thread.join(5)
-
-
-def _rel(rendered: Rendered, root: Path) -> str:
-    try:
-        return rendered.post.file.relative_to(root).as_posix()
-    except ValueError:
-        return str(rendered.post.file)
 
 
 def _already(delivery: Delivery) -> str:
@@ -241,7 +235,7 @@ def dry_run_channel(channel: Channel, outbox: Path) -> Channel:
     """The same channel, published through a fake that imitates its platform."""
     from dataclasses import replace
 
-    from .adapters.fake import FakeAdapter
+    from crosspost.adapters.fake import FakeAdapter
 
     imitates = channel.platform if channel.platform != "fake" else None  # any registered one
     settings = {"outbox": str(outbox), "imitates": imitates}

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
-    from .render import Rendered
+    from crosspost.rendering.render import Rendered
+    from crosspost.scheduling.ledger import Ledger
 
 PAUSE = "pause"
 
@@ -102,7 +102,7 @@ def approval_hash(content_hashes: dict[str, str]) -> str:
 
 
 def post_approval_hash(rendered: list[Rendered]) -> str:
-    from .render import content_hash
+    from crosspost.rendering.render import content_hash
 
     return approval_hash({r.channel: content_hash(r) for r in rendered})
 
@@ -123,8 +123,8 @@ class Approvals(dict[str, Approval]):
 
 def load_approvals(path: Path | None) -> Approvals:
     """Every approval; never raises: an unusable file gives no approvals and a `problem`."""
-    from . import yamlfile
-    from .problems import Mark
+    from crosspost.core.problems import Mark
+    from crosspost.loading import yamlfile
 
     out = Approvals()
     if path is None or not path.exists():

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .problems import Mark
+from crosspost.core.problems import Mark
 
 try:
     _Base: type = yaml.CSafeLoader

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import textwrap
-from pathlib import Path
 from typing import Any
 
-from .problems import Problem, display_path
-from .project import Project
-from .render import Rendered
-from .timeparse import format_local
+from crosspost.checking.project import Project
+from crosspost.core.paths import display_path
+from crosspost.core.problems import Problem
+from crosspost.core.times import format_local
+from crosspost.rendering.render import Rendered
 
 
 def preview_record(r: Rendered) -> dict[str, Any]:
@@ -35,12 +35,8 @@ def preview_record(r: Rendered) -> dict[str, Any]:
         "first_comment": r.first_comment,
         "media": [{"path": m.rel, "alt": m.alt} for m in r.media],
         "file": display_path(r.post.file),
-        "template": display_path_or_none(r.template),
+        "template": display_path(r.template) if r.template else None,
     }
-
-
-def display_path_or_none(path: str | None) -> str | None:
-    return display_path(Path(path)) if path else None
 
 
 def preview_json(rendered: list[Rendered]) -> str:

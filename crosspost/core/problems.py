@@ -1,12 +1,12 @@
 """Problems found in config, posts and templates, each with the place it was found."""
 
-from __future__ import annotations
-
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
+
+from crosspost.core.paths import display_path
 
 ERROR = "error"
 WARNING = "warning"
@@ -89,14 +89,3 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
         if word.lower() in lowered:
             close = [lowered[word.lower()]]
     return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-_CWD = Path.cwd()
-
-
-def display_path(path: Path) -> str:
-    """The path relative to the working directory when it is below it, else as given."""
-    try:
-        return str(path.relative_to(_CWD))
-    except ValueError:
-        return str(path)

@@ -80,7 +80,7 @@ def zone_or_error(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a name too long
-        from .problems import did_you_mean
+        from crosspost.core.problems import did_you_mean
 
         hint = did_you_mean(name, available_timezones())
         raise ValueError(

@@ -12,12 +12,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .accessibility import lint as accessibility_lint
-from .config import Config, load_config
-from .posts import FileCache, Post, load_queue
-from .problems import ERROR, Problems
-from .render import Rendered, Renderer, RenderError
-from .rules import Finding
+from crosspost.adapters.rules import Finding
+from crosspost.checking.accessibility import lint as accessibility_lint
+from crosspost.core.problems import ERROR, Problems
+from crosspost.loading.config import Config, load_config
+from crosspost.loading.posts import FileCache, Post, load_queue
+from crosspost.rendering.render import Rendered, Renderer, RenderError
 
 
 @dataclass
@@ -268,7 +268,7 @@ def _span(delta) -> str:  # type: ignore[no-untyped-def]
 
 def check_approvals(project: Project) -> None:
     """Warn about ready posts that are not approved, or whose approval is stale."""
-    from .controls import approval_problem, load_approvals, post_approval_hash
+    from crosspost.scheduling.controls import approval_problem, load_approvals, post_approval_hash
 
     approvals = load_approvals(project.config.approvals_path)
     if approvals.problem is not None:  # once, where it is; then each post is not approved

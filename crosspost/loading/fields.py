@@ -7,8 +7,8 @@ from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
-from .problems import Mark, Problems, did_you_mean
-from .yamlfile import LocatedDict, LocatedList
+from crosspost.core.problems import Mark, Problems, did_you_mean
+from crosspost.loading.yamlfile import LocatedDict, LocatedList
 
 _TYPE_NAMES = {
     str: "text",
