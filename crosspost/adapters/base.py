@@ -24,8 +24,8 @@ from crosspost.core.errors import (
     PartReceipt,
     PublishError,
     Rejected,
-    redact,
 )
+from crosspost.core.redact import redact
 
 if TYPE_CHECKING:
     from crosspost.loading.config import Channel

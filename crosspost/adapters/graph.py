@@ -30,6 +30,7 @@ from crosspost.core.errors import (
     after_publishing_call,
     sent_nothing,
 )
+from crosspost.core.redact import hide, scrub
 
 if TYPE_CHECKING:
     import requests
@@ -52,43 +53,9 @@ BLOCKED_CODES = frozenset({341, 368})
 BLOCKED_WAIT = timedelta(minutes=30)  # when no usage header says how long the block lasts
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-App-Usage", "X-Page-Usage")
 EXPIRY_WARNING = timedelta(days=14)
-FRAGMENT = 12  # this many characters of a secret, anywhere in a text, are hidden
 _VERSION = re.compile(r"v?(\d+)\.(\d+)")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]*>")
-# facebook-sdk puts the token in query strings and bodies; requests repeats URLs in errors
-_TOKEN_IN_TEXT = re.compile(
-    r"\b(access_token|input_token|fb_exchange_token|client_secret|appsecret_proof)=[^&\s'\"]*"
-)
-
-
-def scrub(text: str) -> str:
-    """`text` with the value of every token-like URL parameter replaced by '***'."""
-    return _TOKEN_IN_TEXT.sub(r"\1=***", text)
-
-
-def hide(text: str, secrets: list[str]) -> str:
-    """`text` with token-like URL parameters and any piece of a secret (FRAGMENT characters
-    or more: a platform may echo a token cut short) replaced by '***'."""
-    text = scrub(text)
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) < FRAGMENT:
-            continue
-        i = 0
-        while i <= len(secret) - FRAGMENT:
-            at = text.find(secret[i : i + FRAGMENT])
-            if at < 0:
-                i += 1
-                continue
-            start, end = at, at + FRAGMENT  # widen the match as far as text and secret agree
-            j = i
-            while start > 0 and j > 0 and text[start - 1] == secret[j - 1]:
-                start, j = start - 1, j - 1
-            k = i + FRAGMENT
-            while end < len(text) and k < len(secret) and text[end] == secret[k]:
-                end, k = end + 1, k + 1
-            text = text[:start] + "***" + text[end:]
-    return text
 
 
 class _ScrubTokens(logging.Filter):

@@ -183,10 +183,3 @@ def sent_nothing(exc: BaseException) -> bool:
         # NewConnectionError and NameResolutionError are ConnectTimeoutErrors too
         return isinstance(inner, ConnectTimeoutError | ProxyError)
     return False
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret (of 4 characters or more) replaced by '***'."""
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text

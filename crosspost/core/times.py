@@ -92,3 +92,14 @@ def format_local(dt: datetime, zone: tzinfo) -> str:
     """'Tue 01 Dec 2026 10:00 GMT' in the given zone."""
     local = dt.astimezone(zone)
     return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or "")
+
+
+def iso_utc(moment: datetime | None, timespec: str = "microseconds") -> str | None:
+    """ISO 8601 in UTC with its offset, as the ledger and reports store and print times;
+    None stays None. Microseconds keep stored times in order; reports use seconds."""
+    return moment.astimezone(UTC).isoformat(timespec=timespec) if moment else None
+
+
+def from_iso(text: str | None) -> datetime | None:
+    """The time an ISO 8601 text names; None or empty stays None."""
+    return datetime.fromisoformat(text) if text else None

@@ -238,8 +238,9 @@ def _refuse_aliases(path: Path, text: str) -> None:
             event = loader.get_event()
             if isinstance(event, yaml.AliasEvent):
                 m = event.start_mark
+                line, column = (m.line + 1, m.column + 1) if m is not None else (1, 1)
                 raise YamlError(
-                    Mark(path, m.line + 1, m.column + 1),
+                    Mark(path, line, column),
                     f"YAML aliases (*{event.anchor}) are not allowed here; write the value out "
                     "in full",
                 )
@@ -271,7 +272,7 @@ class _Converter:
             return self.mapping(node)
         if isinstance(node, yaml.SequenceNode):
             return self.sequence(node)
-        raise YamlError(self.mark(node), f"unsupported YAML node {node.id}")  # pragma: no cover
+        raise YamlError(self.mark(node), f"unsupported YAML node {type(node).__name__}")  # pragma: no cover
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag == _STR:

@@ -30,9 +30,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from crosspost.core.errors import redact
-from crosspost.core.redact import protect_logs
-from crosspost.core.times import format_local
+from crosspost.core.redact import protect_logs, redact
+from crosspost.core.times import format_local, iso_utc
 from crosspost.loading.alert_settings import (  # noqa: F401 -- the settings, re-exported for callers
     ALERT_KEYS,
     ALERT_KINDS,
@@ -294,10 +293,6 @@ def _may_send(current: str | None, change: str, now: datetime) -> bool:
     return True
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
 # --- sending ---------------------------------------------------------------------------------
 
 
@@ -337,7 +332,7 @@ class Alerter:
         return self._once(
             ledger,
             key=f"{DELIVERY_KEY}{delivery.post_id}|{delivery.channel}",
-            change=f"{delivery.state}|{_iso(delivery.updated_at)}",
+            change=f"{delivery.state}|{iso_utc(delivery.updated_at)}",
             kind=kind,
             title=title,
             body=body,
@@ -463,7 +458,7 @@ class Alerter:
             current = ledger.control(key)
             if not _may_send(current, change, now):
                 return False
-            sending = f"{change}{_SENDING}{_iso(now + SEND_LEASE)}"
+            sending = f"{change}{_SENDING}{iso_utc(now + SEND_LEASE)}"
             if not swap_control(ledger, key, current, sending):
                 return False  # another process took it between our look and our claim
         except Exception as exc:  # the ledger is busy or gone: the next sweep tries again
@@ -478,7 +473,7 @@ class Alerter:
                     f"{kind} alert sent to {delivered} of {tried} alert URLs: {title}",
                 )  # fmt: skip
                 return True
-            retry = f"{change}{_RETRY}{_iso(ledger.clock() + RETRY_AFTER)}"
+            retry = f"{change}{_RETRY}{iso_utc(ledger.clock() + RETRY_AFTER)}"
             swap_control(ledger, key, sending, retry)
             ledger.event(
                 self.actor, "alert_failed", post_id, channel,

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from crosspost.core.errors import PartReceipt
+from crosspost.core.times import from_iso, iso_utc
 
 STATES = ("pending", "claimed", "published", "failed", "in_doubt", "expired", "held", "cancelled")
 CLAIMABLE = ("pending", "failed")
@@ -35,14 +36,6 @@ CLAIMABLE = ("pending", "failed")
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -348,7 +341,7 @@ class Ledger:
             published = self._published_count(db)
             known = self.guard.read()
             if known is None:  # a new ledger, or one from before guards: start the record
-                self.guard.write(ledger_id, published, _iso(self.clock()) or "")
+                self.guard.write(ledger_id, published, iso_utc(self.clock()) or "")
                 return
         restore = (
             "Restore the ledger that goes with it from the last backup (docs/server.md), or "
@@ -431,7 +424,7 @@ class Ledger:
                     migration(db)
                     db.execute(
                         "INSERT INTO schema_migrations VALUES (?, ?)",
-                        (number, _iso(self.clock())),
+                        (number, iso_utc(self.clock())),
                     )
 
     @property
@@ -448,28 +441,28 @@ class Ledger:
             id=row["id"],
             post_id=row["post_id"],
             channel=row["channel"],
-            due_at=_time(row["due_at"]),
+            due_at=from_iso(row["due_at"]),
             content_hash=row["content_hash"],
             state=row["state"],
             attempts=row["attempts"],
             owner=row["owner"],
-            lease_until=_time(row["lease_until"]),
+            lease_until=from_iso(row["lease_until"]),
             remote_id=row["remote_id"],
             url=row["url"],
             text=row["text"],
             parts=tuple(PartReceipt(*p) for p in json.loads(row["parts"])),
             comment_id=row["comment_id"],
-            published_at=_time(row["published_at"]),
+            published_at=from_iso(row["published_at"]),
             last_error=row["last_error"],
             error_kind=row["error_kind"],
-            updated_at=_time(row["updated_at"]) or self.clock(),
+            updated_at=from_iso(row["updated_at"]) or self.clock(),
             file=row["file"],
-            retry_at=_time(row["retry_at"]),
+            retry_at=from_iso(row["retry_at"]),
             edited_hash=row["edited_hash"],
-            claimed_at=_time(row["claimed_at"]),
+            claimed_at=from_iso(row["claimed_at"]),
             approved_by=row["approved_by"],
             media=tuple((m[0], m[1]) for m in json.loads(row["media"])),
-            retracted_at=_time(row["retracted_at"]),
+            retracted_at=from_iso(row["retracted_at"]),
             retraction=row["retraction"],
             thread=tuple(json.loads(row["thread"])),
             notes=json.loads(row["notes"]),
@@ -510,7 +503,7 @@ class Ledger:
         post was edited before it went out, so it is planned afresh. A published one whose
         content changed is only marked as edited after publishing.
         """
-        now = _iso(self.clock())
+        now = iso_utc(self.clock())
         thread_json = json.dumps(list(thread), ensure_ascii=False)
         media_json = json.dumps([list(m) for m in media], ensure_ascii=False)
         with self._write() as db:
@@ -518,16 +511,16 @@ class Ledger:
                 "SELECT * FROM deliveries WHERE post_id = ? AND channel = ?", (post_id, channel)
             ).fetchone()
             changed = row is not None and (
-                row["content_hash"] != content_hash or row["due_at"] != _iso(due_at)
+                row["content_hash"] != content_hash or row["due_at"] != iso_utc(due_at)
             )
             if row is None:
                 db.execute(
                     "INSERT INTO deliveries (post_id, channel, due_at, content_hash, text, file, "
                     "thread, media, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (post_id, channel, _iso(due_at), content_hash, text, file, thread_json,
+                    (post_id, channel, iso_utc(due_at), content_hash, text, file, thread_json,
                      media_json, now, now),
                 )  # fmt: skip
-                self._event(db, actor, "planned", post_id, channel, f"due {_iso(due_at)}")
+                self._event(db, actor, "planned", post_id, channel, f"due {iso_utc(due_at)}")
             elif row["state"] == "pending" and changed:
                 # an adapter's notes belong to the old content (a container with the old
                 # caption must never be published): they go with it
@@ -537,10 +530,10 @@ class Ledger:
                     "UPDATE deliveries SET due_at = ?, content_hash = ?, text = ?, file = ?, "
                     "thread = ?, media = ?, notes = '{}', retry_at = NULL, error_kind = ?, "
                     "updated_at = ? WHERE id = ?",
-                    (_iso(due_at), content_hash, text, file, thread_json, media_json, kind, now,
+                    (iso_utc(due_at), content_hash, text, file, thread_json, media_json, kind, now,
                      row["id"]),
                 )  # fmt: skip
-                self._event(db, actor, "replanned", post_id, channel, f"due {_iso(due_at)}")
+                self._event(db, actor, "replanned", post_id, channel, f"due {iso_utc(due_at)}")
             elif row["state"] in ("failed", "cancelled", "expired") and changed:
                 db.execute(
                     "UPDATE deliveries SET state = 'pending', due_at = ?, content_hash = ?, "
@@ -548,7 +541,7 @@ class Ledger:
                     "attempts = 0, last_error = NULL, error_kind = NULL, updated_at = ? "
                     "WHERE id = ?",
                     (
-                        _iso(due_at),
+                        iso_utc(due_at),
                         content_hash,
                         text,
                         file,
@@ -560,7 +553,7 @@ class Ledger:
                 )
                 self._event(
                     db, actor, "replanned", post_id, channel,
-                    f"edited after it was {row['state']}; due {_iso(due_at)}",
+                    f"edited after it was {row['state']}; due {iso_utc(due_at)}",
                 )  # fmt: skip
             elif (
                 row["state"] == "published"
@@ -612,14 +605,14 @@ class Ledger:
                 db.execute(
                     "UPDATE deliveries SET state = 'held', last_error = ?, error_kind = 'paused', "
                     "owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
-                    (f"held: {pause.describe()}", _iso(now), row["id"]),
+                    (f"held: {pause.describe()}", iso_utc(now), row["id"]),
                 )
                 self._event(db, owner, "held", post_id, channel, pause.describe())
                 return None
             db.execute(
                 "UPDATE deliveries SET state = 'claimed', owner = ?, lease_until = ?, "
                 "claimed_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                (owner, _iso(now + lease), _iso(now), _iso(now), row["id"]),
+                (owner, iso_utc(now + lease), iso_utc(now), iso_utc(now), row["id"]),
             )
             self._event(db, owner, "claimed", post_id, channel, f"attempt {row['attempts'] + 1}")
         return self.get(post_id, channel)
@@ -631,7 +624,7 @@ class Ledger:
             done = db.execute(
                 "UPDATE deliveries SET lease_until = ? WHERE id = ? AND state = 'claimed' "
                 "AND owner = ?",
-                (_iso(self.clock() + lease), delivery.id, owner),
+                (iso_utc(self.clock() + lease), delivery.id, owner),
             ).rowcount
         return bool(done)
 
@@ -644,7 +637,7 @@ class Ledger:
             parts.sort()
             db.execute(
                 "UPDATE deliveries SET parts = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(parts), _iso(self.clock()), delivery.id),
+                (json.dumps(parts), iso_utc(self.clock()), delivery.id),
             )
             self._event(
                 db, delivery.owner or "?", "part_published", delivery.post_id, delivery.channel,
@@ -660,7 +653,7 @@ class Ledger:
             notes[key] = value
             db.execute(
                 "UPDATE deliveries SET notes = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(notes, sort_keys=True), _iso(self.clock()), delivery.id),
+                (json.dumps(notes, sort_keys=True), iso_utc(self.clock()), delivery.id),
             )
             self._event(
                 db, delivery.owner or "?", "noted", delivery.post_id, delivery.channel,
@@ -692,13 +685,13 @@ class Ledger:
                 (
                     remote_id,
                     url,
-                    _iso(published_at),
+                    iso_utc(published_at),
                     json.dumps([[p.index, p.remote_id, p.url] for p in parts]),
                     comment_id,
                     approved_by,
                     json.dumps([list(m) for m in media]) if media is not None else None,
                     warning,
-                    _iso(self.clock()),
+                    iso_utc(self.clock()),
                     delivery.id,
                 ),
             )
@@ -712,7 +705,7 @@ class Ledger:
                     delivery.channel, warning,
                 )  # fmt: skip
             if self.guard is not None:
-                record = (self.ledger_id, self._published_count(db), _iso(self.clock()) or "")
+                record = (self.ledger_id, self._published_count(db), iso_utc(self.clock()) or "")
         # after the commit, never before: a crash between the two leaves the guard behind the
         # ledger (harmless), never ahead of it (which would refuse a sound ledger). Two
         # writers may leave the lower count: behind again, never ahead.
@@ -761,7 +754,7 @@ class Ledger:
             db.execute(
                 "UPDATE deliveries SET state = ?, owner = NULL, lease_until = NULL, "
                 "last_error = ?, error_kind = ?, retry_at = ?, updated_at = ? WHERE id = ?",
-                (state, error, error_kind, _iso(retry_at), _iso(self.clock()), delivery.id),
+                (state, error, error_kind, iso_utc(retry_at), iso_utc(self.clock()), delivery.id),
             )
             self._event(
                 db, actor or delivery.owner or "?", state, delivery.post_id, delivery.channel,
@@ -777,7 +770,7 @@ class Ledger:
             db.execute(
                 "UPDATE deliveries SET retracted_at = ?, retraction = ?, updated_at = ? "
                 "WHERE id = ?",
-                (_iso(self.clock()), retraction, _iso(self.clock()), delivery.id),
+                (iso_utc(self.clock()), retraction, iso_utc(self.clock()), delivery.id),
             )
             self._event(db, actor, "retracted", delivery.post_id, delivery.channel, retraction)
         found = self.get(delivery.post_id, delivery.channel)
@@ -790,7 +783,7 @@ class Ledger:
         row = self.db.execute(
             "SELECT * FROM deliveries WHERE channel = ? AND content_hash = ? AND post_id != ? "
             "AND state = 'published' AND published_at >= ? ORDER BY published_at DESC LIMIT 1",
-            (delivery.channel, delivery.content_hash, delivery.post_id, _iso(since)),
+            (delivery.channel, delivery.content_hash, delivery.post_id, iso_utc(since)),
         ).fetchone()
         return self._row(row)
 
@@ -799,7 +792,7 @@ class Ledger:
         rows = self.db.execute(
             "SELECT * FROM deliveries WHERE state = 'pending' "
             "AND COALESCE(retry_at, due_at) <= ? ORDER BY COALESCE(retry_at, due_at) LIMIT ?",
-            (_iso(now), limit),
+            (iso_utc(now), limit),
         ).fetchall()
         return [d for r in rows if (d := self._row(r)) is not None]
 
@@ -845,7 +838,7 @@ class Ledger:
         db.execute(
             "INSERT INTO events (at, actor, kind, post_id, channel, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (_iso(self.clock()), actor, kind, post_id, channel, detail),
+            (iso_utc(self.clock()), actor, kind, post_id, channel, detail),
         )
 
     def event(
@@ -862,7 +855,7 @@ class Ledger:
 
     def events(self, since: datetime | None = None) -> list[Event]:
         rows = self.db.execute(
-            "SELECT * FROM events WHERE at >= ? ORDER BY id", (_iso(since) or "",)
+            "SELECT * FROM events WHERE at >= ? ORDER BY id", (iso_utc(since) or "",)
         ).fetchall()
         return [
             Event(

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crosspost.core.cells import csv_cell
-from crosspost.core.times import format_local, localize
+from crosspost.core.times import format_local, from_iso, iso_utc, localize
 from crosspost.loading.config import Config
 from crosspost.scheduling.gate import HOLD_PREFIX, hold_key
 from crosspost.scheduling.ledger import STATES, Delivery, Ledger
@@ -33,12 +33,8 @@ _FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
 def _iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with its offset, to the second; None stays None."""
-    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
-
-
-def _parse(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+    """Reports print times to the second."""
+    return iso_utc(moment, "seconds")
 
 
 def _counts(deliveries: Iterable[Delivery]) -> dict[str, int]:
@@ -204,7 +200,7 @@ def format_status_text(report: dict[str, Any], zone: ZoneInfo) -> str:
     channels = {c["key"]: c for c in report["channels"]}
 
     def when(value: str | None) -> str:
-        moment = _parse(value)
+        moment = from_iso(value)
         return format_local(moment, zone) if moment else "no time set"
 
     def where(item: dict[str, Any]) -> str:
@@ -473,7 +469,7 @@ def format_history(rows: list[dict[str, Any]], fmt: str, zone: ZoneInfo) -> str:
 
 def _history_text(rows: list[dict[str, Any]], zone: ZoneInfo) -> str:
     def when(value: str | None) -> str:
-        moment = _parse(value)
+        moment = from_iso(value)
         return format_local(moment, zone) if moment else "unknown time"
 
     lines: list[str] = []
