@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crosspost.core.states import Act, Hold, State
 from crosspost.scheduling.controls import Pause, encode_pause, pause_key, pauses
 from crosspost.scheduling.gate import hold_key
 
@@ -71,8 +72,8 @@ def resume(
         raise ActionRefused(("channel " + channel if channel else "publishing") + " is not paused")
     ledger.set_control(key, None, by, "resumed")
     held = [
-        d for d in ledger.deliveries(["held"])
-        if d.error_kind == "paused" and (channel is None or d.channel == channel)
+        d for d in ledger.deliveries([State.HELD])
+        if d.error_kind == Hold.PAUSED and (channel is None or d.channel == channel)
     ]  # fmt: skip
     if release_overdue:  # the option says it: overdue, sent late on this person's word
         for delivery in held:
@@ -131,7 +132,7 @@ def resolve(
     delivery = ledger.get(post_id, channel)
     if delivery is None:
         raise ActionRefused(f"no delivery of {post_id} on {channel} in the ledger")
-    if delivery.state != "in_doubt":
+    if delivery.state != State.IN_DOUBT:
         raise ActionRefused(
             f"{post_id} on {channel} is {delivery.state}, not in doubt: nothing to settle"
         )
@@ -141,8 +142,8 @@ def resolve(
             parts=delivery.parts, actor=by, detail=f"resolved by {by}: published",
         )  # fmt: skip
     return ledger.set_state(
-        delivery, "pending", error=f"resolved by {by}: not published", error_kind="resolved",
-        actor=by, only_from=["in_doubt"], retry_at=ledger.clock(),
+        delivery, State.PENDING, error=f"resolved by {by}: not published", error_kind=Act.RESOLVED,
+        actor=by, only_from=[State.IN_DOUBT], retry_at=ledger.clock(),
     )  # fmt: skip
 
 
@@ -152,10 +153,10 @@ def lift_hold(ledger: Ledger, channel: str, *, by: str = "doctor") -> int | None
     if ledger.control(hold_key(channel)) is None:
         return None
     ledger.set_control(hold_key(channel), None, by, "the credentials check passed")
-    held = [d for d in ledger.deliveries(["held"]) if d.channel == channel]
+    held = [d for d in ledger.deliveries([State.HELD]) if d.channel == channel]
     for delivery in held:
         ledger.set_state(
-            delivery, "pending", actor=by, only_from=["held"],
+            delivery, State.PENDING, actor=by, only_from=[State.HELD],
             error="released: the channel's credentials work again",
         )  # fmt: skip
     return len(held)
@@ -182,7 +183,7 @@ def retract(
     if not reason.strip():
         raise ActionRefused("give the reason for the retraction: it stands on the record")
     published = [
-        d for d in ledger.deliveries(["published"])
+        d for d in ledger.deliveries([State.PUBLISHED])
         if d.post_id == post_id and (not channels or d.channel in channels)
     ]  # fmt: skip
     if not published:
@@ -282,7 +283,7 @@ def approve(
     ledger.event(by, "approved", post.id, None, digest)
     now = ledger.clock()
     overdue = [
-        d.channel for d in ledger.deliveries(["held", "expired"])
+        d.channel for d in ledger.deliveries([State.HELD, State.EXPIRED])
         if d.post_id == post.id and d.due_at is not None
         and now - d.due_at > config.daemon.lateness
     ]  # fmt: skip
@@ -318,7 +319,8 @@ def export_events(ledger: Ledger, path: Path, since: datetime | None = None) -> 
 def _back_in_queue(ledger: Ledger, delivery: Delivery, by: str, *, late: bool) -> None:
     """Held (or expired) back to pending now; `late`: past its lateness, sent on `by`'s word."""
     ledger.set_state(
-        delivery, "pending", actor=by, only_from=["held", "expired"], retry_at=ledger.clock(),
+        delivery, State.PENDING, actor=by, only_from=[State.HELD, State.EXPIRED],
+        retry_at=ledger.clock(),
         error=f"released {'late ' if late else ''}by {by}",
-        error_kind="released_late" if late else "released",
+        error_kind=Act.RELEASED_LATE if late else Act.RELEASED,
     )  # fmt: skip

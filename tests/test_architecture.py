@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "crosspost"
 
 LAYERS: list[tuple[str, set[str]]] = [
     ("core", {"core", "core.problems", "core.errors", "core.envref", "core.media",
-              "core.redact", "core.times", "core.cells", "core.paths"}),
+              "core.redact", "core.times", "core.cells", "core.paths", "core.states"}),
     ("adapters", {"adapters", "adapters.rules", "adapters.xlength", "adapters.base",
                   "adapters.xmedia", "adapters.graph", "adapters.x", "adapters.facebook",
                   "adapters.instagram", "adapters.fake"}),

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from crosspost.core.states import Met
+
 
 @dataclass(frozen=True)
 class PartReceipt:
@@ -25,7 +27,7 @@ class PublishError(Exception):
 
     retryable = False
     holds_channel = False  # the whole channel waits for a person (credentials, a usage cap)
-    kind = "error"
+    kind: str = Met.ERROR
 
     def __init__(
         self,
@@ -64,14 +66,14 @@ class TransientError(PublishError):
     """A passing fault (network, server error): retry with backoff."""
 
     retryable = True
-    kind = "transient"
+    kind = Met.TRANSIENT
 
 
 class ContentChanged(TransientError):
     """What is on disk is not what was checked and approved (an image replaced or linked out
     of the project since): nothing is sent; the post is checked again before it can go."""
 
-    kind = "changed"
+    kind = Met.CHANGED
 
     def __init__(self, message: str, **kwargs: object):
         kwargs.setdefault("refused", "content-changed")  # raised before any request is made
@@ -82,7 +84,7 @@ class RateLimited(PublishError):
     """Too many requests: retry at `retry_at` (None when the platform did not say)."""
 
     retryable = True
-    kind = "rate_limited"
+    kind = Met.RATE_LIMITED
 
     def __init__(self, message: str, *, retry_at: datetime | None = None, **kwargs: object):
         self.retry_at = retry_at
@@ -93,7 +95,7 @@ class AuthError(PublishError):
     """The credentials are wrong, expired or lack a permission: reconnect the channel."""
 
     holds_channel = True
-    kind = "auth"
+    kind = Met.AUTH
 
 
 class UsageCapped(PublishError):
@@ -101,7 +103,7 @@ class UsageCapped(PublishError):
     cap): retrying every few minutes cannot help, so the channel is held with an alert."""
 
     holds_channel = True
-    kind = "capped"
+    kind = Met.CAPPED
 
     def __init__(self, message: str, *, resets_at: datetime | None = None, **kwargs: object):
         self.resets_at = resets_at
@@ -111,7 +113,7 @@ class UsageCapped(PublishError):
 class Rejected(PublishError):
     """The platform refused this post for good (invalid, duplicate, policy): do not retry."""
 
-    kind = "rejected"
+    kind = Met.REJECTED
 
 
 class InDoubt(PublishError):
@@ -121,7 +123,7 @@ class InDoubt(PublishError):
     """
 
     retryable = False
-    kind = "in_doubt"
+    kind = Met.IN_DOUBT
 
 
 # The only answers that may be retried after a publishing call was made: each says, in the

@@ -272,7 +272,9 @@ class _Converter:
             return self.mapping(node)
         if isinstance(node, yaml.SequenceNode):
             return self.sequence(node)
-        raise YamlError(self.mark(node), f"unsupported YAML node {type(node).__name__}")  # pragma: no cover
+        raise YamlError(
+            self.mark(node), f"unsupported YAML node {type(node).__name__}"
+        )  # pragma: no cover
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag == _STR:

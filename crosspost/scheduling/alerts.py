@@ -31,6 +31,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from crosspost.core.redact import protect_logs, redact
+from crosspost.core.states import NEEDS_ATTENTION, Hold, Met, State
 from crosspost.core.times import format_local, iso_utc
 from crosspost.loading.alert_settings import (  # noqa: F401 -- the settings, re-exported for callers
     ALERT_KEYS,
@@ -45,7 +46,7 @@ from crosspost.scheduling.ledger import Delivery, Ledger
 
 log = logging.getLogger(__name__)
 
-ALERT_STATES = ("failed", "in_doubt", "expired", "held")  # delivery states worth an alert
+ALERT_STATES = NEEDS_ATTENTION  # delivery states worth an alert
 TOKEN_WARNING = timedelta(days=14)  # warn about a token expiring within this
 SEND_LEASE = timedelta(minutes=5)  # an alert "being sent" longer than this was interrupted
 RETRY_AFTER = timedelta(minutes=5)  # a failed alert is not tried again sooner
@@ -72,11 +73,14 @@ _TITLES = {
 
 def alert_kind(delivery: Delivery) -> str | None:
     """The alert a delivery in its current state calls for, if any."""
-    if delivery.state == "published":
+    if delivery.state == State.PUBLISHED:
         return "warning" if delivery.warning else None
     if delivery.state not in ALERT_STATES:
         return None
-    if delivery.error_kind in ("auth", "capped") and delivery.state in ("failed", "held"):
+    if delivery.error_kind in (Met.AUTH, Met.CAPPED) and delivery.state in (
+        State.FAILED,
+        State.HELD,
+    ):
         return delivery.error_kind
     return delivery.state
 
@@ -126,30 +130,30 @@ def next_step(kind: str, post_id: str | None, channel: str, error_kind: str | No
             "server's environment; crosspost doctor checks it."
         )
     if kind == "held":
-        if error_kind == "paused":
+        if error_kind == Hold.PAUSED:
             return (
                 "Publishing is paused: crosspost status shows who paused it and why. After "
                 f"crosspost resume, send it with: {release}"
             )
-        if error_kind == "approval":
+        if error_kind == Hold.APPROVAL:
             return (
                 f"Review the post, then approve it: crosspost approve {post_id} --by NAME\n"
                 "It then goes out by itself."
             )
-        if error_kind == "blackout":
+        if error_kind == Hold.BLACKOUT:
             return (
                 "It falls in a blackout window: crosspost status shows which. To send it "
                 f"once the window no longer applies: {release}"
             )
-        if error_kind == "held":
+        if error_kind == Hold.CHANNEL:
             return doctor
-        if error_kind == "duplicate":
+        if error_kind == Hold.DUPLICATE:
             return (
                 "The same words went out under another post id (the message names it): a "
                 "renamed post file? Then nothing needs doing. To publish it again all the "
                 f"same: {release}"
             )
-        if error_kind == "broken":
+        if error_kind == Hold.BROKEN:
             return (
                 "Fix the post file: crosspost validate shows its errors, with the line. Once "
                 "it is fixed the post is planned again by itself (past its time by more than "

@@ -26,6 +26,7 @@ from crosspost.adapters.base import Adapter, Sent
 from crosspost.checking.project import LoadCache
 from crosspost.core.errors import PublishError
 from crosspost.core.problems import ConfigError
+from crosspost.core.states import Act, Hold, Met, State, Status
 from crosspost.core.times import format_local
 from crosspost.loading.config import Config
 from crosspost.scheduling.alerts import Alerter, AlertSettings, alert_kind
@@ -35,7 +36,7 @@ from crosspost.scheduling.controls import (
     load_approvals,
     post_approval_hash,
 )
-from crosspost.scheduling.gate import TWIN_WINDOW, Controls, Hold, Verdict, decide
+from crosspost.scheduling.gate import TWIN_WINDOW, Controls, Verdict, decide
 from crosspost.scheduling.ledger import Delivery, Ledger
 from crosspost.scheduling.planner import Plan, make_plan, reconcile
 from crosspost.scheduling.publishing import dry_run_channel, owner_name, send
@@ -206,7 +207,7 @@ class Daemon:
         from apscheduler.jobstores.base import JobLookupError
 
         wanted = {}
-        for delivery in self.ledger().deliveries(["pending"]):
+        for delivery in self.ledger().deliveries([State.PENDING]):
             if delivery.next_at is not None:
                 wanted[f"d:{delivery.post_id}|{delivery.channel}"] = delivery
         scheduled = {}
@@ -242,7 +243,7 @@ class Daemon:
     def deliver_key(self, post_id: str, channel: str) -> None:
         """A timer fired: publish that delivery if it is still pending and due."""
         delivery = self.ledger().get(post_id, channel)
-        if delivery is None or delivery.state != "pending" or delivery.next_at is None:
+        if delivery is None or delivery.state != State.PENDING or delivery.next_at is None:
             return
         if delivery.next_at <= self.clock():
             self.deliver(delivery)
@@ -268,8 +269,8 @@ class Daemon:
         verdict = self.verdict(rendered, delivery, ledger, now)
         if verdict.hold is Hold.LATE:
             done = ledger.set_state(
-                delivery, "expired", error_kind="expired", actor=self.owner,
-                only_from=["pending"], error=f"{verdict.why}. To send it late all the same: "
+                delivery, State.EXPIRED, error_kind=Hold.LATE, actor=self.owner,
+                only_from=[State.PENDING], error=f"{verdict.why}. To send it late all the same: "
                 f"crosspost release {delivery.post_id} --channel {delivery.channel} --late",
             )  # fmt: skip
             log.error("expired %s on %s: %s", *key, verdict.why)
@@ -278,8 +279,8 @@ class Daemon:
             return
         if verdict.hold is not None:
             done = ledger.set_state(
-                delivery, "held", error=verdict.why, error_kind=verdict.hold.value,
-                actor=self.owner, only_from=["pending"],
+                delivery, State.HELD, error=verdict.why, error_kind=verdict.hold.value,
+                actor=self.owner, only_from=[State.PENDING],
             )  # fmt: skip
             log.warning("held %s on %s: %s", *key, verdict.why)
             self._alert(ledger, done)
@@ -296,27 +297,27 @@ class Daemon:
             backoff=self.config.daemon.backoff,
             approved_by=approval.by if (approval := self.approvals.get(rendered.post_id)) else None,
         )
-        if outcome.status == "published":
+        if outcome.status == Status.PUBLISHED:
             if self.dry_run:
                 label = f"{rendered.channel} ({adapter.channel.rules.label} {rendered.handle})"
                 when = format_local(now, self.config.timezone)
                 self.echo(f"[{when}] would publish to {label}: {rendered.post_id}")
                 self.echo("    " + rendered.text.replace("\n", "\n    "))
             log.info("published %s on %s: %s", *key, outcome.message)
-        elif outcome.status == "retry":
+        elif outcome.status == Status.RETRY:
             log.warning("%s on %s: %s", *key, outcome.message)
-            if outcome.delivery is not None and outcome.delivery.error_kind == "changed":
+            if outcome.delivery is not None and outcome.delivery.error_kind == Met.CHANGED:
                 # an image changed on disk (perhaps keeping its size and time): read it all
                 # again, nothing from the cache, and plan from what is there now
                 self.cache = LoadCache()
                 self.reload_requested.set()
             retry = outcome.delivery
-            if self.scheduler is not None and retry is not None and retry.state == "pending":
+            if self.scheduler is not None and retry is not None and retry.state == State.PENDING:
                 self._schedule(f"d:{retry.post_id}|{retry.channel}", retry)
-        elif outcome.status in ("failed", "held", "in_doubt"):
+        elif outcome.status in (Status.FAILED, Status.HELD, Status.IN_DOUBT):
             log.error("%s on %s: %s", *key, outcome.message)
             self.failures += 1
-        if outcome.status != "retry" and outcome.delivery is not None:
+        if outcome.status != Status.RETRY and outcome.delivery is not None:
             self._alert(ledger, outcome.delivery)  # for a publication, only with a warning
 
     def verdict(self, rendered: Any, delivery: Delivery, ledger: Ledger, now: datetime) -> Verdict:
@@ -341,15 +342,15 @@ class Daemon:
         if not self.config.require_approval:
             return
         ledger = self.ledger()
-        for delivery in ledger.deliveries(["held"]):
-            if delivery.error_kind != "approval":
+        for delivery in ledger.deliveries([State.HELD]):
+            if delivery.error_kind != Hold.APPROVAL:
                 continue
             if (delivery.post_id, delivery.channel) not in self.plan.deliveries:  # type: ignore[union-attr]
                 continue
             if self._approval_problem(delivery.post_id) is None:
                 ledger.set_state(
-                    delivery, "pending", error="approved: back in the queue",
-                    error_kind="approved", actor=self.owner, only_from=["held"],
+                    delivery, State.PENDING, error="approved: back in the queue",
+                    error_kind=Act.APPROVED, actor=self.owner, only_from=[State.HELD],
                     retry_at=self.clock(),
                 )  # fmt: skip
                 log.info("approved: %s on %s is back in the queue", *delivery_key(delivery))
@@ -360,7 +361,7 @@ class Daemon:
         """Orphaned claims become in doubt; in-doubt sends are looked up on the account."""
         ledger = self.ledger()
         now = self.clock()
-        for delivery in ledger.deliveries(["claimed"]):
+        for delivery in ledger.deliveries([State.CLAIMED]):
             expired = delivery.lease_until is not None and delivery.lease_until < now
             # a sender alive on this host is still at it (its lease is renewed while it
             # sends): never taken over; one on another host, once its lease has run out
@@ -369,13 +370,13 @@ class Daemon:
             if expired or not owner_alive(delivery.owner):
                 why = "its claim expired" if expired else f"{delivery.owner} is gone"
                 done = ledger.set_state(
-                    delivery, "in_doubt", error_kind="in_doubt", actor=self.owner,
-                    only_from=["claimed"],
+                    delivery, State.IN_DOUBT, error_kind=Met.IN_DOUBT, actor=self.owner,
+                    only_from=[State.CLAIMED],
                     error=f"a send was interrupted ({why}): it may or may not have happened",
                 )  # fmt: skip
                 log.warning("in doubt: %s on %s (%s)", delivery.post_id, delivery.channel, why)
                 self._alert(ledger, done)
-        for delivery in ledger.deliveries(["in_doubt"]):
+        for delivery in ledger.deliveries([State.IN_DOUBT]):
             self._settle_one(ledger, delivery, now)
 
     def _settle_one(self, ledger: Ledger, delivery: Delivery, now: datetime) -> None:
@@ -388,7 +389,9 @@ class Daemon:
             return  # stays in doubt until `crosspost resolve`
         since = delivery.claimed_at or delivery.updated_at
         taken: set[str] = set()  # posts other deliveries on this channel stand for
-        for other in ledger.deliveries(["published", "in_doubt", "pending", "claimed"]):
+        for other in ledger.deliveries(
+            [State.PUBLISHED, State.IN_DOUBT, State.PENDING, State.CLAIMED]
+        ):
             if other.channel == delivery.channel and other.id != delivery.id:
                 taken.update(p.remote_id for p in other.parts)
                 if other.remote_id:
@@ -411,8 +414,8 @@ class Daemon:
             if part.index + 1 < len(sent.texts):  # a thread: the parts after it were not sent
                 ledger.record_part(delivery, part)
                 ledger.set_state(
-                    delivery, "pending", error_kind="in_doubt", actor=self.owner,
-                    only_from=["in_doubt"], retry_at=now,
+                    delivery, State.PENDING, error_kind=Met.IN_DOUBT, actor=self.owner,
+                    only_from=[State.IN_DOUBT], retry_at=now,
                     error=f"settled: part {part.index + 1} was published as {part.remote_id}; "
                     "the rest of the thread follows it",
                 )  # fmt: skip
@@ -436,8 +439,8 @@ class Daemon:
         if now - since >= self.config.daemon.settle_after:
             why = f" ({settled.detail})" if settled.detail else ""
             ledger.set_state(
-                delivery, "pending", error_kind="in_doubt", actor=self.owner,
-                only_from=["in_doubt"], retry_at=now,
+                delivery, State.PENDING, error_kind=Met.IN_DOUBT, actor=self.owner,
+                only_from=[State.IN_DOUBT], retry_at=now,
                 error=f"not found on the account after the settling delay{why}: sending again",
             )  # fmt: skip
             log.warning("settled %s on %s: not found on the account, sending again", *key)
@@ -503,7 +506,7 @@ class Daemon:
         """The plan as a person wants it at start: counts, the next few, anything stuck."""
         ledger = self.ledger()
         zone = self.config.timezone
-        pending = ledger.deliveries(["pending"])
+        pending = ledger.deliveries([State.PENDING])
         per_channel = Counter(d.channel for d in pending)
         counts = ", ".join(f"{k} {per_channel[k]}" for k in self.config.channels) or "none"
         mode = " (dry run: nothing is sent, the real ledger is untouched)" if self.dry_run else ""
@@ -514,7 +517,7 @@ class Daemon:
             for d in upcoming:
                 when = format_local(d.next_at, zone) if d.next_at else "?"
                 lines.append(f"  {when}  {d.post_id} → {d.channel}")
-        for state in ("held", "in_doubt", "failed", "expired"):
+        for state in (State.HELD, State.IN_DOUBT, State.FAILED, State.EXPIRED):
             stuck = ledger.deliveries([state])
             if stuck:
                 names = ", ".join(f"{d.post_id} → {d.channel}" for d in stuck[:5])

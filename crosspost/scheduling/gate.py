@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crosspost.core.states import Act, Hold, Met
 from crosspost.scheduling.controls import Pause, active_pause, approval_problem
 
 if TYPE_CHECKING:
@@ -30,21 +30,10 @@ TWIN_WINDOW = timedelta(days=30)  # the same content published this recently hol
 # pause, a late approval, a channel hold): it expires. Only these go on however late: a send
 # that was tried on time and is waiting for its retry or its settlement, one a person settled
 # as not published, and one a person released late on purpose (`release --late`).
-GOES_ON_LATE = frozenset({"transient", "rate_limited", "in_doubt", "released_late", "resolved"})
-RELEASED = frozenset({"released", "released_late"})  # a person said "send it"
-
-
-class Hold(StrEnum):
-    """What holds a delivery; the value is the ledger's error kind for it."""
-
-    DRAFT = "draft"
-    BROKEN = "broken"  # its post file has errors
-    PAUSED = "paused"
-    CHANNEL = "held"  # the channel is held (credentials, a used-up cap) until doctor passes
-    BLACKOUT = "blackout"
-    APPROVAL = "approval"
-    DUPLICATE = "duplicate"  # the same content went out on the channel under another id
-    LATE = "expired"  # past lateness: it expires rather than going out late
+GOES_ON_LATE = frozenset(
+    {Met.TRANSIENT, Met.RATE_LIMITED, Met.IN_DOUBT, Act.RELEASED_LATE, Act.RESOLVED}
+)
+RELEASED = frozenset({Act.RELEASED, Act.RELEASED_LATE})  # a person said "send it"
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from crosspost.core.errors import PartReceipt
+from crosspost.core.states import CLAIMABLE, Act, State
 from crosspost.core.times import from_iso, iso_utc
 
-STATES = ("pending", "claimed", "published", "failed", "in_doubt", "expired", "held", "cancelled")
-CLAIMABLE = ("pending", "failed")
+STATES = tuple(State)
 
 
 def _now() -> datetime:
@@ -47,7 +47,7 @@ class Delivery:
     channel: str
     due_at: datetime | None
     content_hash: str
-    state: str
+    state: State
     attempts: int
     owner: str | None
     lease_until: datetime | None
@@ -443,7 +443,7 @@ class Ledger:
             channel=row["channel"],
             due_at=from_iso(row["due_at"]),
             content_hash=row["content_hash"],
-            state=row["state"],
+            state=State(row["state"]),
             attempts=row["attempts"],
             owner=row["owner"],
             lease_until=from_iso(row["lease_until"]),
@@ -525,7 +525,7 @@ class Ledger:
                 # an adapter's notes belong to the old content (a container with the old
                 # caption must never be published): they go with it
                 # the edit was never tried on time: a retry's or release's leave goes with it
-                kind = row["error_kind"] if row["error_kind"] == "released_late" else None
+                kind = row["error_kind"] if row["error_kind"] == Act.RELEASED_LATE else None
                 db.execute(
                     "UPDATE deliveries SET due_at = ?, content_hash = ?, text = ?, file = ?, "
                     "thread = ?, media = ?, notes = '{}', retry_at = NULL, error_kind = ?, "
@@ -737,7 +737,7 @@ class Ledger:
         if state not in STATES:
             raise ValueError(f"unknown state {state}")
         if claimed_by is not None:
-            only_from = ["claimed"]
+            only_from = [State.CLAIMED]
         with self._write() as db:
             if only_from is not None:
                 row = db.execute(

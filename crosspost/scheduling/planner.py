@@ -18,11 +18,12 @@ from pathlib import Path
 from crosspost.checking.project import LoadCache, Project, validate
 from crosspost.core.paths import in_project
 from crosspost.core.problems import Problem
+from crosspost.core.states import OPEN, Act, Hold, State
 from crosspost.rendering.render import Rendered, content_hash
 from crosspost.scheduling.ledger import Delivery, Ledger
 
-OPEN_STATES = ("pending", "failed", "held")
-BROKEN = "broken"  # error kind of a delivery held because its post file has errors
+OPEN_STATES = OPEN
+BROKEN = Hold.BROKEN  # error kind of a delivery held because its post file has errors
 
 
 @dataclass
@@ -90,11 +91,11 @@ def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
     for (post_id, channel), rendered in plan.deliveries.items():
         changes.planned += 1
         current = known.get((post_id, channel))
-        if current is not None and current.state == "held" and current.error_kind == BROKEN:
+        if current is not None and current.state == State.HELD and current.error_kind == BROKEN:
             # its file is fixed: planned afresh from what it says now
             ledger.set_state(
-                current, "pending", actor=actor, only_from=["held"],
-                error="its file was fixed: planned again", error_kind="fixed",
+                current, State.PENDING, actor=actor, only_from=[State.HELD],
+                error="its file was fixed: planned again", error_kind=Act.FIXED,
             )  # fmt: skip
             current = None
         if (
@@ -120,24 +121,24 @@ def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
         if key in plan.deliveries:
             continue
         if delivery.file in plan.broken_files:
-            if delivery.state == "held" and delivery.error_kind == BROKEN:
+            if delivery.state == State.HELD and delivery.error_kind == BROKEN:
                 continue  # held already
             first = next(
                 (str(p) for p in plan.errors if in_project(p.mark.path, plan.project.config.root)
                  == delivery.file), "it has errors",
             )  # fmt: skip
             held = ledger.set_state(
-                delivery, "held", actor=actor, only_from=OPEN_STATES, error_kind=BROKEN,
+                delivery, State.HELD, actor=actor, only_from=OPEN_STATES, error_kind=BROKEN,
                 error=f"held: the post file {delivery.file} has errors, so it is not "
                 f"published with its earlier wording: {first}. Fix it (crosspost validate "
                 "shows every error) and it is planned again",
             )  # fmt: skip
-            if held.state == "held":
+            if held.state == State.HELD:
                 changes.held_broken.append(held)
             continue
         reason = _why_gone(delivery, posts, config.channels, config.root)
         ledger.set_state(
-            delivery, "cancelled", error=reason, error_kind="cancelled", actor=actor,
+            delivery, State.CANCELLED, error=reason, error_kind=Act.CANCELLED, actor=actor,
             only_from=OPEN_STATES,
         )  # fmt: skip
         changes.cancelled.append((delivery, reason))

@@ -14,6 +14,7 @@ from pathlib import Path
 from crosspost.adapters.base import Adapter
 from crosspost.core.errors import AuthError, InDoubt, PublishError, RateLimited, Rejected
 from crosspost.core.paths import in_project
+from crosspost.core.states import Hold, Met, State, Status
 from crosspost.loading.config import Channel
 from crosspost.rendering.render import Rendered, content_hash
 from crosspost.scheduling.gate import hold_key
@@ -33,13 +34,13 @@ class Outcome:
 
     post_id: str
     channel: str
-    status: str  # published, already, failed, in_doubt, retry, busy
+    status: Status
     message: str
     delivery: Delivery | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status in ("published", "already")
+        return self.status in (Status.PUBLISHED, Status.ALREADY)
 
 
 def publish_delivery(
@@ -58,30 +59,31 @@ def publish_delivery(
         file=in_project(rendered.post.file, adapter.root), actor=owner, thread=rendered.thread,
         media=[(m.rel, m.alt) for m in rendered.media],
     )  # fmt: skip
-    if delivery.state == "published":
-        return Outcome(post_id, key, "already", _already(delivery), delivery)
-    if delivery.state == "in_doubt":
+    if delivery.state == State.PUBLISHED:
+        return Outcome(post_id, key, Status.ALREADY, _already(delivery), delivery)
+    if delivery.state == State.IN_DOUBT:
         return Outcome(
-            post_id, key, "in_doubt",
+            post_id, key, Status.IN_DOUBT,
             "an earlier send's outcome is unknown; it must be settled before anything is "
             f"sent again (last error: {delivery.last_error})", delivery,
         )  # fmt: skip
-    if delivery.state == "claimed":
+    if delivery.state == State.CLAIMED:
         lease_until = delivery.lease_until
         if lease_until and lease_until > ledger.clock():
             return Outcome(
-                post_id, key, "busy",
+                post_id, key, Status.BUSY,
                 f"being published right now by {delivery.owner} (claim held until "
                 f"{lease_until:%H:%M:%S} UTC)", delivery,
             )  # fmt: skip
         delivery = ledger.set_state(
-            delivery, "in_doubt", error_kind="in_doubt", actor=owner, only_from=["claimed"],
+            delivery, State.IN_DOUBT, error_kind=Met.IN_DOUBT, actor=owner,
+            only_from=[State.CLAIMED],
             error=f"a claim by {delivery.owner} expired without a result: the send may or "
             "may not have happened",
         )  # fmt: skip
-        return Outcome(post_id, key, "in_doubt", delivery.last_error or "", delivery)
+        return Outcome(post_id, key, Status.IN_DOUBT, delivery.last_error or "", delivery)
     # a person asking for it now may publish what the daemon would not (expired, cancelled)
-    manual = ("pending", "failed", "held", "expired", "cancelled")
+    manual = (State.PENDING, State.FAILED, State.HELD, State.EXPIRED, State.CANCELLED)
     return send(rendered, adapter, ledger, owner, lease, states=manual, approved_by=approved_by)
 
 
@@ -92,7 +94,7 @@ def send(
     owner: str,
     lease: timedelta = DEFAULT_LEASE,
     *,
-    states: tuple[str, ...] = ("pending",),
+    states: tuple[str, ...] = (State.PENDING,),
     backoff: Callable[[int], timedelta | None] | None = None,
     approved_by: str | None = None,
 ) -> Outcome:
@@ -107,9 +109,9 @@ def send(
     if claimed is None:  # paused, or another process took it between our look and our claim
         current = ledger.get(post_id, key)
         state = current.state if current else "unknown"
-        if current is not None and current.error_kind == "paused" and state == "held":
-            return Outcome(post_id, key, "held", current.last_error or "paused", current)
-        status = "already" if state == "published" else "busy"
+        if current is not None and current.error_kind == Hold.PAUSED and state == State.HELD:
+            return Outcome(post_id, key, Status.HELD, current.last_error or "paused", current)
+        status = Status.ALREADY if state == State.PUBLISHED else Status.BUSY
         return Outcome(post_id, key, status, f"taken by another process ({state})", current)
     try:
         with _heartbeat(ledger, claimed, owner, lease):
@@ -125,9 +127,9 @@ def send(
     except Exception as exc:  # a bug: the send may have happened, so never retry blindly
         message = adapter.clean(f"unexpected {type(exc).__name__}: {exc}")
         done = ledger.set_state(
-            claimed, "in_doubt", error=message, error_kind="in_doubt", claimed_by=owner
+            claimed, State.IN_DOUBT, error=message, error_kind=Met.IN_DOUBT, claimed_by=owner
         )
-        return Outcome(post_id, key, "in_doubt", message, done)
+        return Outcome(post_id, key, Status.IN_DOUBT, message, done)
     done = ledger.mark_published(
         claimed,
         remote_id=receipt.remote_id,
@@ -142,8 +144,8 @@ def send(
     where = receipt.url or receipt.remote_id
     if receipt.warnings:
         said = "; ".join(receipt.warnings)
-        return Outcome(post_id, key, "published", f"published: {where} (but {said})", done)
-    return Outcome(post_id, key, "published", f"published: {where}", done)
+        return Outcome(post_id, key, Status.PUBLISHED, f"published: {where} (but {said})", done)
+    return Outcome(post_id, key, Status.PUBLISHED, f"published: {where}", done)
 
 
 @contextlib.contextmanager
@@ -194,41 +196,49 @@ def _failed(
     mine = claimed.owner  # writes below only while the claim is still ours
     if isinstance(exc, InDoubt):
         done = ledger.set_state(
-            claimed, "in_doubt", error=message, error_kind=kind, claimed_by=mine
+            claimed, State.IN_DOUBT, error=message, error_kind=kind, claimed_by=mine
         )
-        return Outcome(post_id, key, "in_doubt", f"outcome unknown: {message}", done)
+        return Outcome(post_id, key, Status.IN_DOUBT, f"outcome unknown: {message}", done)
     if exc.holds_channel:  # credentials, or an allowance used up for a long time
         if backoff is not None:  # the daemon holds the channel until `crosspost doctor` passes
             ledger.set_control(hold_key(key), f"{kind}: {message}", claimed.owner or "?", message)
             done = ledger.set_state(
-                claimed, "held", error=message, error_kind=kind, claimed_by=mine
+                claimed, State.HELD, error=message, error_kind=kind, claimed_by=mine
             )
-            return Outcome(post_id, key, "held", f"channel held: {message}", done)
-        done = ledger.set_state(claimed, "failed", error=message, error_kind=kind, claimed_by=mine)
+            return Outcome(post_id, key, Status.HELD, f"channel held: {message}", done)
+        done = ledger.set_state(
+            claimed, State.FAILED, error=message, error_kind=kind, claimed_by=mine
+        )
         if isinstance(exc, AuthError):
             message = f"the channel's credentials need attention (run crosspost doctor): {message}"
-        return Outcome(post_id, key, "failed", message, done)
+        return Outcome(post_id, key, Status.FAILED, message, done)
     if isinstance(exc, Rejected):
-        done = ledger.set_state(claimed, "failed", error=message, error_kind=kind, claimed_by=mine)
-        return Outcome(post_id, key, "failed", f"rejected: {message}", done)
+        done = ledger.set_state(
+            claimed, State.FAILED, error=message, error_kind=kind, claimed_by=mine
+        )
+        return Outcome(post_id, key, Status.FAILED, f"rejected: {message}", done)
     # temporary: a passing fault or a rate limit
     delay = backoff(claimed.attempts) if backoff is not None else None
     if backoff is not None and delay is None:
         done = ledger.set_state(
-            claimed, "failed", error=f"gave up after {claimed.attempts} attempts: {message}",
+            claimed, State.FAILED, error=f"gave up after {claimed.attempts} attempts: {message}",
             error_kind=kind, claimed_by=mine,
         )  # fmt: skip
-        return Outcome(post_id, key, "failed", done.last_error or message, done)
+        return Outcome(post_id, key, Status.FAILED, done.last_error or message, done)
     retry_at = now + delay if delay is not None else None
     if isinstance(exc, RateLimited) and exc.retry_at is not None:
         retry_at = exc.retry_at
     done = ledger.set_state(
-        claimed, "pending", error=message, error_kind=kind, retry_at=retry_at, claimed_by=mine
+        claimed, State.PENDING, error=message, error_kind=kind, retry_at=retry_at, claimed_by=mine
     )
     when = f" after {retry_at:%H:%M:%S} UTC" if retry_at else ""
     if isinstance(exc, RateLimited):
-        return Outcome(post_id, key, "retry", f"rate limited; try again{when}: {message}", done)
-    return Outcome(post_id, key, "retry", f"temporary failure; try again{when}: {message}", done)
+        return Outcome(
+            post_id, key, Status.RETRY, f"rate limited; try again{when}: {message}", done
+        )
+    return Outcome(
+        post_id, key, Status.RETRY, f"temporary failure; try again{when}: {message}", done
+    )
 
 
 def dry_run_channel(channel: Channel, outbox: Path) -> Channel:

@@ -29,9 +29,10 @@ from markupsafe import Markup, escape
 
 from crosspost.checking.project import Project, render_all
 from crosspost.core.paths import in_project
+from crosspost.core.states import Hold, State
 from crosspost.core.times import format_local
 from crosspost.rendering.render import Rendered, RenderError
-from crosspost.scheduling.gate import Controls, Hold, decide
+from crosspost.scheduling.gate import Controls, decide
 
 if TYPE_CHECKING:
     from crosspost.loading.config import Blackout
@@ -50,7 +51,7 @@ STATES: dict[str, str] = {
     "sending": "claimed by the daemon, being sent now",
     "published": "published; links to the live post",
     "failed": "publishing failed",
-    "in-doubt": "sent, outcome unknown; being settled",
+    "in_doubt": "sent, outcome unknown; being settled",
     "expired": "missed its time; not published late",
     "cancelled": "its post or channel was removed",
 }
@@ -59,7 +60,7 @@ _LEDGER_STATES = {
     "claimed": "sending",
     "published": "published",
     "failed": "failed",
-    "in_doubt": "in-doubt",
+    "in_doubt": "in_doubt",
     "expired": "expired",
     "cancelled": "cancelled",
 }
@@ -147,7 +148,7 @@ def write_site(
                 page=f"posts/{pages[r.post_id]}",
                 local=local,
                 when=format_local(r.publish_at, zone) if r.publish_at else "no time set",
-                url=delivery.url if delivery is not None and state == "published" else None,
+                url=delivery.url if delivery is not None and state == State.PUBLISHED else None,
                 reason=reason,
                 approval=approvals.get(r.post_id),
             )

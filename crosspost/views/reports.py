@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crosspost.core.cells import csv_cell
+from crosspost.core.states import State
 from crosspost.core.times import format_local, from_iso, iso_utc, localize
 from crosspost.loading.config import Config
 from crosspost.scheduling.gate import HOLD_PREFIX, hold_key
@@ -38,7 +39,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _counts(deliveries: Iterable[Delivery]) -> dict[str, int]:
-    counts = dict.fromkeys(STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(STATES, 0)
     for d in deliveries:
         counts[d.state] = counts.get(d.state, 0) + 1
     return counts
@@ -80,7 +81,7 @@ def status_report(
         }
 
     pending = sorted(
-        by_state["pending"], key=lambda d: (d.next_at or _FOREVER, d.post_id, d.channel)
+        by_state[State.PENDING], key=lambda d: (d.next_at or _FOREVER, d.post_id, d.channel)
     )
     upcoming = [
         {
@@ -101,14 +102,15 @@ def status_report(
             "lease_until": _iso(d.lease_until),
             "lease_expired": d.lease_until is not None and d.lease_until <= now,
         }
-        for d in by_state["claimed"]
+        for d in by_state[State.CLAIMED]
     ]
     held = [
-        {**base(d), "reason": d.last_error, "error_kind": d.error_kind} for d in by_state["held"]
+        {**base(d), "reason": d.last_error, "error_kind": d.error_kind}
+        for d in by_state[State.HELD]
     ]
     failed = [
         {**base(d), "last_error": d.last_error, "error_kind": d.error_kind}
-        for d in by_state["failed"]
+        for d in by_state[State.FAILED]
     ]
     in_doubt = [
         {
@@ -118,9 +120,9 @@ def status_report(
             "claimed_at": _iso(d.claimed_at),
             "parts": _parts(d),  # thread parts known to be out before the doubt
         }
-        for d in by_state["in_doubt"]
+        for d in by_state[State.IN_DOUBT]
     ]
-    expired = [{**base(d), "last_error": d.last_error} for d in by_state["expired"]]
+    expired = [{**base(d), "last_error": d.last_error} for d in by_state[State.EXPIRED]]
     edited = [
         {
             **base(d),
@@ -128,7 +130,7 @@ def status_report(
             "url": d.url,
             "published_at": _iso(d.published_at),
         }
-        for d in by_state["published"]
+        for d in by_state[State.PUBLISHED]
         if d.edited_hash
     ]
     warned = [
@@ -139,7 +141,7 @@ def status_report(
             "published_at": _iso(d.published_at),
             "warning": d.warning,
         }
-        for d in by_state["published"]
+        for d in by_state[State.PUBLISHED]
         if d.warning and d.published_at is not None and now - d.published_at <= WARNING_SHOWN_FOR
     ]
 
@@ -398,7 +400,7 @@ def history_rows(
     rows = []
     published = [
         d
-        for d in ledger.deliveries(["published"])
+        for d in ledger.deliveries([State.PUBLISHED])
         if since is None or (d.published_at is not None and d.published_at >= since)
     ]
     published.sort(key=lambda d: (d.published_at or _FOREVER, d.post_id, d.channel))
