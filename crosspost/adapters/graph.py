@@ -319,65 +319,15 @@ def graph_error(
     every secret taken out (`fail`).
     """
     import facebook
-    import requests
 
-    status = response.status_code if response is not None else None
     error: PublishError
     if isinstance(exc, facebook.GraphAPIError):
-        body = exc.result.get("error") if isinstance(exc.result, dict) else None
-        if isinstance(body, dict) and exc.code is not None:
-            error = _coded(body, adapter, token_label, status, response)
-        else:
-            detail = body.get("message") if isinstance(body, dict) else None
-            error = _unreadable(adapter, response, publishing, detail or _summary(response))
+        error = _sdk_error(exc, adapter, token_label, publishing, response)
     elif isinstance(exc, KeyError):
         # facebook-sdk reads headers["content-type"] before anything else
         error = _unreadable(adapter, response, publishing, _summary(response))
-    elif isinstance(exc, requests.ConnectTimeout):
-        error = TransientError(
-            f"could not connect to {adapter.rules.label} within {adapter.timeout:g} s; "
-            "nothing was sent",
-            platform_message=str(exc),
-            refused="not-sent",
-        )
-    elif isinstance(exc, requests.ReadTimeout):
-        if publishing:
-            error = InDoubt(
-                f"{adapter.rules.label} did not answer within {adapter.timeout:g} s of the "
-                "request being sent: the post may have been published. Check the account "
-                "before sending it again",
-                platform_message=str(exc),
-            )
-        else:
-            error = TransientError(
-                f"{adapter.rules.label} did not answer within {adapter.timeout:g} s",
-                platform_message=str(exc),
-            )
-    elif isinstance(exc, requests.ConnectionError):
-        # a stalled or broken answer, a TLS error while reading: the request may have
-        # arrived. Only a failure to connect at all sent nothing.
-        if sent_nothing(exc):
-            error = TransientError(
-                f"could not reach {adapter.rules.label}",
-                platform_message=str(exc),
-                refused="not-sent",
-            )
-        else:
-            error = TransientError(
-                f"the connection to {adapter.rules.label} broke after the request was sent",
-                platform_message=str(exc),
-            )
-    elif isinstance(exc, requests.RequestException):
-        # the answer could not be read (broken chunked body, invalid JSON ...): it came back
-        text = f"{adapter.rules.label}'s answer could not be read ({type(exc).__name__})"
-        if publishing:
-            error = InDoubt(text + ": the post may have been published", platform_message=str(exc))
-        else:
-            error = TransientError(text, platform_message=str(exc))
     else:
-        error = TransientError(
-            f"unexpected failure talking to {adapter.rules.label}", platform_message=repr(exc)
-        )
+        error = _transport_error(exc, adapter, publishing)
     if publishing:  # the one rule: no blind retry once the post may exist
         error = after_publishing_call(error)
     # the platform's text is hidden piece by piece (_coded hid what it put in the message)
@@ -385,6 +335,64 @@ def graph_error(
     if error.platform_message:
         error.platform_message = hide(error.platform_message, adapter.secrets())
     return fail(error, adapter)
+
+
+def _sdk_error(
+    exc: Any,
+    adapter: Adapter,
+    token_label: str,
+    publishing: bool,
+    response: requests.Response | None,
+) -> PublishError:
+    """A facebook-sdk GraphAPIError: a coded Graph error, or an answer Graph did not write."""
+    status = response.status_code if response is not None else None
+    body = exc.result.get("error") if isinstance(exc.result, dict) else None
+    if isinstance(body, dict) and exc.code is not None:
+        return _coded(body, adapter, token_label, status, response)
+    detail = body.get("message") if isinstance(body, dict) else None
+    return _unreadable(adapter, response, publishing, detail or _summary(response))
+
+
+def _transport_error(exc: BaseException, adapter: Adapter, publishing: bool) -> PublishError:
+    """A requests exception (or anything else unexpected): what reached the platform."""
+    import requests
+
+    label = adapter.rules.label
+    if isinstance(exc, requests.ConnectTimeout):
+        return TransientError(
+            f"could not connect to {label} within {adapter.timeout:g} s; nothing was sent",
+            platform_message=str(exc),
+            refused="not-sent",
+        )
+    if isinstance(exc, requests.ReadTimeout):
+        if publishing:
+            return InDoubt(
+                f"{label} did not answer within {adapter.timeout:g} s of the request being "
+                "sent: the post may have been published. Check the account before sending it "
+                "again",
+                platform_message=str(exc),
+            )
+        return TransientError(
+            f"{label} did not answer within {adapter.timeout:g} s", platform_message=str(exc)
+        )
+    if isinstance(exc, requests.ConnectionError):
+        # a stalled or broken answer, a TLS error while reading: the request may have
+        # arrived. Only a failure to connect at all sent nothing.
+        if sent_nothing(exc):
+            return TransientError(
+                f"could not reach {label}", platform_message=str(exc), refused="not-sent"
+            )
+        return TransientError(
+            f"the connection to {label} broke after the request was sent",
+            platform_message=str(exc),
+        )
+    if isinstance(exc, requests.RequestException):
+        # the answer could not be read (broken chunked body, invalid JSON ...): it came back
+        text = f"{label}'s answer could not be read ({type(exc).__name__})"
+        if publishing:
+            return InDoubt(text + ": the post may have been published", platform_message=str(exc))
+        return TransientError(text, platform_message=str(exc))
+    return TransientError(f"unexpected failure talking to {label}", platform_message=repr(exc))
 
 
 def _summary(response: requests.Response | None) -> str | None:
@@ -439,38 +447,15 @@ def _coded(
     label = adapter.rules.label
     code = _int(body.get("code"))
     subcode = _int(body.get("error_subcode"))
-    said = str(body.get("message") or "no message")
-    user_said = body.get("error_user_msg")
-    if user_said and str(user_said) not in said:
-        said += f" — {body.get('error_user_title') or 'details'}: {user_said}"
-    tag = f"Graph error {code}" + (f", subcode {subcode}" if subcode else "")
-    if body.get("fbtrace_id"):
-        tag += f", fbtrace_id {body['fbtrace_id']}"
-    said, tag = hide(said, adapter.secrets()), hide(tag, adapter.secrets())
+    said, tag = _said_and_tag(body, adapter, code, subcode)
     kwargs: dict[str, Any] = {"platform_message": said, "code": code}
     var = ", ".join(adapter.channel.credentials.values()) or "its environment variable"
 
-    if code in BLOCKED_CODES:
-        until = _retry_at(adapter, response) or adapter.now() + BLOCKED_WAIT
-        why = "posting too fast" if subcode == 1390008 else "a temporary block"
-        return RateLimited(
-            f"{label} is holding back posts from this account for now ({why}; {tag}); it is "
-            f"tried again after {until:%H:%M} UTC: {said}",
-            retry_at=until,
-            refused="meta-blocked",
-            **kwargs,
-        )
     # the codes first: an answer may also say is_transient, but 341/368 and the daily
     # limit are refusals with a wait of their own
-    if code in THROTTLING_CODES or subcode == PUBLISH_LIMIT_SUBCODE:
-        retry_at = _retry_at(adapter, response)
-        when = f"; access returns about {retry_at:%H:%M} UTC" if retry_at else ""
-        return RateLimited(
-            f"{label} is limiting how often we can call it ({tag}){when}: {said}",
-            retry_at=retry_at,
-            refused="ig-publishing-limit" if subcode == PUBLISH_LIMIT_SUBCODE else None,
-            **kwargs,
-        )
+    limited = _limited(adapter, response, code, subcode, said, tag, kwargs)
+    if limited is not None:
+        return limited
     if subcode in TRANSIENT_SUBCODES or body.get("is_transient") is True:
         return TransientError(
             f"{label} had a temporary problem ({tag}): {said}",
@@ -501,6 +486,53 @@ def _coded(
     if status is not None and status >= 500:
         return TransientError(f"{label} had a server error ({tag}): {said}", **kwargs)
     return Rejected(f"{label} refused the request ({tag}): {said}", **kwargs)
+
+
+def _said_and_tag(
+    body: Mapping[str, Any], adapter: Adapter, code: int | None, subcode: int | None
+) -> tuple[str, str]:
+    """What Graph said (with its user-facing part) and the tag naming the error, secrets hidden."""
+    said = str(body.get("message") or "no message")
+    user_said = body.get("error_user_msg")
+    if user_said and str(user_said) not in said:
+        said += f" — {body.get('error_user_title') or 'details'}: {user_said}"
+    tag = f"Graph error {code}" + (f", subcode {subcode}" if subcode else "")
+    if body.get("fbtrace_id"):
+        tag += f", fbtrace_id {body['fbtrace_id']}"
+    return hide(said, adapter.secrets()), hide(tag, adapter.secrets())
+
+
+def _limited(
+    adapter: Adapter,
+    response: requests.Response | None,
+    code: int | None,
+    subcode: int | None,
+    said: str,
+    tag: str,
+    kwargs: dict[str, Any],
+) -> RateLimited | None:
+    """The wait a blocking or throttling code calls for; None for any other code."""
+    label = adapter.rules.label
+    if code in BLOCKED_CODES:
+        until = _retry_at(adapter, response) or adapter.now() + BLOCKED_WAIT
+        why = "posting too fast" if subcode == 1390008 else "a temporary block"
+        return RateLimited(
+            f"{label} is holding back posts from this account for now ({why}; {tag}); it is "
+            f"tried again after {until:%H:%M} UTC: {said}",
+            retry_at=until,
+            refused="meta-blocked",
+            **kwargs,
+        )
+    if code in THROTTLING_CODES or subcode == PUBLISH_LIMIT_SUBCODE:
+        retry_at = _retry_at(adapter, response)
+        when = f"; access returns about {retry_at:%H:%M} UTC" if retry_at else ""
+        return RateLimited(
+            f"{label} is limiting how often we can call it ({tag}){when}: {said}",
+            retry_at=retry_at,
+            refused="ig-publishing-limit" if subcode == PUBLISH_LIMIT_SUBCODE else None,
+            **kwargs,
+        )
+    return None
 
 
 def _int(value: Any) -> int | None:
@@ -636,19 +668,7 @@ def inspect_token(
     expires = _int(data.get("expires_at")) or 0
     report.expires_at = datetime.fromtimestamp(expires, UTC) if expires else None  # 0: never
     if not data.get("is_valid"):
-        raw = data.get("error")
-        problem: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        said = hide(
-            str(problem.get("message") or "Facebook says it is not valid"), adapter.secrets()
-        )
-        said = adapter.clean(said)
-        expired = _int(problem.get("subcode")) == 463 or (
-            report.expires_at is not None and report.expires_at <= now
-        )
-        state = "has expired" if expired else "is no longer valid"
-        report.problems.append(
-            f"the {label} {state}: {said}. Generate a new token and set it in {var}"
-        )
+        report.problems.append(_not_valid(adapter, data, report.expires_at, now, label, var))
         return report, data
     missing = [s for s in required if s not in report.scopes]
     if missing:
@@ -672,6 +692,24 @@ def inspect_token(
             )
     report.ok = not report.problems
     return report, data
+
+
+def _not_valid(
+    adapter: Adapter,
+    data: Mapping[str, Any],
+    expires_at: datetime | None,
+    now: datetime,
+    label: str,
+    var: str,
+) -> str:
+    """The problem sentence for a token debug_token calls not valid: expired or revoked."""
+    raw = data.get("error")
+    problem: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    said = hide(str(problem.get("message") or "Facebook says it is not valid"), adapter.secrets())
+    said = adapter.clean(said)
+    expired = _int(problem.get("subcode")) == 463 or (expires_at is not None and expires_at <= now)
+    state = "has expired" if expired else "is no longer valid"
+    return f"the {label} {state}: {said}. Generate a new token and set it in {var}"
 
 
 def explain(error: PublishError, token_label: str) -> str:

@@ -85,82 +85,85 @@ def alert_kind(delivery: Delivery) -> str | None:
     return delivery.state
 
 
+_DOCTOR_STEP = (
+    "Run crosspost doctor: it says what is wrong with the account's login. Reconnect the "
+    "account (a new token in the server's environment), then run crosspost doctor "
+    "again: once it passes, the channel's held posts go out."
+)
+
+# What to do about each kind of alert; {publish}, {release}, {resolve} and {post_id} are
+# filled in by `next_step`. A held delivery's step depends on what holds it: _HELD_STEPS.
+_NEXT_STEPS = {
+    "failed": (
+        "Fix the post (or what the message above points to), then run: {publish}\n"
+        "Or leave it: it is not sent again by itself."
+    ),
+    "expired": (
+        "If it still matters, send it late: {release} --late\nOtherwise nothing needs doing."
+    ),
+    "in_doubt": (
+        "Check the account for this post; nothing is sent again until it is settled.\n"
+        "If it is there, run: {resolve} --published REMOTE_ID\n"
+        "If it is not, run: {resolve} --not-published (it is then sent again)."
+    ),
+    "auth": _DOCTOR_STEP,
+    "capped": (
+        "The channel's posts are held: none is sent until the allowance resets (the "
+        "message above says when) or the app's plan is upgraded. Then run crosspost "
+        "doctor: once it passes, the held posts go out (those overdue by then expire: send "
+        "one late with {release} --late)."
+    ),
+    "warning": (
+        "The post itself is published and stays up. Do by hand what the message above "
+        "says did not happen (for a first comment: add it on the platform)."
+    ),
+    "token_expiring": (
+        "Renew the account's access token before it expires and put the new one in the "
+        "server's environment; crosspost doctor checks it."
+    ),
+}
+_HELD_STEPS: dict[str | None, str] = {
+    Hold.PAUSED: (
+        "Publishing is paused: crosspost status shows who paused it and why. After "
+        "crosspost resume, send it with: {release}"
+    ),
+    Hold.APPROVAL: (
+        "Review the post, then approve it: crosspost approve {post_id} --by NAME\n"
+        "It then goes out by itself."
+    ),
+    Hold.BLACKOUT: (
+        "It falls in a blackout window: crosspost status shows which. To send it "
+        "once the window no longer applies: {release}"
+    ),
+    Hold.CHANNEL: _DOCTOR_STEP,
+    Hold.DUPLICATE: (
+        "The same words went out under another post id (the message names it): a "
+        "renamed post file? Then nothing needs doing. To publish it again all the "
+        "same: {release}"
+    ),
+    Hold.BROKEN: (
+        "Fix the post file: crosspost validate shows its errors, with the line. Once "
+        "it is fixed the post is planned again by itself (past its time by more than "
+        "the lateness allowed, it expires instead: {release} --late sends it)."
+    ),
+}
+_HELD_OTHERWISE = "crosspost status shows why it is held. To send it once that is over: {release}"
+
+
 def next_step(kind: str, post_id: str | None, channel: str, error_kind: str | None = None) -> str:
     """What a comms officer should do about an alert of this kind, in plain words."""
-    publish = f"crosspost publish {post_id} --channel {channel}"
-    release = f"crosspost release {post_id} --channel {channel}"
-    resolve = f"crosspost resolve {post_id} --channel {channel}"
-    doctor = (
-        "Run crosspost doctor: it says what is wrong with the account's login. Reconnect the "
-        "account (a new token in the server's environment), then run crosspost doctor "
-        "again: once it passes, the channel's held posts go out."
-    )
-    if kind == "failed":
-        return (
-            f"Fix the post (or what the message above points to), then run: {publish}\n"
-            "Or leave it: it is not sent again by itself."
-        )
-    if kind == "expired":
-        return (
-            f"If it still matters, send it late: {release} --late\nOtherwise nothing needs doing."
-        )
-    if kind == "in_doubt":
-        return (
-            "Check the account for this post; nothing is sent again until it is settled.\n"
-            f"If it is there, run: {resolve} --published REMOTE_ID\n"
-            f"If it is not, run: {resolve} --not-published (it is then sent again)."
-        )
-    if kind == "auth":
-        return doctor
-    if kind == "capped":
-        return (
-            "The channel's posts are held: none is sent until the allowance resets (the "
-            "message above says when) or the app's plan is upgraded. Then run crosspost "
-            "doctor: once it passes, the held posts go out (those overdue by then expire: send "
-            f"one late with {release} --late)."
-        )
-    if kind == "warning":
-        return (
-            "The post itself is published and stays up. Do by hand what the message above "
-            "says did not happen (for a first comment: add it on the platform)."
-        )
-    if kind == "token_expiring":
-        return (
-            "Renew the account's access token before it expires and put the new one in the "
-            "server's environment; crosspost doctor checks it."
-        )
     if kind == "held":
-        if error_kind == Hold.PAUSED:
-            return (
-                "Publishing is paused: crosspost status shows who paused it and why. After "
-                f"crosspost resume, send it with: {release}"
-            )
-        if error_kind == Hold.APPROVAL:
-            return (
-                f"Review the post, then approve it: crosspost approve {post_id} --by NAME\n"
-                "It then goes out by itself."
-            )
-        if error_kind == Hold.BLACKOUT:
-            return (
-                "It falls in a blackout window: crosspost status shows which. To send it "
-                f"once the window no longer applies: {release}"
-            )
-        if error_kind == Hold.CHANNEL:
-            return doctor
-        if error_kind == Hold.DUPLICATE:
-            return (
-                "The same words went out under another post id (the message names it): a "
-                "renamed post file? Then nothing needs doing. To publish it again all the "
-                f"same: {release}"
-            )
-        if error_kind == Hold.BROKEN:
-            return (
-                "Fix the post file: crosspost validate shows its errors, with the line. Once "
-                "it is fixed the post is planned again by itself (past its time by more than "
-                f"the lateness allowed, it expires instead: {release} --late sends it)."
-            )
-        return f"crosspost status shows why it is held. To send it once that is over: {release}"
-    raise ValueError(f"unknown alert kind '{kind}'; kinds: {', '.join(ALERT_KINDS)}")
+        template = _HELD_STEPS.get(error_kind, _HELD_OTHERWISE)
+    elif kind in _NEXT_STEPS:
+        template = _NEXT_STEPS[kind]
+    else:
+        raise ValueError(f"unknown alert kind '{kind}'; kinds: {', '.join(ALERT_KINDS)}")
+    return template.format(
+        post_id=post_id,
+        publish=f"crosspost publish {post_id} --channel {channel}",
+        release=f"crosspost release {post_id} --channel {channel}",
+        resolve=f"crosspost resolve {post_id} --channel {channel}",
+    )
 
 
 def _where(channel: str, handle: str | None) -> str:

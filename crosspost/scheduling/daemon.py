@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from crosspost.adapters.base import Adapter, Sent
+from crosspost.adapters.base import Adapter, Sent, Settlement
 from crosspost.checking.project import LoadCache
 from crosspost.core.errors import PublishError
 from crosspost.core.problems import ConfigError
@@ -39,7 +39,7 @@ from crosspost.scheduling.controls import (
 from crosspost.scheduling.gate import TWIN_WINDOW, Controls, Verdict, decide
 from crosspost.scheduling.ledger import Delivery, Ledger
 from crosspost.scheduling.planner import Plan, make_plan, reconcile
-from crosspost.scheduling.publishing import dry_run_channel, owner_name, send
+from crosspost.scheduling.publishing import Outcome, dry_run_channel, owner_name, send
 
 log = logging.getLogger("crosspost.scheduling.daemon")
 
@@ -267,23 +267,8 @@ class Daemon:
         if rendered is None or plan.hashes.get(key) != delivery.content_hash:
             return  # not in the current plan (the next reconcile deals with it)
         verdict = self.verdict(rendered, delivery, ledger, now)
-        if verdict.hold is Hold.LATE:
-            done = ledger.set_state(
-                delivery, State.EXPIRED, error_kind=Hold.LATE, actor=self.owner,
-                only_from=[State.PENDING], error=f"{verdict.why}. To send it late all the same: "
-                f"crosspost release {delivery.post_id} --channel {delivery.channel} --late",
-            )  # fmt: skip
-            log.error("expired %s on %s: %s", *key, verdict.why)
-            self.failures += 1
-            self._alert(ledger, done)
-            return
         if verdict.hold is not None:
-            done = ledger.set_state(
-                delivery, State.HELD, error=verdict.why, error_kind=verdict.hold.value,
-                actor=self.owner, only_from=[State.PENDING],
-            )  # fmt: skip
-            log.warning("held %s on %s: %s", *key, verdict.why)
-            self._alert(ledger, done)
+            self._hold(ledger, delivery, verdict)
             return
         adapter = self.adapter(delivery.channel)
         if adapter is None:
@@ -297,6 +282,32 @@ class Daemon:
             backoff=self.config.daemon.backoff,
             approved_by=approval.by if (approval := self.approvals.get(rendered.post_id)) else None,
         )
+        self._after_send(ledger, rendered, adapter, outcome, now)
+
+    def _hold(self, ledger: Ledger, delivery: Delivery, verdict: Verdict) -> None:
+        """Record what the gate said: expired when too late, else held by what holds it."""
+        key = delivery_key(delivery)
+        if verdict.hold is Hold.LATE:
+            done = ledger.set_state(
+                delivery, State.EXPIRED, error_kind=Hold.LATE, actor=self.owner,
+                only_from=[State.PENDING], error=f"{verdict.why}. To send it late all the same: "
+                f"crosspost release {delivery.post_id} --channel {delivery.channel} --late",
+            )  # fmt: skip
+            log.error("expired %s on %s: %s", *key, verdict.why)
+            self.failures += 1
+        else:
+            done = ledger.set_state(
+                delivery, State.HELD, error=verdict.why, error_kind=verdict.hold,
+                actor=self.owner, only_from=[State.PENDING],
+            )  # fmt: skip
+            log.warning("held %s on %s: %s", *key, verdict.why)
+        self._alert(ledger, done)
+
+    def _after_send(
+        self, ledger: Ledger, rendered: Any, adapter: Adapter, outcome: Outcome, now: datetime
+    ) -> None:
+        """Log, schedule a retry and alert after one send, by what it came to."""
+        key = (outcome.post_id, outcome.channel)
         if outcome.status == Status.PUBLISHED:
             if self.dry_run:
                 label = f"{rendered.channel} ({adapter.channel.rules.label} {rendered.handle})"
@@ -388,17 +399,10 @@ class Daemon:
         if adapter is None or not adapter.can_look_up:
             return  # stays in doubt until `crosspost resolve`
         since = delivery.claimed_at or delivery.updated_at
-        taken: set[str] = set()  # posts other deliveries on this channel stand for
-        for other in ledger.deliveries(
-            [State.PUBLISHED, State.IN_DOUBT, State.PENDING, State.CLAIMED]
-        ):
-            if other.channel == delivery.channel and other.id != delivery.id:
-                taken.update(p.remote_id for p in other.parts)
-                if other.remote_id:
-                    taken.add(other.remote_id)
+        taken = _taken(ledger, delivery)
         sent = Sent(
             delivery.post_id, self._texts(delivery), delivery.parts, since, delivery.notes,
-            media=len(delivery.media), taken=frozenset(taken),
+            media=len(delivery.media), taken=taken,
         )  # fmt: skip
         key = delivery_key(delivery)
         try:
@@ -407,28 +411,7 @@ class Daemon:
             log.warning("cannot settle %s on %s yet: %s", *key, exc)
             return
         if settled.found is not None:
-            part = settled.found
-            known = {p.index: p for p in delivery.parts}
-            known[part.index] = part
-            parts = tuple(known[i] for i in sorted(known))
-            if part.index + 1 < len(sent.texts):  # a thread: the parts after it were not sent
-                ledger.record_part(delivery, part)
-                ledger.set_state(
-                    delivery, State.PENDING, error_kind=Met.IN_DOUBT, actor=self.owner,
-                    only_from=[State.IN_DOUBT], retry_at=now,
-                    error=f"settled: part {part.index + 1} was published as {part.remote_id}; "
-                    "the rest of the thread follows it",
-                )  # fmt: skip
-                log.info("settled %s on %s: part %d was published", *key, part.index + 1)
-                return
-            warnings = self._lost_comment(delivery, adapter)
-            done = ledger.mark_published(
-                delivery, remote_id=parts[0].remote_id, url=parts[0].url,
-                published_at=settled.published_at or now, parts=parts, actor=self.owner,
-                detail=f"settled: found on the account as {part.remote_id}", warnings=warnings,
-            )  # fmt: skip
-            log.info("settled %s on %s: it was published", *key)
-            self._alert(ledger, done)  # only when something was lost on the way (a comment)
+            self._found(ledger, delivery, adapter, settled, len(sent.texts), now)
             return
         if not settled.searched_back:
             log.warning(
@@ -444,6 +427,42 @@ class Daemon:
                 error=f"not found on the account after the settling delay{why}: sending again",
             )  # fmt: skip
             log.warning("settled %s on %s: not found on the account, sending again", *key)
+
+    def _found(
+        self,
+        ledger: Ledger,
+        delivery: Delivery,
+        adapter: Adapter,
+        settled: Settlement,
+        parts_in_all: int,
+        now: datetime,
+    ) -> None:
+        """A send in doubt was found on the account: published, or (a thread) the rest of
+        it goes on after the part found."""
+        key = delivery_key(delivery)
+        part = settled.found
+        assert part is not None
+        known = {p.index: p for p in delivery.parts}
+        known[part.index] = part
+        parts = tuple(known[i] for i in sorted(known))
+        if part.index + 1 < parts_in_all:  # a thread: the parts after it were not sent
+            ledger.record_part(delivery, part)
+            ledger.set_state(
+                delivery, State.PENDING, error_kind=Met.IN_DOUBT, actor=self.owner,
+                only_from=[State.IN_DOUBT], retry_at=now,
+                error=f"settled: part {part.index + 1} was published as {part.remote_id}; "
+                "the rest of the thread follows it",
+            )  # fmt: skip
+            log.info("settled %s on %s: part %d was published", *key, part.index + 1)
+            return
+        warnings = self._lost_comment(delivery, adapter)
+        done = ledger.mark_published(
+            delivery, remote_id=parts[0].remote_id, url=parts[0].url,
+            published_at=settled.published_at or now, parts=parts, actor=self.owner,
+            detail=f"settled: found on the account as {part.remote_id}", warnings=warnings,
+        )  # fmt: skip
+        log.info("settled %s on %s: it was published", *key)
+        self._alert(ledger, done)  # only when something was lost on the way (a comment)
 
     def _lost_comment(self, delivery: Delivery, adapter: Adapter) -> tuple[str, ...]:
         """A send that was cut off after the post was made never posted its first comment:
@@ -646,3 +665,15 @@ class Daemon:
 
 def delivery_key(delivery: Delivery) -> tuple[str, str]:
     return delivery.post_id, delivery.channel
+
+
+def _taken(ledger: Ledger, delivery: Delivery) -> frozenset[str]:
+    """The posts that other deliveries on the same channel stand for (a settlement must
+    never claim one of them as this delivery's)."""
+    taken: set[str] = set()
+    for other in ledger.deliveries([State.PUBLISHED, State.IN_DOUBT, State.PENDING, State.CLAIMED]):
+        if other.channel == delivery.channel and other.id != delivery.id:
+            taken.update(p.remote_id for p in other.parts)
+            if other.remote_id:
+                taken.add(other.remote_id)
+    return frozenset(taken)

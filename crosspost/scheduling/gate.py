@@ -115,6 +115,20 @@ def decide(
             "its post file has errors",
             "fix the file (crosspost validate shows every error); it is then planned again",
         )
+    return (
+        _held_by_controls(controls, channel, now, release)
+        or _held_by_blackout(config, rendered, now if by_person else rendered.publish_at, release)
+        or _held_for_approval(config, post.id, approval, approvals, approval_hash)
+        or _held_as_twin(delivery, twin if not by_person else None, channel, release)
+        or (None if by_person else _held_as_late(delivery, config, now, release))
+        or GO
+    )
+
+
+def _held_by_controls(
+    controls: Controls, channel: str, now: datetime, release: str
+) -> Verdict | None:
+    """A pause (of everything or of this channel), or a hold on the channel."""
     pause = controls.pause(channel, now)
     if pause is not None:
         return Verdict(Hold.PAUSED, pause.describe(), f"crosspost resume, then {release}")
@@ -125,39 +139,73 @@ def decide(
             f"channel held: {hold}",
             "crosspost doctor: once the channel's check passes, its held posts go out",
         )
-    when = rendered.publish_at if not by_person else now
-    blackout = config.blackout_for(channel, when, post.tags)
-    if blackout is not None:
-        return Verdict(
-            Hold.BLACKOUT,
-            f"blackout window '{blackout.name}': {blackout.reason}",
-            f"once the window no longer applies: {release}",
-        )
-    if config.require_approval:
-        problem = approval
-        if approvals is not None and approval_hash is not None:
-            problem = approval_problem(approvals, post.id, approval_hash)  # type: ignore[arg-type]
-        if problem is not None:
-            return Verdict(
-                Hold.APPROVAL,
-                problem.replace("POST_ID", post.id),
-                f"review it, then crosspost approve {post.id} --by NAME",
-            )
-    released = delivery is not None and delivery.error_kind in RELEASED
-    if not by_person and not released and twin is not None:
-        found = twin()
-        if found is not None:
-            return Verdict(
-                Hold.DUPLICATE,
-                f"exactly this was already published on {channel} as post '{found.post_id}' "
-                f"({found.url or found.remote_id}): was the file renamed?",
-                f"if so, nothing needs doing; to publish it again all the same: {release}",
-            )
-    if not by_person and delivery is not None:
-        late = _late(delivery, config.daemon.lateness, now)
-        if late is not None:
-            return Verdict(Hold.LATE, late, f"to send it late all the same: {release} --late")
-    return GO
+    return None
+
+
+def _held_by_blackout(
+    config: Config, rendered: Rendered, when: datetime | None, release: str
+) -> Verdict | None:
+    """A blackout window covering the time it would go out."""
+    blackout = config.blackout_for(rendered.channel, when, rendered.post.tags)
+    if blackout is None:
+        return None
+    return Verdict(
+        Hold.BLACKOUT,
+        f"blackout window '{blackout.name}': {blackout.reason}",
+        f"once the window no longer applies: {release}",
+    )
+
+
+def _held_for_approval(
+    config: Config,
+    post_id: str,
+    problem: str | None,
+    approvals: Mapping[str, Any] | None,
+    approval_hash: Callable[[], str] | None,
+) -> Verdict | None:
+    """No approval of exactly this content, when the office requires one."""
+    if not config.require_approval:
+        return None
+    if approvals is not None and approval_hash is not None:
+        problem = approval_problem(approvals, post_id, approval_hash)  # type: ignore[arg-type]
+    if problem is None:
+        return None
+    return Verdict(
+        Hold.APPROVAL,
+        problem.replace("POST_ID", post_id),
+        f"review it, then crosspost approve {post_id} --by NAME",
+    )
+
+
+def _held_as_twin(
+    delivery: Delivery | None,
+    twin: Callable[[], Delivery | None] | None,
+    channel: str,
+    release: str,
+) -> Verdict | None:
+    """The same content already published on the channel under another id (a renamed
+    file), unless a person released this one."""
+    if twin is None or (delivery is not None and delivery.error_kind in RELEASED):
+        return None
+    found = twin()
+    if found is None:
+        return None
+    return Verdict(
+        Hold.DUPLICATE,
+        f"exactly this was already published on {channel} as post '{found.post_id}' "
+        f"({found.url or found.remote_id}): was the file renamed?",
+        f"if so, nothing needs doing; to publish it again all the same: {release}",
+    )
+
+
+def _held_as_late(
+    delivery: Delivery | None, config: Config, now: datetime, release: str
+) -> Verdict | None:
+    """Past its lateness: it expires rather than going out late."""
+    late = _late(delivery, config.daemon.lateness, now) if delivery is not None else None
+    if late is None:
+        return None
+    return Verdict(Hold.LATE, late, f"to send it late all the same: {release} --late")
 
 
 def _late(delivery: Delivery, lateness: timedelta, now: datetime) -> str | None:

@@ -504,59 +504,30 @@ class Ledger:
         content changed is only marked as edited after publishing.
         """
         now = iso_utc(self.clock())
+        due = iso_utc(due_at)
         thread_json = json.dumps(list(thread), ensure_ascii=False)
         media_json = json.dumps([list(m) for m in media], ensure_ascii=False)
+        content = (due, content_hash, text, file, thread_json, media_json)
         with self._write() as db:
             row = db.execute(
                 "SELECT * FROM deliveries WHERE post_id = ? AND channel = ?", (post_id, channel)
             ).fetchone()
             changed = row is not None and (
-                row["content_hash"] != content_hash or row["due_at"] != iso_utc(due_at)
+                row["content_hash"] != content_hash or row["due_at"] != due
             )
             if row is None:
                 db.execute(
                     "INSERT INTO deliveries (post_id, channel, due_at, content_hash, text, file, "
                     "thread, media, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (post_id, channel, iso_utc(due_at), content_hash, text, file, thread_json,
-                     media_json, now, now),
-                )  # fmt: skip
-                self._event(db, actor, "planned", post_id, channel, f"due {iso_utc(due_at)}")
-            elif row["state"] == "pending" and changed:
-                # an adapter's notes belong to the old content (a container with the old
-                # caption must never be published): they go with it
-                # the edit was never tried on time: a retry's or release's leave goes with it
-                kind = row["error_kind"] if row["error_kind"] == Act.RELEASED_LATE else None
-                db.execute(
-                    "UPDATE deliveries SET due_at = ?, content_hash = ?, text = ?, file = ?, "
-                    "thread = ?, media = ?, notes = '{}', retry_at = NULL, error_kind = ?, "
-                    "updated_at = ? WHERE id = ?",
-                    (iso_utc(due_at), content_hash, text, file, thread_json, media_json, kind, now,
-                     row["id"]),
-                )  # fmt: skip
-                self._event(db, actor, "replanned", post_id, channel, f"due {iso_utc(due_at)}")
-            elif row["state"] in ("failed", "cancelled", "expired") and changed:
-                db.execute(
-                    "UPDATE deliveries SET state = 'pending', due_at = ?, content_hash = ?, "
-                    "text = ?, file = ?, thread = ?, media = ?, notes = '{}', retry_at = NULL, "
-                    "attempts = 0, last_error = NULL, error_kind = NULL, updated_at = ? "
-                    "WHERE id = ?",
-                    (
-                        iso_utc(due_at),
-                        content_hash,
-                        text,
-                        file,
-                        thread_json,
-                        media_json,
-                        now,
-                        row["id"],
-                    ),
+                    (post_id, channel, *content, now, now),
                 )
-                self._event(
-                    db, actor, "replanned", post_id, channel,
-                    f"edited after it was {row['state']}; due {iso_utc(due_at)}",
-                )  # fmt: skip
+                self._event(db, actor, "planned", post_id, channel, f"due {due}")
+            elif row["state"] == State.PENDING and changed:
+                self._replan(db, row, content, now, actor)
+            elif row["state"] in (State.FAILED, State.CANCELLED, State.EXPIRED) and changed:
+                self._reopen(db, row, content, now, actor)
             elif (
-                row["state"] == "published"
+                row["state"] == State.PUBLISHED
                 and row["content_hash"] != content_hash
                 and row["edited_hash"] != content_hash
             ):
@@ -571,6 +542,38 @@ class Ledger:
         found = self.get(post_id, channel)
         assert found is not None
         return found
+
+    def _replan(
+        self, db: sqlite3.Connection, row: sqlite3.Row, content: tuple, now: str | None, actor: str
+    ) -> None:
+        """A pending delivery edited before it went out takes the new time and content."""
+        # an adapter's notes belong to the old content (a container with the old caption
+        # must never be published): they go with it; the edit was never tried on time: a
+        # retry's or release's leave goes with it, except a release to send late
+        kind = row["error_kind"] if row["error_kind"] == Act.RELEASED_LATE else None
+        db.execute(
+            "UPDATE deliveries SET due_at = ?, content_hash = ?, text = ?, file = ?, "
+            "thread = ?, media = ?, notes = '{}', retry_at = NULL, error_kind = ?, "
+            "updated_at = ? WHERE id = ?",
+            (*content, kind, now, row["id"]),
+        )
+        self._event(db, actor, "replanned", row["post_id"], row["channel"], f"due {content[0]}")
+
+    def _reopen(
+        self, db: sqlite3.Connection, row: sqlite3.Row, content: tuple, now: str | None, actor: str
+    ) -> None:
+        """A failed, cancelled or expired delivery whose post was edited is planned afresh."""
+        db.execute(
+            "UPDATE deliveries SET state = 'pending', due_at = ?, content_hash = ?, "
+            "text = ?, file = ?, thread = ?, media = ?, notes = '{}', retry_at = NULL, "
+            "attempts = 0, last_error = NULL, error_kind = NULL, updated_at = ? "
+            "WHERE id = ?",
+            (*content, now, row["id"]),
+        )
+        self._event(
+            db, actor, "replanned", row["post_id"], row["channel"],
+            f"edited after it was {row['state']}; due {content[0]}",
+        )  # fmt: skip
 
     def claim(
         self,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 
 from crosspost.checking.project import LoadCache, Project, validate
@@ -83,66 +84,118 @@ class Changes:
     held_broken: list[Delivery] = field(default_factory=list)  # newly held: their file broke
 
 
-def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
-    """Make the ledger's open deliveries match the plan."""
-    changes = Changes()
-    config = plan.project.config
-    known = {(d.post_id, d.channel): d for d in ledger.deliveries()}
-    for (post_id, channel), rendered in plan.deliveries.items():
-        changes.planned += 1
-        current = known.get((post_id, channel))
+class Do(StrEnum):
+    """What reconciliation does to one delivery."""
+
+    UNHOLD = "unhold"  # it was held because its file had errors, and the file is fixed
+    PLAN = "plan"  # new, or its time or content changed: planned (afresh)
+    HOLD = "hold"  # its file has errors: held rather than published with earlier wording
+    CANCEL = "cancel"  # its post, its channel or its time is gone
+
+
+@dataclass(frozen=True)
+class Step:
+    """One change reconciliation makes to the ledger, and why."""
+
+    do: Do
+    key: tuple[str, str]  # (post id, channel)
+    delivery: Delivery | None = None  # the ledger's row it changes, if there is one
+    why: str = ""
+
+
+def steps(plan: Plan, known: Mapping[tuple[str, str], Delivery]) -> list[Step]:
+    """What must change for the ledger's deliveries (`known`, by key) to match the plan.
+
+    Pure: it reads the plan and the rows given, and writes nothing; `reconcile` carries the
+    steps out. A delivery that is not open (published, claimed, in doubt, expired, cancelled)
+    is never touched here: only the ledger's own rules (`Ledger.ensure`) reopen one.
+    """
+    out: list[Step] = []
+    for key, rendered in plan.deliveries.items():
+        current = known.get(key)
         if current is not None and current.state == State.HELD and current.error_kind == BROKEN:
-            # its file is fixed: planned afresh from what it says now
-            ledger.set_state(
-                current, State.PENDING, actor=actor, only_from=[State.HELD],
-                error="its file was fixed: planned again", error_kind=Act.FIXED,
-            )  # fmt: skip
+            out.append(Step(Do.UNHOLD, key, current))
             current = None
         if (
             current is not None
-            and current.content_hash == plan.hashes[(post_id, channel)]
+            and current.content_hash == plan.hashes[key]
             and current.due_at == rendered.publish_at
         ):
             continue  # nothing to write: reloading a large queue stays cheap
+        out.append(Step(Do.PLAN, key, current))
+    config = plan.project.config
+    posts = {p.id: p for p in plan.project.posts}
+    for key, delivery in known.items():
+        if delivery.state not in OPEN_STATES or key in plan.deliveries:
+            continue
+        if delivery.file in plan.broken_files:
+            if delivery.state == State.HELD and delivery.error_kind == BROKEN:
+                continue  # held already
+            out.append(Step(Do.HOLD, key, delivery, _why_held(plan, delivery)))
+            continue
+        why = _why_gone(delivery, posts, config.channels, config.root)
+        out.append(Step(Do.CANCEL, key, delivery, why))
+    return out
+
+
+def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
+    """Make the ledger's open deliveries match the plan."""
+    changes = Changes(planned=len(plan.deliveries))
+    known = {(d.post_id, d.channel): d for d in ledger.deliveries()}
+    for step in steps(plan, known):
+        _carry_out(ledger, plan, step, actor, changes)
+    return changes
+
+
+def _carry_out(ledger: Ledger, plan: Plan, step: Step, actor: str, changes: Changes) -> None:
+    """Write one step to the ledger (each guarded by the state it was decided from)."""
+    if step.do is Do.UNHOLD:
+        assert step.delivery is not None
+        ledger.set_state(
+            step.delivery, State.PENDING, actor=actor, only_from=[State.HELD],
+            error="its file was fixed: planned again", error_kind=Act.FIXED,
+        )  # fmt: skip
+    elif step.do is Do.PLAN:
+        rendered = plan.deliveries[step.key]
         ledger.ensure(
-            post_id,
-            channel,
+            *step.key,
             rendered.publish_at,
-            plan.hashes[(post_id, channel)],
+            plan.hashes[step.key],
             rendered.text,
             file=plan.file_of(rendered),
             actor=actor,
             thread=rendered.thread,
             media=[(m.rel, m.alt) for m in rendered.media],
         )
-    posts = {p.id: p for p in plan.project.posts}
-    for delivery in ledger.deliveries(OPEN_STATES):
-        key = (delivery.post_id, delivery.channel)
-        if key in plan.deliveries:
-            continue
-        if delivery.file in plan.broken_files:
-            if delivery.state == State.HELD and delivery.error_kind == BROKEN:
-                continue  # held already
-            first = next(
-                (str(p) for p in plan.errors if in_project(p.mark.path, plan.project.config.root)
-                 == delivery.file), "it has errors",
-            )  # fmt: skip
-            held = ledger.set_state(
-                delivery, State.HELD, actor=actor, only_from=OPEN_STATES, error_kind=BROKEN,
-                error=f"held: the post file {delivery.file} has errors, so it is not "
-                f"published with its earlier wording: {first}. Fix it (crosspost validate "
-                "shows every error) and it is planned again",
-            )  # fmt: skip
-            if held.state == State.HELD:
-                changes.held_broken.append(held)
-            continue
-        reason = _why_gone(delivery, posts, config.channels, config.root)
-        ledger.set_state(
-            delivery, State.CANCELLED, error=reason, error_kind=Act.CANCELLED, actor=actor,
-            only_from=OPEN_STATES,
+    elif step.do is Do.HOLD:
+        assert step.delivery is not None
+        held = ledger.set_state(
+            step.delivery, State.HELD, actor=actor, only_from=OPEN_STATES, error_kind=BROKEN,
+            error=step.why,
         )  # fmt: skip
-        changes.cancelled.append((delivery, reason))
-    return changes
+        if held.state == State.HELD:
+            changes.held_broken.append(held)
+    else:
+        assert step.delivery is not None
+        ledger.set_state(
+            step.delivery, State.CANCELLED, error=step.why, error_kind=Act.CANCELLED,
+            actor=actor, only_from=OPEN_STATES,
+        )  # fmt: skip
+        changes.cancelled.append((step.delivery, step.why))
+
+
+def _why_held(plan: Plan, delivery: Delivery) -> str:
+    """Why a delivery whose file has errors is held, naming the file's first error."""
+    root = plan.project.config.root
+    first = next(
+        (str(p) for p in plan.errors if in_project(p.mark.path, root) == delivery.file),
+        "it has errors",
+    )
+    return (
+        f"held: the post file {delivery.file} has errors, so it is not published with its "
+        f"earlier wording: {first}. Fix it (crosspost validate shows every error) and it is "
+        "planned again"
+    )
 
 
 def _why_gone(delivery: Delivery, posts: dict, channels: dict, root: Path) -> str:  # type: ignore[type-arg]
