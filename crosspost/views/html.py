@@ -35,6 +35,8 @@ from crosspost.rendering.render import Rendered, RenderError
 from crosspost.scheduling.gate import Controls, decide
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from crosspost.loading.config import Blackout
     from crosspost.scheduling.controls import Pause
     from crosspost.scheduling.ledger import Delivery, Ledger
@@ -128,13 +130,40 @@ def write_site(
     config = project.config
     zone = config.timezone
     rendered = [*rendered, *_unrendered(project)]
+    pages = _page_names([r.post_id for r in rendered])
+    entries = _entries(project, rendered, pages, ledger, now)
 
+    env = _environment()
+    badges = _render_repeated(env, entries)
+    images = _start_folder(project, rendered, out_dir)
+    common = {
+        "states": STATES,
+        "badges": badges,
+        "banners": _banners(config.blackouts, _pauses(ledger, now), now, zone),
+        "generated": format_local(now, zone),
+        "config_name": config.path.name,
+    }
+    post_pages = _PostPages(
+        env.get_template("post.html.j2"), out_dir, pages, images, common, config.root, zone
+    )
+    index = out_dir / "index.html"
+    _write_pages(project, env, entries, index, post_pages)
+    return index
+
+
+def _entries(
+    project: Project,
+    rendered: list[Rendered],
+    pages: dict[str, str],
+    ledger: Ledger | None,
+    now: datetime,
+) -> list[Entry]:
+    """Each delivery as the preview shows it: its state, local time, page and live URL."""
+    config = project.config
+    zone = config.timezone
     approvals = _approval_problems(project, rendered) if config.require_approval else {}
     broken = project.broken_files()  # as the daemon plans: nothing in them is published
-    active_pauses = _pauses(ledger, now)
     controls = Controls.read(ledger) if ledger is not None else Controls()
-    pages = _page_names([r.post_id for r in rendered])
-
     entries: list[Entry] = []
     for r in rendered:
         delivery = ledger.get(r.post_id, r.channel) if ledger is not None else None
@@ -153,51 +182,71 @@ def write_site(
                 approval=approvals.get(r.post_id),
             )
         )
+    return entries
 
-    env = _environment()
-    # what the calendars repeat is rendered once: the state badges, and each delivery's entry
-    # (it stands in both the month and the week view)
+
+def _render_repeated(env: jinja2.Environment, entries: list[Entry]) -> dict[str, Markup]:
+    """Render once what the calendars repeat; return the state badges, set each `Entry.item`."""
+    # the state badges, and each delivery's entry (it stands in both the month and the week view)
     macros = env.get_template("macros.html.j2").module
     badges = {state: macros.badge(state) for state in STATES}  # type: ignore[attr-defined]
     for e in entries:
         if e.local is not None:
             e.item = macros.delivery(e, "", badges)  # type: ignore[attr-defined]
+    return badges
+
+
+def _start_folder(project: Project, rendered: list[Rendered], out_dir: Path) -> dict[Path, str]:
+    """Make the site's folders, copy in the stylesheet and images; return `_copy_images`'s map."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "posts").mkdir(exist_ok=True)
     (out_dir / "style.css").write_bytes(_static("style.css"))
-    images = _copy_images(project, rendered, out_dir)
+    return _copy_images(project, rendered, out_dir)
 
-    common = {
-        "states": STATES,
-        "badges": badges,
-        "banners": _banners(config.blackouts, active_pauses, now, zone),
-        "generated": format_local(now, zone),
-        "config_name": config.path.name,
-    }
-    scheduled = sorted((e for e in entries if e.local), key=_order)
-    index = out_dir / "index.html"
-    by_post: dict[str, list[Entry]] = defaultdict(list)
-    for e in entries:
-        by_post[e.rendered.post_id].append(e)
-    template = env.get_template("post.html.j2")
 
-    def post_pages(groups: list[list[Entry]], write: Callable[[Path, str], None]) -> None:
+@dataclass
+class _PostPages:
+    """Writes the page of each post, given groups of its entries and a file writer."""
+
+    template: jinja2.Template  # post.html.j2
+    out_dir: Path
+    pages: dict[str, str]  # post id -> file name in posts/
+    images: dict[Path, str]
+    common: dict[str, object]  # what every page is rendered with
+    root: Path  # the project's, for the file each post comes from
+    zone: ZoneInfo
+
+    def __call__(self, groups: list[list[Entry]], write: Callable[[Path, str], None]) -> None:
+        """Render and write the page of each group's post."""
         for group in groups:
             post = group[0].rendered.post
-            when = format_local(post.publish_at, zone) if post.publish_at else "no time set"
+            when = format_local(post.publish_at, self.zone) if post.publish_at else "no time set"
             write(
-                out_dir / "posts" / pages[post.id],
-                template.render(
+                self.out_dir / "posts" / self.pages[post.id],
+                self.template.render(
                     root="../",
                     post=post,
                     entries=group,
-                    images=images,
+                    images=self.images,
                     when=when,
-                    file=in_project(post.file, config.root),
-                    **common,
+                    file=in_project(post.file, self.root),
+                    **self.common,
                 ),
             )
 
+
+def _write_pages(
+    project: Project,
+    env: jinja2.Environment,
+    entries: list[Entry],
+    index: Path,
+    post_pages: _PostPages,
+) -> None:
+    """Write `index` and every post's page, a share of the pages in a second process."""
+    scheduled = sorted((e for e in entries if e.local), key=_order)
+    by_post: dict[str, list[Entry]] = defaultdict(list)
+    for e in entries:
+        by_post[e.rendered.post_id].append(e)
     groups = list(by_post.values())
     split = len(groups) * 2 // 5  # here: the index and 40 % of the pages, about half the work
     with _meanwhile(partial(post_pages, groups[split:]), len(groups)), _Writer() as write:
@@ -210,13 +259,12 @@ def write_site(
                 unscheduled=[e for e in entries if e.local is None],
                 channels=_by_channel(project, entries),
                 counts=_counts(entries),
-                posts=len(pages),
+                posts=len(post_pages.pages),
                 unreadable=_unreadable(project),
-                **common,
+                **post_pages.common,
             ),
         )
         post_pages(groups[:split], write)
-    return index
 
 
 FORK_MIN_POSTS = 200  # below this, a second process costs more than it saves

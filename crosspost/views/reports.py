@@ -13,7 +13,9 @@ import io
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -68,89 +70,136 @@ def status_report(
     for d in everything:
         by_state.setdefault(d.state, []).append(d)
 
-    def base(d: Delivery) -> dict[str, Any]:
-        channel = config.channels.get(d.channel)
-        return {
-            "post_id": d.post_id,
-            "channel": d.channel,
-            "platform": channel.platform if channel else None,
-            "handle": channel.handle if channel else None,
-            "due_at": _iso(d.due_at),
-            "attempts": d.attempts,
-            "file": d.file,
-        }
-
     pending = sorted(
         by_state[State.PENDING], key=lambda d: (d.next_at or _FOREVER, d.post_id, d.channel)
     )
-    upcoming = [
+    upcoming = _upcoming(config, pending[: max(upcoming_limit, 0)], now)
+    in_progress = _in_progress(config, by_state[State.CLAIMED], now)
+    problems = _problems(config, by_state, now)
+
+    holds = ledger.controls(HOLD_PREFIX)
+    pauses = ledger.controls("pause")
+    channels = _channels(config, everything, holds, pauses)
+
+    stale = [c for c in in_progress if c["lease_expired"]]
+    held_channels = [c for c in channels if c["held"]]
+    return {
+        "now": _iso(now),
+        "timezone": config.timezone.key,
+        "needs_attention": bool(any(problems.values()) or stale or held_channels),
+        "counts": _counts(everything),
+        "channels": channels,
+        "paused": _paused(pauses),
+        "upcoming": upcoming,
+        "upcoming_total": len(pending),
+        "in_progress": in_progress,
+        **problems,  # held, failed, in_doubt, expired, edited_after_publishing, ..._warning
+    }
+
+
+def _base(config: Config, d: Delivery) -> dict[str, Any]:
+    """The fields every delivery in the status report has."""
+    channel = config.channels.get(d.channel)
+    return {
+        "post_id": d.post_id,
+        "channel": d.channel,
+        "platform": channel.platform if channel else None,
+        "handle": channel.handle if channel else None,
+        "due_at": _iso(d.due_at),
+        "attempts": d.attempts,
+        "file": d.file,
+    }
+
+
+def _upcoming(config: Config, pending: list[Delivery], now: datetime) -> list[dict[str, Any]]:
+    """The status report's pending deliveries, with their next try and last error."""
+    return [
         {
-            **base(d),
+            **_base(config, d),
             "retry_at": _iso(d.retry_at),
             "next_at": _iso(d.next_at),
             "overdue": d.next_at is not None and d.next_at <= now,
             "last_error": d.last_error,
             "error_kind": d.error_kind,
         }
-        for d in pending[: max(upcoming_limit, 0)]
+        for d in pending
     ]
-    in_progress = [
+
+
+def _in_progress(config: Config, claimed: list[Delivery], now: datetime) -> list[dict[str, Any]]:
+    """The status report's claimed deliveries, with who holds the claim and until when."""
+    return [
         {
-            **base(d),
+            **_base(config, d),
             "owner": d.owner,
             "claimed_at": _iso(d.claimed_at),
             "lease_until": _iso(d.lease_until),
             "lease_expired": d.lease_until is not None and d.lease_until <= now,
         }
-        for d in by_state[State.CLAIMED]
-    ]
-    held = [
-        {**base(d), "reason": d.last_error, "error_kind": d.error_kind}
-        for d in by_state[State.HELD]
-    ]
-    failed = [
-        {**base(d), "last_error": d.last_error, "error_kind": d.error_kind}
-        for d in by_state[State.FAILED]
-    ]
-    in_doubt = [
-        {
-            **base(d),
-            "last_error": d.last_error,
-            "error_kind": d.error_kind,
-            "claimed_at": _iso(d.claimed_at),
-            "parts": _parts(d),  # thread parts known to be out before the doubt
-        }
-        for d in by_state[State.IN_DOUBT]
-    ]
-    expired = [{**base(d), "last_error": d.last_error} for d in by_state[State.EXPIRED]]
-    edited = [
-        {
-            **base(d),
-            "remote_id": d.remote_id,
-            "url": d.url,
-            "published_at": _iso(d.published_at),
-        }
-        for d in by_state[State.PUBLISHED]
-        if d.edited_hash
-    ]
-    warned = [
-        {
-            **base(d),
-            "remote_id": d.remote_id,
-            "url": d.url,
-            "published_at": _iso(d.published_at),
-            "warning": d.warning,
-        }
-        for d in by_state[State.PUBLISHED]
-        if d.warning and d.published_at is not None and now - d.published_at <= WARNING_SHOWN_FOR
+        for d in claimed
     ]
 
-    holds = ledger.controls(HOLD_PREFIX)
-    pauses = ledger.controls("pause")
-    paused = [
+
+def _problems(
+    config: Config, by_state: dict[str, list[Delivery]], now: datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """The status report's lists of deliveries that need a person, in the report's order."""
+    base = partial(_base, config)
+    return {
+        "held": [
+            {**base(d), "reason": d.last_error, "error_kind": d.error_kind}
+            for d in by_state[State.HELD]
+        ],
+        "failed": [
+            {**base(d), "last_error": d.last_error, "error_kind": d.error_kind}
+            for d in by_state[State.FAILED]
+        ],
+        "in_doubt": [
+            {
+                **base(d),
+                "last_error": d.last_error,
+                "error_kind": d.error_kind,
+                "claimed_at": _iso(d.claimed_at),
+                "parts": _parts(d),  # thread parts known to be out before the doubt
+            }
+            for d in by_state[State.IN_DOUBT]
+        ],
+        "expired": [{**base(d), "last_error": d.last_error} for d in by_state[State.EXPIRED]],
+        "edited_after_publishing": [
+            _published(config, d) for d in by_state[State.PUBLISHED] if d.edited_hash
+        ],
+        "published_with_warning": [
+            {**_published(config, d), "warning": d.warning}
+            for d in by_state[State.PUBLISHED]
+            if d.warning
+            and d.published_at is not None
+            and now - d.published_at <= WARNING_SHOWN_FOR
+        ],
+    }
+
+
+def _published(config: Config, d: Delivery) -> dict[str, Any]:
+    """A published delivery in the status report: where the live post is, and since when."""
+    return {
+        **_base(config, d),
+        "remote_id": d.remote_id,
+        "url": d.url,
+        "published_at": _iso(d.published_at),
+    }
+
+
+def _paused(pauses: dict[str, str]) -> list[dict[str, Any]]:
+    """The status report's pause controls: key, channel (None for everything), reason."""
+    return [
         {"key": key, "channel": key.partition(":")[2] or None, "reason": value}
         for key, value in pauses.items()
     ]
+
+
+def _channels(
+    config: Config, everything: list[Delivery], holds: dict[str, str], pauses: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Each configured channel in the status report: held, paused, and its counts."""
     channels = []
     for key, channel in config.channels.items():
         hold = holds.get(hold_key(key))
@@ -168,28 +217,7 @@ def status_report(
                 "counts": _counts(d for d in everything if d.channel == key),
             }
         )
-
-    stale = [c for c in in_progress if c["lease_expired"]]
-    held_channels = [c for c in channels if c["held"]]
-    return {
-        "now": _iso(now),
-        "timezone": config.timezone.key,
-        "needs_attention": bool(
-            failed or in_doubt or held or expired or edited or stale or held_channels or warned
-        ),
-        "counts": _counts(everything),
-        "channels": channels,
-        "paused": paused,
-        "upcoming": upcoming,
-        "upcoming_total": len(pending),
-        "in_progress": in_progress,
-        "held": held,
-        "failed": failed,
-        "in_doubt": in_doubt,
-        "expired": expired,
-        "edited_after_publishing": edited,
-        "published_with_warning": warned,
-    }
+    return channels
 
 
 def _parts(d: Delivery) -> list[dict[str, Any]]:
@@ -199,159 +227,221 @@ def _parts(d: Delivery) -> list[dict[str, Any]]:
 def format_status_text(report: dict[str, Any], zone: ZoneInfo) -> str:
     """The status report for a person: problems first with what to do next, then what is
     in progress and upcoming, then a one-line summary. Times are local to `zone`."""
-    channels = {c["key"]: c for c in report["channels"]}
+    out = _StatusText(zone, {c["key"]: c for c in report["channels"]})
+    out.lines.append(f"crosspost status · {out.when(report['now'])}")
+    for write in (
+        _status_paused,
+        _status_failed,
+        _status_in_doubt,
+        _status_held,
+        _status_expired,
+        _status_edited,
+        _status_warned,
+        _status_in_progress,
+        _status_upcoming,
+    ):
+        write(out, report)
+    out.lines.append("")
+    out.lines.append(_status_summary(report))
+    return "\n".join(out.lines)
 
-    def when(value: str | None) -> str:
+
+@dataclass
+class _StatusText:
+    """The status text being written: its lines, and how it shows times and channels."""
+
+    zone: ZoneInfo
+    channels: dict[str, dict[str, Any]]  # the report's channels by key
+    lines: list[str] = field(default_factory=list)
+
+    def when(self, value: str | None) -> str:
+        """A report's time as local text."""
         moment = from_iso(value)
-        return format_local(moment, zone) if moment else "no time set"
+        return format_local(moment, self.zone) if moment else "no time set"
 
-    def where(item: dict[str, Any]) -> str:
-        known = channels.get(item["channel"])
+    def where(self, item: dict[str, Any]) -> str:
+        """An item's channel, with its platform and handle when it is still configured."""
+        known = self.channels.get(item["channel"])
         if known is None:
             return f"{item['channel']} (no longer configured)"
         return f"{item['channel']} ({known['label']} {known['handle']})"
 
-    def head(mark: str, item: dict[str, Any], *extra: str) -> str:
-        return "  " + " · ".join((f"{mark} {item['post_id']} → {where(item)}", *extra))
+    def head(self, mark: str, item: dict[str, Any], *extra: str) -> str:
+        """An item's first line: mark, post and channel, then `extra` notes."""
+        return "  " + " · ".join((f"{mark} {item['post_id']} → {self.where(item)}", *extra))
 
-    def attempts(n: int) -> str:
-        return f"{n} attempt{'s' * (n != 1)}"
+    def section(self, title: str) -> None:
+        """Start a section: a blank line, then its title."""
+        self.lines.append("")
+        self.lines.append(title)
 
-    lines: list[str] = [f"crosspost status · {when(report['now'])}"]
 
-    def section(title: str) -> None:
-        lines.append("")
-        lines.append(title)
+def _attempts(n: int) -> str:
+    """`1 attempt`, `2 attempts`."""
+    return f"{n} attempt{'s' * (n != 1)}"
 
+
+def _status_paused(out: _StatusText, report: dict[str, Any]) -> None:
+    """A section for each pause: what is paused, and why."""
     for pause in report["paused"]:
         what = pause["channel"] or "everything"
-        section(f"⏸ PAUSED: {what}" + (f" — {pause['reason']}" if pause["reason"] else ""))
+        out.section(f"⏸ PAUSED: {what}" + (f" — {pause['reason']}" if pause["reason"] else ""))
         scope = f"on {pause['channel']}" if pause["channel"] else "anywhere"
-        lines.append(f"  → nothing is published {scope} until it is resumed")
+        out.lines.append(f"  → nothing is published {scope} until it is resumed")
 
-    if report["failed"]:
-        section(f"✗ Failed ({len(report['failed'])}): not published")
-        for item in report["failed"]:
-            lines.append(head("✗", item, f"due {when(item['due_at'])}", attempts(item["attempts"])))
-            lines.append(f"      {item['last_error'] or 'no error recorded'}")
-            retry = f"crosspost publish {item['post_id']} --channel {item['channel']}"
-            if item["error_kind"] == "auth":
-                lines.append(f"      credentials: run crosspost doctor, then retry with: {retry}")
-            elif item["error_kind"] == "rejected":
-                lines.append(
-                    f"      fix the post (an edit plans it again), or retry now with: {retry}"
-                )
-            else:
-                lines.append(f"      retry now with: {retry}")
 
-    if report["in_doubt"]:
-        section(
-            f"! In doubt ({len(report['in_doubt'])}): the send may or may not have happened; "
-            "never send it again blindly"
+def _status_failed(out: _StatusText, report: dict[str, Any]) -> None:
+    """Failed deliveries, each with its error and how to retry it."""
+    if not report["failed"]:
+        return
+    out.section(f"✗ Failed ({len(report['failed'])}): not published")
+    for item in report["failed"]:
+        out.lines.append(
+            out.head("✗", item, f"due {out.when(item['due_at'])}", _attempts(item["attempts"]))
         )
-        for item in report["in_doubt"]:
-            lines.append(head("!", item, f"claimed {when(item['claimed_at'])}"))
-            lines.append(f"      {item['last_error'] or 'no error recorded'}")
-            for part in item["parts"]:
-                lines.append(
-                    f"      part {part['index'] + 1} is out: {part['url'] or part['remote_id']}"
-                )
-            lines.append(
-                f"      look at the account, then settle with: crosspost resolve "
-                f"{item['post_id']} --channel {item['channel']} --published REMOTE_ID "
-                "| --not-published"
+        out.lines.append(f"      {item['last_error'] or 'no error recorded'}")
+        retry = f"crosspost publish {item['post_id']} --channel {item['channel']}"
+        if item["error_kind"] == "auth":
+            out.lines.append(f"      credentials: run crosspost doctor, then retry with: {retry}")
+        elif item["error_kind"] == "rejected":
+            out.lines.append(
+                f"      fix the post (an edit plans it again), or retry now with: {retry}"
             )
+        else:
+            out.lines.append(f"      retry now with: {retry}")
 
+
+def _status_in_doubt(out: _StatusText, report: dict[str, Any]) -> None:
+    """Deliveries in doubt, with the thread parts known to be out and how to settle them."""
+    if not report["in_doubt"]:
+        return
+    out.section(
+        f"! In doubt ({len(report['in_doubt'])}): the send may or may not have happened; "
+        "never send it again blindly"
+    )
+    for item in report["in_doubt"]:
+        out.lines.append(out.head("!", item, f"claimed {out.when(item['claimed_at'])}"))
+        out.lines.append(f"      {item['last_error'] or 'no error recorded'}")
+        for part in item["parts"]:
+            out.lines.append(
+                f"      part {part['index'] + 1} is out: {part['url'] or part['remote_id']}"
+            )
+        out.lines.append(
+            f"      look at the account, then settle with: crosspost resolve "
+            f"{item['post_id']} --channel {item['channel']} --published REMOTE_ID "
+            "| --not-published"
+        )
+
+
+def _status_held(out: _StatusText, report: dict[str, Any]) -> None:
+    """Held channels and held deliveries, then what to do about them."""
     held_channels = [c for c in report["channels"] if c["held"]]
-    if report["held"] or held_channels:
-        count = len(report["held"])
-        section(f"✗ Held ({count})" if count else "✗ Held")
-        for channel in held_channels:
-            lines.append(
-                f"  ✗ channel {channel['key']} ({channel['label']} {channel['handle']}) is held"
-                + (f": {channel['hold_reason']}" if channel["hold_reason"] else "")
-            )
-        for item in report["held"]:
-            lines.append(head("✗", item, f"due {when(item['due_at'])}"))
-            if item["reason"]:
-                lines.append(f"      {item['reason']}")
-        lines.append("  → held: run crosspost doctor to see what the channel needs")
-
-    if report["expired"]:
-        section(
-            f"! Expired ({len(report['expired'])}): not published, it was too late when the "
-            "daemon got to it"
+    if not (report["held"] or held_channels):
+        return
+    count = len(report["held"])
+    out.section(f"✗ Held ({count})" if count else "✗ Held")
+    for channel in held_channels:
+        out.lines.append(
+            f"  ✗ channel {channel['key']} ({channel['label']} {channel['handle']}) is held"
+            + (f": {channel['hold_reason']}" if channel["hold_reason"] else "")
         )
-        for item in report["expired"]:
-            lines.append(head("!", item, f"was due {when(item['due_at'])}"))
-            if item["last_error"]:
-                lines.append(f"      {item['last_error']}")
-            lines.append(
-                f"      to publish it, give it a new publish_at in {item['file'] or 'its file'}"
-                " (it is then planned again)"
+    for item in report["held"]:
+        out.lines.append(out.head("✗", item, f"due {out.when(item['due_at'])}"))
+        if item["reason"]:
+            out.lines.append(f"      {item['reason']}")
+    out.lines.append("  → held: run crosspost doctor to see what the channel needs")
+
+
+def _status_expired(out: _StatusText, report: dict[str, Any]) -> None:
+    """Expired deliveries, and how to publish them after all."""
+    if not report["expired"]:
+        return
+    out.section(
+        f"! Expired ({len(report['expired'])}): not published, it was too late when the "
+        "daemon got to it"
+    )
+    for item in report["expired"]:
+        out.lines.append(out.head("!", item, f"was due {out.when(item['due_at'])}"))
+        if item["last_error"]:
+            out.lines.append(f"      {item['last_error']}")
+        out.lines.append(
+            f"      to publish it, give it a new publish_at in {item['file'] or 'its file'}"
+            " (it is then planned again)"
+        )
+
+
+def _status_edited(out: _StatusText, report: dict[str, Any]) -> None:
+    """Posts edited after publishing, each with the live post to fix by hand."""
+    if not report["edited_after_publishing"]:
+        return
+    out.section(
+        f"! Edited after publishing ({len(report['edited_after_publishing'])}): "
+        "the live post shows the earlier version; it is not published again"
+    )
+    for item in report["edited_after_publishing"]:
+        out.lines.append(out.head("!", item, f"published {out.when(item['published_at'])}"))
+        out.lines.append(
+            f"      if the change matters, edit or delete the live post by hand: "
+            f"{item['url'] or item['remote_id']}"
+        )
+
+
+def _status_warned(out: _StatusText, report: dict[str, Any]) -> None:
+    """Publications with a warning: what failed after them, and the live post."""
+    if not report["published_with_warning"]:
+        return
+    out.section(
+        f"! Published, but something after it failed ({len(report['published_with_warning'])})"
+    )
+    for item in report["published_with_warning"]:
+        out.lines.append(out.head("!", item, f"published {out.when(item['published_at'])}"))
+        out.lines.append(f"      {item['warning']}")
+        out.lines.append(f"      the post: {item['url'] or item['remote_id']}")
+
+
+def _status_in_progress(out: _StatusText, report: dict[str, Any]) -> None:
+    """Deliveries being sent, and claims that ran out without a result."""
+    if not report["in_progress"]:
+        return
+    out.section(f"… In progress ({len(report['in_progress'])})")
+    for item in report["in_progress"]:
+        if item["lease_expired"]:
+            out.lines.append(out.head("!", item, f"claimed {out.when(item['claimed_at'])}"))
+            out.lines.append(
+                f"      the claim by {item['owner']} ran out at {out.when(item['lease_until'])} "
+                "without a result: it will be settled as in doubt"
+            )
+        else:
+            out.lines.append(out.head("…", item, f"claimed {out.when(item['claimed_at'])}"))
+            out.lines.append(
+                f"      being sent by {item['owner']} (claim until {out.when(item['lease_until'])})"
             )
 
-    if report["edited_after_publishing"]:
-        section(
-            f"! Edited after publishing ({len(report['edited_after_publishing'])}): "
-            "the live post shows the earlier version; it is not published again"
-        )
-        for item in report["edited_after_publishing"]:
-            lines.append(head("!", item, f"published {when(item['published_at'])}"))
-            lines.append(
-                f"      if the change matters, edit or delete the live post by hand: "
-                f"{item['url'] or item['remote_id']}"
-            )
 
-    if report["published_with_warning"]:
-        section(
-            f"! Published, but something after it failed ({len(report['published_with_warning'])})"
-        )
-        for item in report["published_with_warning"]:
-            lines.append(head("!", item, f"published {when(item['published_at'])}"))
-            lines.append(f"      {item['warning']}")
-            lines.append(f"      the post: {item['url'] or item['remote_id']}")
-
-    if report["in_progress"]:
-        section(f"… In progress ({len(report['in_progress'])})")
-        for item in report["in_progress"]:
-            if item["lease_expired"]:
-                lines.append(head("!", item, f"claimed {when(item['claimed_at'])}"))
-                lines.append(
-                    f"      the claim by {item['owner']} ran out at {when(item['lease_until'])} "
-                    "without a result: it will be settled as in doubt"
-                )
-            else:
-                lines.append(head("…", item, f"claimed {when(item['claimed_at'])}"))
-                lines.append(
-                    f"      being sent by {item['owner']} (claim until {when(item['lease_until'])})"
-                )
-
-    if report["upcoming"]:
-        total = report["upcoming_total"]
-        shown = len(report["upcoming"])
-        section(f"Upcoming ({shown} of {total})" if shown < total else f"Upcoming ({total})")
-        for item in report["upcoming"]:
-            line = f"  {when(item['next_at'])}  {item['post_id']} → {where(item)}"
-            notes = []
-            channel = channels.get(item["channel"])
-            if channel and channel["held"]:
-                notes.append("channel held")
-            if channel and channel["paused"]:
-                notes.append("paused")
-            if item["overdue"]:
-                notes.append("overdue")
-            if item["retry_at"]:
-                notes.append(f"retry {item['attempts'] + 1}, due {when(item['due_at'])}")
-            if item["last_error"]:
-                notes.append(f"last error: {item['last_error']}")
-            lines.append(" · ".join([line, *notes]))
-        if shown < total:
-            lines.append(f"  … and {total - shown} more")
-
-    lines.append("")
-    lines.append(_status_summary(report))
-    return "\n".join(lines)
+def _status_upcoming(out: _StatusText, report: dict[str, Any]) -> None:
+    """Upcoming deliveries, one line each with notes, and how many more there are."""
+    if not report["upcoming"]:
+        return
+    total = report["upcoming_total"]
+    shown = len(report["upcoming"])
+    out.section(f"Upcoming ({shown} of {total})" if shown < total else f"Upcoming ({total})")
+    for item in report["upcoming"]:
+        line = f"  {out.when(item['next_at'])}  {item['post_id']} → {out.where(item)}"
+        notes = []
+        channel = out.channels.get(item["channel"])
+        if channel and channel["held"]:
+            notes.append("channel held")
+        if channel and channel["paused"]:
+            notes.append("paused")
+        if item["overdue"]:
+            notes.append("overdue")
+        if item["retry_at"]:
+            notes.append(f"retry {item['attempts'] + 1}, due {out.when(item['due_at'])}")
+        if item["last_error"]:
+            notes.append(f"last error: {item['last_error']}")
+        out.lines.append(" · ".join([line, *notes]))
+    if shown < total:
+        out.lines.append(f"  … and {total - shown} more")
 
 
 def _status_summary(report: dict[str, Any]) -> str:
