@@ -151,73 +151,20 @@ class Config:
 def load_config(path: Path | str) -> Config:
     """Read and check a config file; raise ConfigError listing every problem in it."""
     path = Path(path).absolute()
-    if not path.exists():
-        raise ConfigError(
-            [
-                Problem(
-                    Mark(path),
-                    "config file not found; pass --config PATH or copy config.example.yaml "
-                    f"to {DEFAULT_CONFIG}",
-                )
-            ]
-        )
-    try:
-        data = yamlfile.load(path)
-    except yamlfile.YamlError as exc:
-        raise ConfigError([Problem(exc.mark, exc.message)]) from None
+    data = _config_data(path)
     problems = Problems()
-    if not isinstance(data, yamlfile.LocatedDict):
-        raise ConfigError([Problem(Mark(path), "the config must be a mapping (key: value lines)")])
     reader = Reader(data, problems, "the config")
     reader.check_keys(TOP_KEYS)
     root = path.parent
-
-    zone = ZoneInfo("Europe/London")
-    zone_name = reader.text("timezone")
-    if zone_name is not None:
-        try:
-            zone = zone_or_error(zone_name)
-        except ValueError as exc:
-            problems.error(data.value_mark("timezone"), str(exc))
-
-    def directory(key: str, default: str, must_exist: bool) -> Path:
-        value = reader.text(key) or default
-        try:
-            resolved = (root / value).resolve()
-            is_dir = resolved.is_dir()
-        except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links
-            problems.error(data.value_mark(key), f"'{key}' is not a usable path: {exc}")
-            return root / default
-        if must_exist and not is_dir:
-            problems.error(data.value_mark(key), f"'{key}' folder {value} does not exist")
-        return resolved
-
-    queue_dir = directory("queue", "queue", True)
-    templates_dir = directory("templates", "templates", True)
-    state_path = directory("state", "var/crosspost.db", False)
-
-    channels: dict[str, Channel] = {}
-    raw_channels = reader.mapping("channels", required=True)
-    if raw_channels is not None and not raw_channels:
-        problems.error(data.value_mark("channels"), "no channels configured")
-    for key, raw in (raw_channels or {}).items():
-        assert isinstance(raw_channels, yamlfile.LocatedDict)
-        if not CHANNEL_KEY.match(key):
-            problems.error(
-                raw_channels.key_mark(key),
-                f"channel name '{key}' may hold only letters, digits, '_', '.' and '-'",
-            )
-        if not isinstance(raw, yamlfile.LocatedDict):
-            problems.error(raw_channels.value_mark(key), f"channel {key} must be a mapping")
-            continue
-        channel = _channel(key, raw, problems)
-        if channel is not None:
-            channels[key] = channel
-
+    zone = _timezone(reader, problems)
+    queue_dir = _directory(reader, root, "queue", "queue", True)
+    templates_dir = _directory(reader, root, "templates", "templates", True)
+    state_path = _directory(reader, root, "state", "var/crosspost.db", False)
+    channels = _channels(reader, problems)
     daemon = _daemon(reader, problems)
     require_approval = reader.boolean("require_approval") or False
     forbid_self = reader.boolean("forbid_self_approval") or False
-    approvals_path = directory("approvals", "approvals.yaml", False)
+    approvals_path = _directory(reader, root, "approvals", "approvals.yaml", False)
     blackouts = _blackouts(reader, zone, channels, problems)
     alerts = parse_alerts(reader.mapping("alerts"), problems)
     if problems.errors:
@@ -239,6 +186,76 @@ def load_config(path: Path | str) -> Config:
         mark=data.mark,
         warnings=problems.warnings,
     )
+
+
+def _config_data(path: Path) -> yamlfile.LocatedDict:
+    """The config file's top-level mapping; ConfigError if it is missing, broken or no mapping."""
+    if not path.exists():
+        raise ConfigError(
+            [
+                Problem(
+                    Mark(path),
+                    "config file not found; pass --config PATH or copy config.example.yaml "
+                    f"to {DEFAULT_CONFIG}",
+                )
+            ]
+        )
+    try:
+        data = yamlfile.load(path)
+    except yamlfile.YamlError as exc:
+        raise ConfigError([Problem(exc.mark, exc.message)]) from None
+    if not isinstance(data, yamlfile.LocatedDict):
+        raise ConfigError([Problem(Mark(path), "the config must be a mapping (key: value lines)")])
+    return data
+
+
+def _timezone(reader: Reader, problems: Problems) -> ZoneInfo:
+    """The configured 'timezone', Europe/London by default."""
+    zone = ZoneInfo("Europe/London")
+    zone_name = reader.text("timezone")
+    if zone_name is not None:
+        try:
+            zone = zone_or_error(zone_name)
+        except ValueError as exc:
+            problems.error(reader.data.value_mark("timezone"), str(exc))
+    return zone
+
+
+def _directory(reader: Reader, root: Path, key: str, default: str, must_exist: bool) -> Path:
+    """The path set by `key` (or `default`), resolved against the project folder `root`."""
+    data = reader.data
+    value = reader.text(key) or default
+    try:
+        resolved = (root / value).resolve()
+        is_dir = resolved.is_dir()
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links
+        reader.error(data.value_mark(key), f"'{key}' is not a usable path: {exc}")
+        return root / default
+    if must_exist and not is_dir:
+        reader.error(data.value_mark(key), f"'{key}' folder {value} does not exist")
+    return resolved
+
+
+def _channels(reader: Reader, problems: Problems) -> dict[str, Channel]:
+    """The configured channels, by name; broken ones are reported and left out."""
+    channels: dict[str, Channel] = {}
+    raw_channels = reader.mapping("channels", required=True)
+    if raw_channels is not None and not raw_channels:
+        problems.error(reader.data.value_mark("channels"), "no channels configured")
+    for key, raw in (raw_channels or {}).items():
+        assert isinstance(raw_channels, yamlfile.LocatedDict)
+        if not CHANNEL_KEY.match(key):
+            problems.error(
+                raw_channels.key_mark(key),
+                f"channel name '{key}' may hold only letters, digits, '_', '.' and '-'",
+            )
+        if not isinstance(raw, yamlfile.LocatedDict):
+            problems.error(raw_channels.value_mark(key), f"channel {key} must be a mapping")
+            continue
+        channel = _channel(key, raw, problems)
+        if channel is not None:
+            channels[key] = channel
+    return channels
 
 
 def _blackouts(
@@ -331,7 +348,29 @@ def _channel(key: str, raw: yamlfile.LocatedDict, problems: Problems) -> Channel
     handle = reader.text("handle") or key
     template = reader.text("template") or key
     env_refs: list[tuple[str, str, Mark]] = []
+    settings = _channel_settings(reader, adapter, env_refs)
+    credentials = _credentials(key, reader, adapter, problems, env_refs)
+    quota = _quota(key, reader, problems)
+    return Channel(
+        key=key,
+        platform=platform,
+        handle=handle,
+        template=template,
+        settings=settings,
+        credentials=credentials,
+        quota=quota,
+        adapter=adapter,
+        rules=adapter.rules_for(settings),
+        mark=raw.mark,
+        env_refs=env_refs,
+    )
 
+
+def _channel_settings(
+    reader: Reader, adapter: type[Adapter], env_refs: list[tuple[str, str, Mark]]
+) -> dict[str, Any]:
+    """The adapter's settings for a channel; ${VAR}s they use are added to `env_refs`."""
+    raw = reader.data
     settings: dict[str, Any] = {}
     for name, spec in adapter.settings.items():
         value = _setting(reader, name, spec)
@@ -340,14 +379,24 @@ def _channel(key: str, raw: yamlfile.LocatedDict, problems: Problems) -> Channel
             if isinstance(value, str):
                 for var in ENV_REF.findall(value):
                     env_refs.append((var, name, raw.value_mark(name)))
+    return settings
 
+
+def _credentials(
+    key: str,
+    reader: Reader,
+    adapter: type[Adapter],
+    problems: Problems,
+    env_refs: list[tuple[str, str, Mark]],
+) -> dict[str, str]:
+    """A channel's credentials: the name of the ${ENV_VAR} holding each (added to `env_refs`)."""
     credentials: dict[str, str] = {}
     creds = reader.mapping("credentials")
     if adapter.credentials or creds:
         creds_reader = Reader(creds, problems, f"channel {key} credentials") if creds else None
         if creds_reader is None:
             problems.error(
-                raw.mark,
+                reader.data.mark,
                 f"channel {key} needs 'credentials' with {', '.join(adapter.credentials)} "
                 "as ${ENV_VAR} references",
             )
@@ -369,7 +418,11 @@ def _channel(key: str, raw: yamlfile.LocatedDict, problems: Problems) -> Channel
                     continue
                 credentials[name] = match.group(1)
                 env_refs.append((match.group(1), f"credentials.{name}", creds.value_mark(name)))
+    return credentials
 
+
+def _quota(key: str, reader: Reader, problems: Problems) -> Quota | None:
+    """A channel's 'quota' (posts per period), None when it sets none."""
     quota = None
     raw_quota = reader.mapping("quota")
     if raw_quota is not None:
@@ -382,20 +435,7 @@ def _channel(key: str, raw: yamlfile.LocatedDict, problems: Problems) -> Channel
                 problems.error(raw_quota.mark, "a quota needs 'posts' and 'per' (e.g. 17 per 24h)")
         else:
             quota = Quota(posts, per, raw_quota.mark)
-
-    return Channel(
-        key=key,
-        platform=platform,
-        handle=handle,
-        template=template,
-        settings=settings,
-        credentials=credentials,
-        quota=quota,
-        adapter=adapter,
-        rules=adapter.rules_for(settings),
-        mark=raw.mark,
-        env_refs=env_refs,
-    )
+    return quota
 
 
 def _setting(reader: Reader, name: str, spec: Setting) -> Any:

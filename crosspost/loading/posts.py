@@ -254,7 +254,34 @@ def _post(
     before = len(problems.errors)
     reader = Reader(data, problems, "a post")
     reader.check_keys(_POST_KEY_SET)
+    post_id = _post_id(data, reader, default_id, problems)
+    status = reader.choice("status", STATUSES) or "ready"
+    channels = _post_channels(data, reader, config, problems)
+    publish_at = _post_time(data, status, config, problems)
+    fields = _content(data, Reader(data, problems, "a post"), path, config, problems, cache)
+    overrides, override_times = _overrides(reader, channels, path, config, problems, cache)
+    tags = reader.text_list("tags") or []
+    author = reader.text("author")
+    if len(problems.errors) > before:
+        return None
+    return Post(
+        id=post_id,
+        file=path,
+        mark=data.mark,
+        status=status,
+        channels=channels,
+        publish_at=publish_at,
+        fields=fields,
+        overrides=overrides,
+        override_times=override_times,
+        tags=tags,
+        author=author,
+        data=data,
+    )
 
+
+def _post_id(data: LocatedDict, reader: Reader, default_id: str | None, problems: Problems) -> str:
+    """The post's id (or the file's name), checked against POST_ID."""
     post_id = reader.text("id") or default_id or ""
     if not POST_ID.match(post_id):
         problems.error(
@@ -263,8 +290,13 @@ def _post(
             "digits, '.', '_' and '-', must start with a letter or digit and be at most 120 "
             "characters",
         )
-    status = reader.choice("status", STATUSES) or "ready"
+    return post_id
 
+
+def _post_channels(
+    data: LocatedDict, reader: Reader, config: Config, problems: Problems
+) -> list[str]:
+    """The configured channels the post names (every channel when it names none)."""
     channels = list(config.channels)
     names = reader.text_list("channels")
     if names is not None:
@@ -283,7 +315,13 @@ def _post(
                 )
         if not names:
             problems.error(data.value_mark("channels"), "'channels' is empty")
+    return channels
 
+
+def _post_time(
+    data: LocatedDict, status: str, config: Config, problems: Problems
+) -> datetime | None:
+    """The post's 'publish_at', which a ready post must have."""
     publish_at = _time(data, config, problems)
     if publish_at is None and "publish_at" not in data and status == "ready":
         problems.error(
@@ -291,8 +329,18 @@ def _post(
             "a ready post needs 'publish_at' (e.g. publish_at: 2027-01-15 10:00); "
             "or mark it status: draft",
         )
+    return publish_at
 
-    fields = _content(data, Reader(data, problems, "a post"), path, config, problems, cache)
+
+def _overrides(
+    reader: Reader,
+    channels: list[str],
+    path: Path,
+    config: Config,
+    problems: Problems,
+    cache: MediaCache,
+) -> tuple[dict[str, dict[str, Any]], dict[str, datetime]]:
+    """The post's per-channel overrides: their content fields and their publish times."""
     overrides: dict[str, dict[str, Any]] = {}
     override_times: dict[str, datetime] = {}
     raw_overrides = reader.mapping("overrides")
@@ -322,25 +370,7 @@ def _post(
         when = _time(raw, config, problems)
         if when is not None:
             override_times[channel] = when
-
-    tags = reader.text_list("tags") or []
-    author = reader.text("author")
-    if len(problems.errors) > before:
-        return None
-    return Post(
-        id=post_id,
-        file=path,
-        mark=data.mark,
-        status=status,
-        channels=channels,
-        publish_at=publish_at,
-        fields=fields,
-        overrides=overrides,
-        override_times=override_times,
-        tags=tags,
-        author=author,
-        data=data,
-    )
+    return overrides, override_times
 
 
 def _time(data: LocatedDict, config: Config, problems: Problems) -> datetime | None:
@@ -425,38 +455,13 @@ def _media(
     reader = Reader(item, problems, "a media item")
     reader.check_keys(_MEDIA_KEY_SET)
     rel = reader.text("path", required=True)
-    alt = reader.text("alt")
-    if alt is None:
-        if "alt" not in item:
-            problems.error(
-                item.mark,
-                "image has no alt text: add 'alt' describing it for people using screen readers",
-            )
-        alt = None
-    elif not alt.strip():
-        problems.error(item.value_mark("alt"), "alt text is empty: describe the image")
-        alt = None
-    elif FILE_LIKE_ALT.search(alt) or (rel and alt.strip() in (rel, Path(rel).name)):
-        problems.error(
-            item.value_mark("alt"), f"alt text '{alt}' is a file name: describe the image"
-        )
-    elif alt.strip().lower() in PLACEHOLDER_ALT:
-        problems.error(item.value_mark("alt"), f"alt text '{alt}' describes nothing")
+    alt = _alt(item, reader, rel, problems)
     if rel is None:
         return None
-    key = (os.path.dirname(post_file), rel)  # dirname: no Path made per item
-    if key not in cache:
-        try:
-            resolved = (post_file.parent / rel).resolve()
-            inside = resolved.is_relative_to(real_root(config.root))
-            info = image_info(resolved) if inside and resolved.is_file() else None
-        except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            problems.error(item.value_mark("path"), f"media path cannot be used: {why}")
-            return None
-        digest = file_digest(resolved) if isinstance(info, ImageInfo) else ""
-        cache[key] = (resolved if inside else None, info, digest)
-    found, info, digest = cache[key]
+    cached = _media_file(item, rel, post_file, config, problems, cache)
+    if cached is None:
+        return None
+    found, info, digest = cached
     if found is None:
         problems.error(
             item.value_mark("path"),
@@ -480,3 +485,49 @@ def _media(
         info=info,
         digest=digest,
     )
+
+
+def _alt(item: LocatedDict, reader: Reader, rel: str | None, problems: Problems) -> str | None:
+    """The media item's alt text, None when missing or empty; a useless one is reported."""
+    alt = reader.text("alt")
+    if alt is None:
+        if "alt" not in item:
+            problems.error(
+                item.mark,
+                "image has no alt text: add 'alt' describing it for people using screen readers",
+            )
+        alt = None
+    elif not alt.strip():
+        problems.error(item.value_mark("alt"), "alt text is empty: describe the image")
+        alt = None
+    elif FILE_LIKE_ALT.search(alt) or (rel and alt.strip() in (rel, Path(rel).name)):
+        problems.error(
+            item.value_mark("alt"), f"alt text '{alt}' is a file name: describe the image"
+        )
+    elif alt.strip().lower() in PLACEHOLDER_ALT:
+        problems.error(item.value_mark("alt"), f"alt text '{alt}' describes nothing")
+    return alt
+
+
+def _media_file(
+    item: LocatedDict,
+    rel: str,
+    post_file: Path,
+    config: Config,
+    problems: Problems,
+    cache: MediaCache,
+) -> tuple[Path | None, ImageInfo | str | None, str] | None:
+    """The cached (resolved path, image facts, digest) for `rel`, None if it cannot be used."""
+    key = (os.path.dirname(post_file), rel)  # dirname: no Path made per item
+    if key not in cache:
+        try:
+            resolved = (post_file.parent / rel).resolve()
+            inside = resolved.is_relative_to(real_root(config.root))
+            info = image_info(resolved) if inside and resolved.is_file() else None
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.error(item.value_mark("path"), f"media path cannot be used: {why}")
+            return None
+        digest = file_digest(resolved) if isinstance(info, ImageInfo) else ""
+        cache[key] = (resolved if inside else None, info, digest)
+    return cache[key]
