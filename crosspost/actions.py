@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crosspost.core.problems import did_you_mean
 from crosspost.core.states import Act, Hold, State
 from crosspost.scheduling.controls import Pause, encode_pause, pause_key, pauses
 from crosspost.scheduling.gate import hold_key
@@ -60,6 +61,7 @@ class Resumed:
     held: list[Delivery]  # held during the pause: overdue now
     released: bool  # they were released (late, on this person's word)
     still: list[Pause] = field(default_factory=list)  # other pauses still in force
+    lifted: bool = True  # a pause was lifted (False: it was lifted before; only released now)
 
 
 def resume(
@@ -68,17 +70,20 @@ def resume(
     """Lift a pause. What it held is overdue: released only when asked (`release_overdue`)."""
     by = _who(by)
     key = pause_key(channel)
-    if ledger.control(key) is None:
-        raise ActionRefused(("channel " + channel if channel else "publishing") + " is not paused")
-    ledger.set_control(key, None, by, "resumed")
     held = [
         d for d in ledger.deliveries([State.HELD])
         if d.error_kind == Hold.PAUSED and (channel is None or d.channel == channel)
     ]  # fmt: skip
+    lifted = ledger.control(key) is not None
+    if lifted:
+        ledger.set_control(key, None, by, "resumed")
+    elif not (release_overdue and held):  # after a plain resume, its held posts can follow
+        raise ActionRefused(("channel " + channel if channel else "publishing") + " is not paused")
     if release_overdue:  # the option says it: overdue, sent late on this person's word
         for delivery in held:
             _back_in_queue(ledger, delivery, by, late=True)
-    return Resumed(held, release_overdue, pauses(ledger, ledger.clock()))
+    ledger.wake()
+    return Resumed(held, release_overdue, pauses(ledger, ledger.clock()), lifted)
 
 
 @dataclass
@@ -110,7 +115,7 @@ def release(
                 f"{post_id} expired (it was not published late); to send it late all the "
                 f"same: crosspost release {post_id} --late"
             )
-        raise ActionRefused(f"{post_id} has no held deliveries")
+        raise ActionRefused(_nothing_held(ledger, post_id))
     result = Released([], [])
     for delivery in found:
         overdue = delivery.due_at is not None and now - delivery.due_at > lateness
@@ -120,7 +125,22 @@ def release(
             continue
         _back_in_queue(ledger, delivery, by, late=overdue)
         result.released.append((delivery, overdue))
+    ledger.wake()
     return result
+
+
+def _nothing_held(ledger: Ledger, post_id: str) -> str:
+    """Why there is nothing to release: no such post, or where its deliveries stand."""
+    everything = ledger.deliveries()
+    mine = [d for d in everything if d.post_id == post_id]
+    if not mine:
+        ids = sorted({d.post_id for d in everything})
+        return (
+            f"there is no post '{post_id}' in the ledger{did_you_mean(post_id, ids)}: "
+            "crosspost status lists what is queued and held"
+        )
+    where = ", ".join(f"{d.state.replace('_', ' ')} on {d.channel}" for d in mine)
+    return f"{post_id} has no held deliveries (it is {where})"
 
 
 def resolve(
@@ -141,10 +161,12 @@ def resolve(
             delivery, remote_id=remote_id, url=None, published_at=ledger.clock(),
             parts=delivery.parts, actor=by, detail=f"resolved by {by}: published",
         )  # fmt: skip
-    return ledger.set_state(
+    again = ledger.set_state(
         delivery, State.PENDING, error=f"resolved by {by}: not published", error_kind=Act.RESOLVED,
         actor=by, only_from=[State.IN_DOUBT], retry_at=ledger.clock(),
     )  # fmt: skip
+    ledger.wake()
+    return again
 
 
 def lift_hold(ledger: Ledger, channel: str, *, by: str = "doctor") -> int | None:
@@ -159,6 +181,7 @@ def lift_hold(ledger: Ledger, channel: str, *, by: str = "doctor") -> int | None
             delivery, State.PENDING, actor=by, only_from=[State.HELD],
             error="released: the channel's credentials work again",
         )  # fmt: skip
+    ledger.wake()
     return len(held)
 
 

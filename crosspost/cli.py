@@ -424,13 +424,29 @@ def serve(port: int, host: str, allow_hosts: tuple[str, ...], config_path: str) 
         site.close()
 
 
-def by_option(func: Callable[..., Any]) -> Callable[..., Any]:
+def _who_acts(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """--by, else $USER (or $LOGNAME); else ask on a terminal; else refuse. A control is
+    never recorded without a name."""
+    who = " ".join((value or "").split())
+    if not who:
+        who = " ".join((os.environ.get("USER") or os.environ.get("LOGNAME") or "").split())
+    if not who and sys.stdin.isatty():
+        who = " ".join(click.prompt("Your name, for the record").split())
+    if not who:
+        raise click.BadParameter(
+            'say who is acting: every control is recorded with a name. Give --by "Your '
+            'Name" (or set $USER)',
+            param_hint="--by",
+        )
+    return who
+
+
+def by_option(
+    help: str = "Who is doing this, for the event log.",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
-        "--by",
-        default=lambda: os.environ.get("USER", "unknown"),
-        show_default="$USER",
-        help="Who is doing this, for the event log.",
-    )(func)
+        "--by", default=None, callback=_who_acts, show_default="$USER", metavar="NAME", help=help
+    )
 
 
 @main.command()
@@ -484,7 +500,7 @@ def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None
 @click.option("--channel", metavar="CH", help="Only this channel (default: every channel).")
 @click.option("--reason", required=True, help="Why, for the event log and status.")
 @click.option("--until", metavar="TIME", help="Lift the pause by itself at this local time.")
-@by_option
+@by_option()
 @config_option
 @config_errors
 def pause(channel: str | None, reason: str, until: str | None, by: str, config_path: str) -> None:
@@ -518,14 +534,17 @@ def pause(channel: str | None, reason: str, until: str | None, by: str, config_p
     is_flag=True,
     help="Also send the deliveries held during the pause (they are overdue now).",
 )
-@by_option
+@by_option()
 @config_option
 @config_errors
 def resume(channel: str | None, release_overdue: bool, by: str, config_path: str) -> None:
     """Lift an emergency pause.
 
     Deliveries held during the pause are overdue: they are not sent by themselves. `status`
-    lists them; `crosspost release POST_ID` sends one, --release-overdue sends them all.
+    lists them; `crosspost release POST_ID` sends one, --release-overdue sends them all (also
+    after a plain resume).
+
+    Example: crosspost resume --by "Jo Smith" --release-overdue
     """  # fmt: skip
     from crosspost import actions
     from crosspost.loading.config import load_config
@@ -534,7 +553,8 @@ def resume(channel: str | None, release_overdue: bool, by: str, config_path: str
     config = load_config(config_path)
     with Ledger(config.state_path) as ledger:
         done = _act(actions.resume, ledger, by=by, channel=channel, release_overdue=release_overdue)
-    click.echo(f"▶ resumed by {by}" + (f" (channel {channel})" if channel else ""))
+    if done.lifted:
+        click.echo(f"▶ resumed by {by}" + (f" (channel {channel})" if channel else ""))
     if done.held and done.released:
         click.echo(f"  {len(done.held)} held deliveries released: they go out now")
     elif done.held:
@@ -556,15 +576,15 @@ def resume(channel: str | None, release_overdue: bool, by: str, config_path: str
     help="Also send deliveries more than the configured lateness past their time (and "
     "expired ones): recorded as released late, with your name.",
 )
-@by_option
+@by_option()
 @config_option
 @config_errors
 def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config_path: str) -> None:
     """Send held deliveries of a post (held by a pause, a blackout window or an approval).
 
-    They go out at the daemon's next sweep, unless whatever held them still applies. Nothing is sent
-    more than the configured lateness (default 30 minutes) after its time unless you say so
-    with --late, which also sends deliveries that expired.
+    A running daemon sends them within a couple of seconds, unless whatever held them still
+    applies. Nothing is sent more than the configured lateness (default 30 minutes) after its
+    time unless you say so with --late, which also sends deliveries that expired.
 
     Example: crosspost release 2026-12-03-vawg-inquiry-report --channel PCCKent --late
     """  # fmt: skip
@@ -654,7 +674,7 @@ def _publish_refusal(project: Any, post: Any, channels: list[str]) -> str | None
 @click.argument("post_id")
 @click.option("--channel", "channels", multiple=True, metavar="CH", help="Only this channel.")
 @click.option("--reason", required=True, help="Why, for the record.")
-@by_option
+@by_option()
 @config_option
 @config_errors
 def retract(
@@ -797,12 +817,7 @@ def run(dry_run: bool, once: bool, log_format: str, config_path: str) -> None:
     help="It did go out: the post's id on the platform.",
 )
 @click.option("--not-published", is_flag=True, help="It did not go out: send it again.")
-@click.option(
-    "--by",
-    default=lambda: os.environ.get("USER", "unknown"),
-    show_default="$USER",
-    help="Who settled it, for the event log.",
-)
+@by_option("Who settled it, for the event log.")
 @config_option
 @config_errors
 def resolve(

@@ -22,7 +22,9 @@ from .test_daemon_process import make_site, wait_for
 
 
 def cli(root: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [*args, "--config", str(root / "crosspost.yaml")])
+    result = CliRunner().invoke(
+        main, [*args, "--config", str(root / "crosspost.yaml")], env={"USER": "comms-officer"}
+    )
     return result.exit_code, result.output
 
 

@@ -37,7 +37,7 @@ from crosspost.scheduling.controls import (
     post_approval_hash,
 )
 from crosspost.scheduling.gate import TWIN_WINDOW, Controls, Verdict, decide
-from crosspost.scheduling.ledger import Delivery, Ledger
+from crosspost.scheduling.ledger import WAKE, Delivery, Ledger
 from crosspost.scheduling.planner import Plan, make_plan, reconcile
 from crosspost.scheduling.publishing import Outcome, dry_run_channel, owner_name, send
 
@@ -587,11 +587,16 @@ class Daemon:
             if self.watching.wait(5):
                 self._reload("watching")
         log.info("running; stop with SIGTERM or Ctrl-C, reload with SIGHUP")
+        woken = _Wake(self.ledger())
         while not self.stopping.is_set():
             if self.reload_requested.wait(0.2):
                 self.reload_requested.clear()
                 if not self.stopping.is_set():
                     self._reload("reload")
+            elif woken.by_a_person():
+                # a release, resume, resolve or lifted hold: its deliveries are due now
+                log.info("a person acted on the ledger: scheduling what is due now")
+                self.schedule_all()
         log.info("stopping: finishing any send in flight")
         self.scheduler.shutdown(wait=True)
         self.close()
@@ -661,6 +666,28 @@ class Daemon:
             if changes or current != seen:
                 seen = current
                 self.reload_requested.set()
+
+
+class _Wake:
+    """Notices a person's action on the ledger (`Ledger.wake`) between sweeps: SQLite's
+    data_version first (no read when nothing was committed), then the wake control."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.version = ledger.data_version()
+        self.seen = ledger.control(WAKE)
+
+    def by_a_person(self) -> bool:
+        try:
+            version = self.ledger.data_version()
+            if version == self.version:
+                return False
+            self.version = version
+            seen, self.seen = self.seen, self.ledger.control(WAKE)
+            return self.seen != seen
+        except Exception:  # a busy or damaged ledger: the sweeper still runs
+            log.debug("could not read the ledger's wake control", exc_info=True)
+            return False
 
 
 def delivery_key(delivery: Delivery) -> tuple[str, str]:

@@ -1,0 +1,79 @@
+"""What a comms officer trips over (issue 13): each mistake, made as a person makes it, and
+what crosspost says. docs/mistakes.md is checked against these messages."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from crosspost.cli import main
+from crosspost.scheduling.ledger import Ledger
+
+from .test_daemon import state
+from .test_daemon_process import Daemon as Process
+from .test_daemon_process import make_site, wait_for
+
+
+def run(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    environment = {"CROSSPOST_NOW": "2026-11-25T12:00+00:00", "USER": "", "LOGNAME": ""}
+    result = CliRunner().invoke(
+        main, [*args, "--config", str(root / "crosspost.yaml")], env={**environment, **(env or {})}
+    )
+    return result.exit_code, result.output
+
+
+def test_a_control_without_a_name_is_refused_not_recorded_as_unknown(example: Path) -> None:
+    code, out = run(example, "pause", "--reason", "a critical incident")
+    assert code == 2
+    assert "say who is acting" in out and '--by "Your Name"' in out
+    ledger_file = example / "var" / "crosspost.db"
+    if ledger_file.exists():
+        with Ledger(ledger_file) as ledger:
+            assert not [e for e in ledger.events() if e.kind == "control"]
+    code, out = run(example, "pause", "--reason", "a critical incident", env={"USER": "jsmith"})
+    assert code == 0, out
+    with Ledger(ledger_file) as ledger:
+        assert [(e.kind, e.actor) for e in ledger.events()] == [("control", "jsmith")]
+
+
+# --- 6. controls take effect promptly -----------------------------------------------------
+
+
+def test_a_release_reaches_a_running_daemon_within_two_seconds(tmp_path: Path) -> None:
+    """The sweep runs once a minute here: only the wake gets the release out in time."""
+    root = make_site(tmp_path, posts=1, spread=0, start_in=5.0, latency=0)
+    config = root / "crosspost.yaml"
+    config.write_text(config.read_text().replace("sweep_interval: 1s", "sweep_interval: 60s"))
+    assert run(root, "pause", "--reason", "incident", env={"USER": "sam"})[0] == 0
+    proc = Process(root)
+    try:
+        assert wait_for(lambda: proc.running, 15)
+        assert wait_for(lambda: state(root, "p0000") == "held", 20)
+        code, out = run(root, "resume", env={"USER": "sam"})
+        assert code == 0 and "overdue and stay held" in out
+        time.sleep(1.5)
+        assert state(root, "p0000") == "held"  # a plain resume sends nothing by itself
+        code, out = run(root, "release", "p0000", "--channel", "x", env={"USER": "sam"})
+        assert code == 0 and "it goes out now" in out, out
+        asked = time.monotonic()
+        assert wait_for(lambda: state(root, "p0000") == "published", 10)
+        took = time.monotonic() - asked
+        assert took <= 2.0, f"the release took {took:.1f} s to reach the daemon"
+        # --release-overdue after a plain resume sends the rest
+        code, out = run(root, "resume", "--release-overdue", env={"USER": "sam"})
+        assert code == 0 and "1 held deliveries released" in out and "resumed" not in out, out
+        assert wait_for(lambda: state(root, "p0000", "fb") == "published", 2.5)
+    finally:
+        proc.stop()
+
+
+def test_releasing_a_post_that_does_not_exist_says_so(example: Path) -> None:
+    code, out = run(example, "pause", "--reason", "r", env={"USER": "sam"})
+    code, out = run(example, "release", "2026-12-01-safer-street-funding", env={"USER": "sam"})
+    assert code == 1
+    assert "there is no post '2026-12-01-safer-street-funding' in the ledger" in out
+    code, out = run(example, "resume", env={"USER": "sam"})
+    code, out = run(example, "resume", "--release-overdue", env={"USER": "sam"})
+    assert code == 1 and "publishing is not paused" in out
