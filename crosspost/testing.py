@@ -1,6 +1,6 @@
 """The contract every adapter must keep, as checks a third party can run in its own tests.
 
-crosspost runs these over every registered adapter (tests/test_adapters_contract.py), built-in
+crosspost runs these over every registered adapter (tests/adapters/test_contract.py), built-in
 or not; a plugin runs them over its own (docs/plugins.md has a complete example)::
 
     from crosspost.testing import check_adapter_class, check_offline, sample_project

@@ -17,7 +17,7 @@ from crosspost.adapters.base import Adapter, CredentialReport, Setting
 from crosspost.adapters.rules import PlatformRules
 from crosspost.core.errors import PublishError
 
-from .conftest import make_adapter, render_post
+from ..conftest import make_adapter, render_post
 
 BUILT_IN = {"x", "facebook", "instagram", "fake"}
 PLATFORM_CHANNEL = {"x": "PCCKent", "facebook": "KentPCC", "instagram": "kent_opcc"}

@@ -9,7 +9,7 @@ import pytest
 
 from crosspost.core.errors import AuthError, PartReceipt, RateLimited, Rejected, TransientError
 
-from .conftest import make_adapter, render_post
+from ..conftest import make_adapter, render_post
 
 CONFIG = """\
 channels:

@@ -11,7 +11,7 @@ from twitter_text import parse_tweet
 
 from crosspost.adapters.xlength import x_length
 
-from .conftest import shared_file
+from ..conftest import shared_file
 
 SECTIONS = ("WeightedTweetsWithDiscountedEmojiCounterTest", "UnicodeDirectionalMarkerCounterTest")
 
