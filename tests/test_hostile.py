@@ -25,7 +25,9 @@ from .test_daemon import Clock, daemon, outbox, post, state
 
 
 def cli(root: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [*args, "--config", str(root / "crosspost.yaml")])
+    result = CliRunner().invoke(
+        main, [*args, "--config", str(root / "crosspost.yaml")], env={"USER": "comms-officer"}
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, result.output
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from crosspost.cli import main
 from crosspost.scheduling.ledger import Ledger
 
+from .conftest import render_post
 from .test_daemon import state
 from .test_daemon_process import Daemon as Process
 from .test_daemon_process import make_site, wait_for
@@ -77,3 +79,60 @@ def test_releasing_a_post_that_does_not_exist_says_so(example: Path) -> None:
     code, out = run(example, "resume", env={"USER": "sam"})
     code, out = run(example, "resume", "--release-overdue", env={"USER": "sam"})
     assert code == 1 and "publishing is not paused" in out
+
+
+# --- 1. hashtags written as people write them ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["#Kent #CountyShow", "Kent, CountyShow", '"#Kent #CountyShow"', "[Kent, County Show]"],
+)
+def test_hashtags_as_people_write_them_reach_the_post(project: Path, written: str) -> None:
+    post = f"publish_at: 2027-01-15 10:00\ntitle: See us at the show.\nhashtags: {written}\n"
+    rendered = render_post(project, post + "channels: [PCCKent]\n", "PCCKent")
+    assert rendered.text.endswith("#Kent #CountyShow")
+
+
+def test_validate_says_how_to_write_hashtags(project: Path) -> None:
+    (project / "queue" / "show.yaml").write_text(
+        "publish_at: 2027-01-15 10:00\ntitle: See us at the show.\nhashtags: #Kent #CountyShow\n"
+        "channels: [PCCKent]\n"
+    )
+    code, out = run(project, "validate")
+    assert code == 0, out
+    assert "show.yaml:3:11: warning: read as the hashtags Kent, CountyShow" in out
+    assert "hashtags: [Kent, CountyShow]" in out
+
+
+def test_a_title_starting_with_hash_says_to_quote_it_not_to_edit_the_template(
+    project: Path,
+) -> None:
+    (project / "queue" / "t.yaml").write_text("publish_at: 2027-01-15 10:00\ntitle: #Kent news\n")
+    code, out = run(project, "validate")
+    assert code == 1
+    assert "t.yaml:2:8: error: 'title' is empty" in out and 'title: "#Kent news"' in out
+    assert "template" not in out.split("t.yaml", 1)[1].split("\n")[0]
+
+
+# --- 2. YAML syntax errors in a comms officer's words -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("title: Update: road closures", 'in quotes: title: "Update: road closures"'),
+        ("title: @KentPolice visit", 'a value cannot start with \'@\' in YAML'),
+        ('title: "Road closures', "is never closed: add the closing \""),
+        ("\ttitle: Road closures", "a tab character"),
+        ("  title: Road closures", "indented further than the line above"),
+    ],
+)  # fmt: skip
+def test_yaml_mistakes_say_what_the_line_needs_and_show_it(
+    project: Path, line: str, said: str
+) -> None:
+    (project / "queue" / "p.yaml").write_text(f"publish_at: 2027-01-15 10:00\n{line}\n")
+    code, out = run(project, "validate")
+    assert code == 1 and said in out, out
+    assert "invalid YAML" not in out
+    assert f"   2 | {line.replace(chr(9), ' ')}" in out  # the line itself, under the message

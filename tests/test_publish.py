@@ -44,7 +44,9 @@ def fake_project(project: Path) -> Path:
 
 
 def run(project: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [*args, "--config", str(project / "crosspost.yaml")])
+    result = CliRunner().invoke(
+        main, [*args, "--config", str(project / "crosspost.yaml")], env={"USER": "comms-officer"}
+    )
     return result.exit_code, result.output
 
 

@@ -37,7 +37,9 @@ def published(root: Path, post_id: str, channel: str, remote_id: str, parts: lis
 
 def run(root: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(
-        main, [*args, "--config", str(root / "crosspost.yaml")], env=canary_environ()
+        main,
+        [*args, "--config", str(root / "crosspost.yaml")],
+        env={**canary_environ(), "USER": "comms-officer"},
     )
     return result.exit_code, result.output
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from crosspost.core.problems import Mark, Problems, did_you_mean
-from crosspost.loading.yamlfile import LocatedDict, LocatedList
+from crosspost.loading.yamlfile import LocatedDict, LocatedList, quoted
 
 _TYPE_NAMES = {
     str: "text",
@@ -59,10 +59,12 @@ class Reader:
         )
 
     def text(self, key: str, required: bool = False) -> str | None:
-        if required and not self.require(key):
-            return None
         value = self.data.get(key)
         if value is None:
+            if key in self.data.comments:
+                self.commented(key)
+            elif required:
+                self.require(key)
             return None
         if isinstance(value, str):
             return value
@@ -70,6 +72,15 @@ class Reader:
             return self.data.raw[key]  # `title: No` is text here, not false
         self._wrong(key, "text")
         return None
+
+    def commented(self, key: str) -> None:
+        """`key: #Kent news`: YAML read the value as a comment and left the key empty."""
+        text, _ = self.data.comments[key]
+        self.error(
+            self.data.comment_mark(key),
+            f"'{key}' is empty: in YAML a '#' after a space starts a comment, so '{text}' was "
+            f"left out. To start the {key} with '#', put it in quotes: {key}: {quoted(text)}",
+        )
 
     def text_list(self, key: str) -> list[str] | None:
         """A list of texts; a single text is taken as a list of one."""

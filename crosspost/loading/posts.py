@@ -387,6 +387,39 @@ def _time(data: LocatedDict, config: Config, problems: Problems) -> datetime | N
         return None
 
 
+_TAGS_WRITTEN_WITH_HASH = re.compile(r"^(?:#[^\s#,]+[\s,]*)+$")
+_TAG = re.compile(r"#?([^\s#,][^#,]*?)\s*(?=[#,]|$)")
+
+
+def _hashtags(reader: Reader, data: LocatedDict, problems: Problems) -> list[str] | None:
+    """The post's hashtags, taking the forms people write where they are unambiguous:
+    `#Kent #CountyShow` (which YAML reads as a comment), `Kent, County Show` and
+    `"#Kent #CountyShow"` (one text holding several tags). Each says what to write instead."""
+    if data.get("hashtags") is None and "hashtags" in data.comments:
+        written, _ = data.comments["hashtags"]
+        if not _TAGS_WRITTEN_WITH_HASH.match(written):
+            reader.commented("hashtags")
+            return None
+        tags = re.findall(r"#([^\s#,]+)", written)
+        problems.warning(
+            data.comment_mark("hashtags"),
+            f"read as the hashtags {', '.join(tags)}; in YAML a '#' after a space starts a "
+            f"comment, so write them without '#': hashtags: [{', '.join(tags)}]",
+        )
+        return tags
+    tags = reader.text_list("hashtags")
+    value = data.get("hashtags")
+    if tags is None or not isinstance(value, str) or not ("," in value or value.count("#") > 1):
+        return tags
+    tags = [m.strip() for m in _TAG.findall(value) if m.strip()]
+    problems.warning(
+        data.value_mark("hashtags"),
+        f"read as {len(tags)} hashtags ({', '.join(tags)}), not one; write them as a list: "
+        f"hashtags: [{', '.join(tags)}]",
+    )
+    return tags
+
+
 def _content(
     data: LocatedDict,
     reader: Reader,
@@ -408,7 +441,7 @@ def _content(
                 data.value_mark("link"), f"'link' must be a full web address (https://...): {link}"
             )
         out["link"] = link.strip()
-    hashtags = reader.text_list("hashtags")
+    hashtags = _hashtags(reader, data, problems)
     if hashtags is not None:
         out["hashtags"] = hashtags
     thread = reader.text_list("thread")
