@@ -6,6 +6,8 @@ events. A refusal is an `ActionRefused` whose message says what to do instead.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ from crosspost.scheduling.controls import Pause, encode_pause, pause_key, pauses
 from crosspost.scheduling.gate import hold_key
 
 if TYPE_CHECKING:
+    from crosspost.adapters.base import CredentialReport
     from crosspost.checking.project import Project
     from crosspost.loading.config import Config
     from crosspost.loading.posts import Post
@@ -347,3 +350,76 @@ def _back_in_queue(ledger: Ledger, delivery: Delivery, by: str, *, late: bool) -
         error=f"released {'late ' if late else ''}by {by}",
         error_kind=Act.RELEASED_LATE if late else Act.RELEASED,
     )  # fmt: skip
+
+
+CREDENTIALS_DOC = "docs/credentials.md"
+
+
+@dataclass
+class ChannelCheck:
+    """One channel's check by `check_channels`: what the platform said, and what followed."""
+
+    key: str
+    label: str  # e.g. "X @PCCKent"
+    report: CredentialReport
+    released: int | None = None  # its hold was lifted: this many deliveries back in the queue
+
+
+def check_channels(
+    config: Config, environ: Mapping[str, str] | None = None, *, by: str = "doctor"
+) -> list[ChannelCheck]:
+    """Check every channel's credentials, permissions and quota online (`crosspost doctor`).
+
+    A channel whose ${VARIABLES} are not all set is not asked online: every missing one is
+    listed, with where to find it. A channel that passes has its hold lifted; a token that
+    expires soon, or a channel that fails, is alerted (once)."""
+    from crosspost.scheduling.alerts import Alerter
+    from crosspost.scheduling.ledger import Ledger
+
+    env = os.environ if environ is None else environ
+    alerter = Alerter(config.alerts, env, timezone=config.timezone)
+    checks = []
+    for key, channel in config.channels.items():
+        label = f"{channel.rules.label} {channel.handle}"
+        check = ChannelCheck(key, label, _channel_report(config, key, env))
+        if check.report.ok and config.state_path.exists():
+            with Ledger(config.state_path) as ledger:
+                check.released = lift_hold(ledger, key, by=by)
+                if check.released is not None:
+                    alerter.clear_channel_alert(ledger, key, "auth")
+        if config.alerts.enabled:
+            with Ledger(config.state_path) as ledger:
+                if check.report.expires_at is not None:
+                    alerter.token_expiring(
+                        ledger, key, check.report.expires_at, handle=channel.handle
+                    )
+                if not check.report.ok:
+                    said = "; ".join(check.report.problems)
+                    alerter.channel_alert(ledger, key, "auth", said, handle=channel.handle)
+        checks.append(check)
+    return checks
+
+
+def _channel_report(config: Config, key: str, env: Mapping[str, str]) -> CredentialReport:
+    """What one channel's check found: every missing variable, or what the platform said."""
+    from crosspost.adapters.base import CredentialReport
+    from crosspost.core.errors import PublishError
+
+    channel = config.channels[key]
+    missing = [(var, used_by) for var, used_by, _ in channel.env_refs if not env.get(var)]
+    if missing:
+        problems = [f"environment variable {var} is not set (for {used})" for var, used in missing]
+        problems.append(
+            f"{CREDENTIALS_DOC} says where each {channel.rules.label} value is found and how to "
+            "give it to the server; then run crosspost doctor again"
+        )
+        return CredentialReport(ok=False, problems=problems)
+    adapter = channel.adapter(channel, root=config.root, environ=env)
+    try:
+        report = adapter.check_credentials()
+    except PublishError as exc:
+        report = CredentialReport(ok=False, problems=[adapter.clean(str(exc))])
+    except NotImplementedError:
+        report = CredentialReport(ok=True, warnings=["this platform cannot check credentials"])
+    report.warnings[:0] = adapter.setup_warnings(adapter.now().date())  # e.g. API version
+    return report

@@ -284,28 +284,14 @@ def doctor(config_path: str) -> None:
 
     Example: crosspost doctor --config crosspost.yaml
     """
-    from crosspost.adapters.base import CredentialReport
-    from crosspost.core.errors import PublishError
+    from crosspost.actions import check_channels
     from crosspost.loading.config import load_config
-    from crosspost.scheduling.alerts import Alerter
-    from crosspost.scheduling.ledger import Ledger
 
-    config = load_config(config_path)
-    alerter = Alerter(config.alerts, timezone=config.timezone)
     bad = False
-    for key, channel in config.channels.items():
-        adapter = channel.adapter(channel, root=config.root)
-        try:
-            report = adapter.check_credentials()
-        except PublishError as exc:
-            report = CredentialReport(ok=False, problems=[adapter.clean(str(exc))])
-        except NotImplementedError:
-            report = CredentialReport(ok=True, warnings=["this platform cannot check credentials"])
-        report.warnings[:0] = adapter.setup_warnings(adapter.now().date())  # e.g. API version
-        head = f"{'✓' if report.ok else '✗'} {key} ({channel.rules.label} {channel.handle})"
-        if report.account:
-            head += f": signed in as {report.account}"
-        click.echo(head)
+    for check in check_channels(load_config(config_path)):
+        report = check.report
+        head = f"{'✓' if report.ok else '✗'} {check.key} ({check.label})"
+        click.echo(head + (f": signed in as {report.account}" if report.account else ""))
         if report.expires_at:
             click.echo(f"    token expires {report.expires_at:%Y-%m-%d %H:%M} UTC")
         if report.quota:
@@ -314,18 +300,8 @@ def doctor(config_path: str) -> None:
             click.echo(f"    ✗ {problem}")
         for warning in report.warnings:
             click.echo(f"    ! {warning}")
-        if report.ok and config.state_path.exists():
-            released = _release_hold(config.state_path, key, alerter)
-            if released is not None:
-                click.echo(f"    ✓ channel hold lifted: {released} deliveries back in the queue")
-        if config.alerts.enabled:
-            with Ledger(config.state_path) as ledger:
-                if report.expires_at is not None:
-                    alerter.token_expiring(ledger, key, report.expires_at, handle=channel.handle)
-                if not report.ok:
-                    alerter.channel_alert(
-                        ledger, key, "auth", "; ".join(report.problems), handle=channel.handle
-                    )
+        if check.released is not None:
+            click.echo(f"    ✓ channel hold lifted: {check.released} deliveries back in the queue")
         bad = bad or not report.ok
     if bad:
         sys.exit(EXIT_FAILED)
@@ -846,18 +822,6 @@ def resolve(
         click.echo(f"✓ {post_id} on {channel}: recorded as published ({remote_id})")
     else:
         click.echo(f"✓ {post_id} on {channel}: back in the queue, to be sent again")
-
-
-def _release_hold(state_path: Path, channel: str, alerter: Any) -> int | None:
-    """Lift a channel hold once the channel's check passed; None if there was none."""
-    from crosspost.actions import lift_hold
-    from crosspost.scheduling.ledger import Ledger
-
-    with Ledger(state_path) as ledger:
-        released = lift_hold(ledger, channel)
-        if released is not None:
-            alerter.clear_channel_alert(ledger, channel, "auth")
-        return released
 
 
 def _find_post(project: Any, post_id: str) -> Any:

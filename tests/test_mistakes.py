@@ -3,16 +3,20 @@ what crosspost says. docs/mistakes.md is checked against these messages."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
+import requests
+import responses
 from click.testing import CliRunner
+from urllib3.exceptions import MaxRetryError, NameResolutionError
 
 from crosspost.cli import main
 from crosspost.scheduling.ledger import Ledger
 
-from .conftest import render_post
+from .conftest import canary_environ, render_post
 from .test_daemon import state
 from .test_daemon_process import Daemon as Process
 from .test_daemon_process import make_site, wait_for
@@ -136,3 +140,38 @@ def test_yaml_mistakes_say_what_the_line_needs_and_show_it(
     assert code == 1 and said in out, out
     assert "invalid YAML" not in out
     assert f"   2 | {line.replace(chr(9), ' ')}" in out  # the line itself, under the message
+
+
+# --- 7. doctor lists every missing credential; a network failure is one line --------------
+
+
+def test_doctor_lists_every_missing_credential_and_where_to_find_them(example: Path) -> None:
+    code, out = run(example, "doctor", env={"X_CONSUMER_KEY": "k"})
+    assert code == 1
+    x = out.split("KentPCC")[0]
+    for var in ("X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"):
+        assert f"environment variable {var} is not set" in x
+    assert "X_CONSUMER_KEY" not in x
+    assert "FB_PAGE_ID is not set" in out and "FB_PAGE_ACCESS_TOKEN is not set" in out
+    assert out.count("docs/credentials.md") == 3  # once per channel
+
+
+@responses.activate
+def test_doctor_says_a_network_failure_in_one_line(example: Path) -> None:
+    def unreachable(host: str) -> requests.ConnectionError:
+        pool = f"HTTPSConnectionPool(host='{host}', port=443)"
+        reason = NameResolutionError(host, None, OSError(-2, "Name or service not known"))  # type: ignore[arg-type]
+        return requests.ConnectionError(MaxRetryError(pool, "/", reason))  # type: ignore[arg-type]
+
+    responses.add(responses.GET, re.compile(r"https://api\.twitter\.com/.*"),
+                  body=unreachable("api.twitter.com"))  # fmt: skip
+    responses.add(responses.GET, re.compile(r"https://graph\.facebook\.com/.*"),
+                  body=unreachable("graph.facebook.com"))  # fmt: skip
+    code, out = run(example, "doctor", env=canary_environ())
+    assert code == 1
+    problems = [
+        line for line in out.splitlines() if line.strip().startswith("✗ ") and " (" not in line[:6]
+    ]
+    assert len([p for p in problems if "could not be looked up" in p]) == 3, out
+    assert "HTTPSConnectionPool" not in out and "Max retries" not in out
+    assert all(len(line) < 200 for line in out.splitlines()), out

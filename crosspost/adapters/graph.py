@@ -28,6 +28,7 @@ from crosspost.core.errors import (
     Rejected,
     TransientError,
     after_publishing_call,
+    network_reason,
     sent_nothing,
 )
 from crosspost.core.redact import hide, scrub
@@ -380,7 +381,7 @@ def _transport_error(exc: BaseException, adapter: Adapter, publishing: bool) -> 
         # arrived. Only a failure to connect at all sent nothing.
         if sent_nothing(exc):
             return TransientError(
-                f"could not reach {label}", platform_message=str(exc), refused="not-sent"
+                f"could not reach {label}: {network_reason(exc)}", refused="not-sent"
             )
         return TransientError(
             f"the connection to {label} broke after the request was sent",

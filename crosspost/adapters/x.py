@@ -40,6 +40,7 @@ from crosspost.core.errors import (
     TransientError,
     UsageCapped,
     after_publishing_call,
+    network_reason,
     sent_nothing,
 )
 from crosspost.core.redact import protect_logs
@@ -426,7 +427,7 @@ class XAdapter(Adapter):
         )
         if sent_nothing(exc):
             return TransientError(
-                f"{doing}: could not reach X ({exc}); it will be retried",
+                f"{doing}: could not reach X: {network_reason(exc)}; it will be retried",
                 refused="not-sent",
             )
         if sending:
@@ -616,17 +617,19 @@ class XAdapter(Adapter):
         return Usage.from_answer(data, self.now().date())
 
     def check_credentials(self) -> CredentialReport:
+        doing = f"checking the X keys for {self.handle}"
         try:
-            with self._mapped(f"checking the X keys for {self.handle}"):
+            with self._mapped(doing):
                 me = self._me()
         except AuthError as exc:
             return CredentialReport(ok=False, problems=[exc.describe()])
         except PublishError as exc:
+            said = exc.describe().removeprefix(f"{doing}: ").removesuffix("; it will be retried")
             return CredentialReport(
                 ok=False,
                 problems=[
-                    f"could not check the X keys for {self.handle}, try again later: "
-                    f"{exc.describe()}"
+                    f"could not check the X keys for {self.handle} just now, try again "
+                    f"later: {said}"
                 ],
             )
         account = f"@{me.username}"

@@ -185,3 +185,34 @@ def sent_nothing(exc: BaseException) -> bool:
         # NewConnectionError and NameResolutionError are ConnectTimeoutErrors too
         return isinstance(inner, ConnectTimeoutError | ProxyError)
     return False
+
+
+def network_reason(exc: BaseException) -> str:
+    """A requests failure in one short line a person can act on (not urllib3's dump):
+    which host, and whether its name, the connection, the time or TLS failed."""
+    import requests
+    from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
+
+    request = getattr(exc, "request", None)
+    host = (getattr(request, "url", "") or "").split("/")[2:3]
+    where = f" ({host[0]})" if host else ""
+    inner = exc.args[0] if exc.args else None
+    if isinstance(inner, MaxRetryError):
+        inner = inner.reason
+    if isinstance(inner, NameResolutionError):
+        return (
+            f"the name{where} could not be looked up: is this server online, and its DNS working?"
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"a TLS (certificate) error talking to the server{where}"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"no connection{where} in time: is this server online, or behind a firewall?"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"no answer{where} in time"
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return f"the proxy refused the connection{where}"
+    if isinstance(inner, NewConnectionError | ConnectionRefusedError):
+        return f"the connection{where} was refused or could not be made"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"the connection{where} broke"
+    return f"{type(exc).__name__}{where}"

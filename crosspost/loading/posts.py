@@ -400,13 +400,13 @@ def _hashtags(reader: Reader, data: LocatedDict, problems: Problems) -> list[str
         if not _TAGS_WRITTEN_WITH_HASH.match(written):
             reader.commented("hashtags")
             return None
-        tags = re.findall(r"#([^\s#,]+)", written)
+        found: list[str] = re.findall(r"#([^\s#,]+)", written)
         problems.warning(
             data.comment_mark("hashtags"),
-            f"read as the hashtags {', '.join(tags)}; in YAML a '#' after a space starts a "
-            f"comment, so write them without '#': hashtags: [{', '.join(tags)}]",
+            f"read as the hashtags {', '.join(found)}; in YAML a '#' after a space starts a "
+            f"comment, so write them without '#': hashtags: [{', '.join(found)}]",
         )
-        return tags
+        return found
     tags = reader.text_list("hashtags")
     value = data.get("hashtags")
     if tags is None or not isinstance(value, str) or not ("," in value or value.count("#") > 1):

@@ -53,7 +53,9 @@ def test_tokens_never_reach_errors_or_logs(
     rsps.post(f"{GRAPH}{POST_ID}/comments", body=conn_error(TOKEN))
     assert fb.publish(rendered).comment_id is None
     assert "could not reach Facebook" in caplog.text
-    assert "access_token=***" in caplog.text
+    assert (
+        TOKEN not in caplog.text and "access_token" not in caplog.text.split("could not reach")[1]
+    )
     assert CANARY not in caplog.text
     assert any(f"POST v26.0/{PAGE}/feed" in r.getMessage() for r in caplog.records)
 
