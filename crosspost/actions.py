@@ -19,9 +19,9 @@ from crosspost.scheduling.controls import Pause, encode_pause, pause_key, pauses
 from crosspost.scheduling.gate import hold_key
 
 if TYPE_CHECKING:
-    from crosspost.adapters.base import CredentialReport
+    from crosspost.adapters.base import Adapter, CredentialReport
     from crosspost.checking.project import Project
-    from crosspost.loading.config import Config
+    from crosspost.loading.config import Channel, Config
     from crosspost.loading.posts import Post
     from crosspost.scheduling.ledger import Delivery, Ledger
 
@@ -401,11 +401,19 @@ def check_channels(
 
 
 def _channel_report(config: Config, key: str, env: Mapping[str, str]) -> CredentialReport:
-    """What one channel's check found: every missing variable, or what the platform said."""
+    """What one channel's check found, with its setup warnings (a retiring API version)."""
+    channel = config.channels[key]
+    adapter = channel.adapter(channel, root=config.root, environ=env)
+    report = _online_report(adapter, channel, env)
+    report.warnings[:0] = adapter.setup_warnings(adapter.now().date())  # e.g. API version
+    return report
+
+
+def _online_report(adapter: Adapter, channel: Channel, env: Mapping[str, str]) -> CredentialReport:
+    """Every missing variable, or else what the platform says of the credentials."""
     from crosspost.adapters.base import CredentialReport
     from crosspost.core.errors import PublishError
 
-    channel = config.channels[key]
     missing = [(var, used_by) for var, used_by, _ in channel.env_refs if not env.get(var)]
     if missing:
         problems = [f"environment variable {var} is not set (for {used})" for var, used in missing]
@@ -414,12 +422,9 @@ def _channel_report(config: Config, key: str, env: Mapping[str, str]) -> Credent
             "give it to the server; then run crosspost doctor again"
         )
         return CredentialReport(ok=False, problems=problems)
-    adapter = channel.adapter(channel, root=config.root, environ=env)
     try:
-        report = adapter.check_credentials()
+        return adapter.check_credentials()
     except PublishError as exc:
-        report = CredentialReport(ok=False, problems=[adapter.clean(str(exc))])
+        return CredentialReport(ok=False, problems=[adapter.clean(str(exc))])
     except NotImplementedError:
-        report = CredentialReport(ok=True, warnings=["this platform cannot check credentials"])
-    report.warnings[:0] = adapter.setup_warnings(adapter.now().date())  # e.g. API version
-    return report
+        return CredentialReport(ok=True, warnings=["this platform cannot check credentials"])
