@@ -110,7 +110,7 @@ def test_preview_text_shows_length_against_limit_and_problems(example: Path) -> 
     code, out, _ = run("preview", "--config", str(example / "crosspost.yaml"), "long")
     assert code == 1
     assert "─── ✗ PCCKent · X @PCCKent · 349/280" in out
-    assert "✗ problem: text is 349 weighted characters, over the limit of 280 by 69" in out
+    assert "✗ problem: text is 349 weighted characters, over X's limit of 280 by 69" in out
 
 
 @pytest.mark.parametrize(

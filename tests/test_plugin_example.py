@@ -85,7 +85,7 @@ def test_the_plugin_offline_rules_apply(site_packages: Path, project: Path) -> N
     )
     done = crosspost(site_packages, project, "validate")
     assert done.returncode == 1
-    assert "501 characters, over the limit of 500" in done.stdout  # its own counter
+    assert "501 characters, over Outbox's limit of 500" in done.stdout  # its own counter
 
 
 def test_imitates_accepts_the_plugin_platform(site_packages: Path, project: Path) -> None:

@@ -25,6 +25,7 @@ class Finding:
     severity: str
     message: str
     mark: Mark | None = None
+    too_long: int | None = None  # the text (0) or thread part (1, 2 ...) over the limit
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,8 @@ def check(rules: PlatformRules, rendered: Rendered) -> list[Finding]:
     """Every problem and warning for one rendered post; also fills in its lengths."""
     out: list[Finding] = []
 
-    def error(message: str, mark: Mark | None = None) -> None:
-        out.append(Finding(ERROR, message, mark))
+    def error(message: str, mark: Mark | None = None, too_long: int | None = None) -> None:
+        out.append(Finding(ERROR, message, mark, too_long))
 
     def warn(message: str, mark: Mark | None = None) -> None:
         out.append(Finding(WARNING, message, mark))
@@ -78,8 +79,9 @@ def check(rules: PlatformRules, rendered: Rendered) -> list[Finding]:
             error(f"{where} contains characters {rules.label} refuses (U+FEFF, U+FFFE or U+FFFF)")
         if length > rules.text_limit:
             error(
-                f"{where} is {length:,} {rules.unit}, over the limit of {rules.text_limit:,} "
-                f"by {length - rules.text_limit:,}"
+                f"{where} is {length:,} {rules.unit}, over {rules.label}'s limit of "
+                f"{rules.text_limit:,} by {length - rules.text_limit:,}",
+                too_long=number - 1,
             )
         if number > 1 and not part.strip():
             error(f"{where} is empty")

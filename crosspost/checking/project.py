@@ -14,9 +14,10 @@ from typing import Any
 
 from crosspost.adapters.rules import Finding
 from crosspost.checking.accessibility import lint as accessibility_lint
-from crosspost.core.problems import ERROR, Problems
+from crosspost.core.problems import ERROR, Mark, Problems
 from crosspost.loading.config import Config, load_config
 from crosspost.loading.posts import FileCache, Post, load_queue
+from crosspost.loading.yamlfile import LocatedDict, LocatedList
 from crosspost.rendering.render import Rendered, Renderer, RenderError
 
 
@@ -175,6 +176,9 @@ def render_one(project: Project, post: Post, key: str) -> Rendered | None:
         target.append(finding.message)
         mark = finding.mark or post.mark
         message = f"{channel.key}: {finding.message}"
+        if finding.too_long is not None:
+            mark, ways_out = _too_long(project, post, key, rendered, finding.too_long)
+            message += ways_out
         if finding.severity == ERROR:
             project.problems.error(mark, message)
         else:
@@ -197,6 +201,48 @@ def render_one(project: Project, post: Post, key: str) -> Rendered | None:
         rendered.warnings.append(message)
         project.problems.warning(_time_mark(post, key), f"{key}: {message}")
     return rendered
+
+
+_TEXT_FIELDS = ("title", "body", "link")
+
+
+def _too_long(
+    project: Project, post: Post, key: str, rendered: Rendered, part: int
+) -> tuple[Mark, str]:
+    """Where a text over the limit comes from (the field that makes up most of it, in the
+    post or its override for the channel) and the ways out, for a person to act on."""
+    if part > 0:  # a thread part: its own item of `thread`
+        items = _field_data(post, key, "thread").get("thread")
+        mark = items.item_mark(part - 1) if isinstance(items, LocatedList) else post.mark
+        return mark, f": shorten part {part + 1} of the thread, or split it into two parts"
+    fields = post.fields_for(key)
+    flat = " ".join(rendered.text.split())
+    found = [
+        name for name in _TEXT_FIELDS
+        if isinstance(fields.get(name), str) and " ".join(fields[name].split())[:40] in flat
+    ]  # fmt: skip
+    if not found:  # the template's own words: the template is what to shorten
+        return post.mark, f": shorten the post, or the words of the template for {key}"
+    name = max(found, key=lambda n: len(fields[n]))
+    data = _field_data(post, key, name)
+    overridden = name in post.overrides.get(key, {})
+    ways = [f"shorten the {name}" + (f" under overrides: {key}" if overridden else "")]
+    if not overridden:
+        ways.append(f"give {key} a shorter {name} of its own (overrides: {key}: {name}: ...)")
+    if project.checker(key).channel.rules.thread:
+        ways.append("split it into a thread (thread: [next part, ...])")
+    return data.value_mark(name), f"; the {name} is most of it. Ways out: " + "; or ".join(ways)
+
+
+def _field_data(post: Post, key: str, name: str) -> LocatedDict:
+    """The located mapping field `name` of channel `key` was read from: the channel's
+    override when it sets that field, else the post itself."""
+    data = post.data if post.data is not None else LocatedDict()
+    if not hasattr(data, "path"):  # a post made in code, not read from a file
+        data.path, data.pos, data.key_pos, data.value_pos = post.file, 0, {}, {}
+    overrides = data.get("overrides")
+    own = overrides.get(key) if isinstance(overrides, LocatedDict) else None
+    return own if isinstance(own, LocatedDict) and name in own else data
 
 
 def past_message(when: datetime, now: datetime, lateness: timedelta, post_id: str) -> str:
