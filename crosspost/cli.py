@@ -315,6 +315,9 @@ def status(output_format: str, config_path: str) -> None:
     """Upcoming, held, failed and in-doubt deliveries, and held or paused channels.
 
     Problems come first, each with what to do next. Reads the ledger; changes nothing.
+    Before any daemon has run (or after only dry runs), shows what the queue holds.
+
+    Example: crosspost status --format json
     """
     import json
 
@@ -325,6 +328,12 @@ def status(output_format: str, config_path: str) -> None:
     config = load_config(config_path)
     with Ledger(config.state_path) as ledger:
         report = status_report(ledger, config, ledger.clock())
+    if not any(report["counts"].values()):  # nothing planned yet: say what the queue holds
+        from crosspost.scheduling.planner import make_plan
+        from crosspost.views.reports import queued
+
+        plan = make_plan(config_path, now=now_from_env())
+        report["queued"], report["queued_total"] = queued(plan), len(plan.deliveries)
     if output_format == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:

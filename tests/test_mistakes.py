@@ -175,3 +175,52 @@ def test_doctor_says_a_network_failure_in_one_line(example: Path) -> None:
     assert len([p for p in problems if "could not be looked up" in p]) == 3, out
     assert "HTTPSConnectionPool" not in out and "Max retries" not in out
     assert all(len(line) < 200 for line in out.splitlines()), out
+
+
+# --- 4. status tells the truth ------------------------------------------------------------
+
+
+def test_status_of_a_pause_says_who_why_since_when_and_how_to_resume(example: Path) -> None:
+    run(example, "pause", "--reason", "Critical incident in Maidstone", env={"USER": "jsmith"})
+    code, out = run(example, "status")
+    assert "⏸ PAUSED: every channel, by jsmith since " in out
+    assert "why: Critical incident in Maidstone" in out
+    assert "crosspost resume --by NAME" in out
+    assert "nothing needs attention" not in out and "{" not in out
+
+
+def test_status_after_a_dry_run_says_the_ledger_is_untouched_and_shows_the_queue(
+    example: Path,
+) -> None:
+    code, out = run(example, "run", "--dry-run", "--once")
+    assert code == 0, out
+    code, out = run(example, "status")
+    assert code == 0
+    assert "No deliveries in the ledger yet" in out and "never writes to the ledger" in out
+    assert "2026-12-01-safer-streets-funding → PCCKent (X @PCCKent)" in out
+    assert "17 queued, not yet planned" in out  # 19 deliveries, 2 of a draft
+
+
+def test_the_start_up_plan_and_status_name_the_post_held_for_approval(example: Path) -> None:
+    post = example / "queue" / "2026-12-08-audit-and-victims-survey.yaml"
+    post.write_text(post.read_text().replace("Every criminal", "Every single criminal", 1))
+    code, out = run(example, "run", "--dry-run", "--once")
+    held = [line for line in out.splitlines() if line.startswith("! will be held when due")]
+    assert held and "approval is stale" in held[0], out
+    assert "2026-12-08-audit-and-victims-survey → PCCKent" in held[0]
+    assert "crosspost approve 2026-12-08-audit-and-victims-survey --by NAME" in out
+    assert "POST_ID" not in out
+
+
+def test_status_of_a_delivery_held_for_approval_names_it_and_the_command(
+    example: Path,
+) -> None:
+    from crosspost.core.states import Hold, State
+
+    with Ledger(example / "var" / "crosspost.db") as ledger:
+        held = ledger.ensure("2026-12-08-audit-and-victims-survey", "PCCKent", None, "h", "t")
+        ledger.set_state(held, State.HELD, error_kind=Hold.APPROVAL, error="not approved")
+    code, out = run(example, "status")
+    assert "crosspost approve 2026-12-08-audit-and-victims-survey --by NAME" in out
+    assert "crosspost doctor" not in out  # only a held channel needs the doctor
+    assert "POST_ID" not in out

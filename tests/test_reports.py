@@ -14,6 +14,7 @@ import pytest
 
 from crosspost.core.errors import PartReceipt
 from crosspost.loading.config import Config, load_config
+from crosspost.scheduling.controls import encode_pause
 from crosspost.scheduling.ledger import Delivery, Ledger
 from crosspost.views.reports import (
     HISTORY_COLUMNS,
@@ -289,7 +290,7 @@ crosspost resolve report --channel PCCKent --published REMOTE_ID | --not-publish
   ✗ channel kent_opcc (Instagram @kent_opcc) is held: auth: the access token has expired
   ✗ towns → kent_opcc (Instagram @kent_opcc) · due Tue 01 Dec 2026 11:30 GMT
       the access token has expired
-  → held: run crosspost doctor to see what the channel needs
+  → a held channel: run crosspost doctor to see what it needs
 
 ! Expired (1): not published, it was too late when the daemon got to it
   ! open-days → KentPCC (Facebook @KentPCC) · was due Tue 01 Dec 2026 06:00 GMT
@@ -343,32 +344,43 @@ def test_status_text_of_a_quiet_ledger_is_one_summary(tmp_path: Path, project: P
 
 def test_pauses_are_reported(tmp_path: Path, project: Path) -> None:
     with Ledger(tmp_path / "l.db", clock=lambda: NOW) as ledger:
-        ledger.set_control("pause:PCCKent", "incident in Maidstone", "comms")
+        ledger.set_control(
+            "pause:PCCKent", encode_pause("incident in Maidstone", "Jo Smith", NOW, None), "Jo"
+        )
         ledger.set_control("hold:KentPCCX", "not a pause", "comms")
         report = status_report(ledger, _config(project), NOW)
         assert report["paused"] == [
-            {"key": "pause:PCCKent", "channel": "PCCKent", "reason": "incident in Maidstone"}
-        ]
+            {"key": "pause:PCCKent", "channel": "PCCKent", "reason": "incident in Maidstone",
+             "by": "Jo Smith", "since": NOW.isoformat(), "until": None}
+        ]  # fmt: skip
         channels = {c["key"]: c for c in report["channels"]}
         assert channels["PCCKent"]["paused"] is True
         assert channels["PCCKent"]["pause_reason"] == "incident in Maidstone"
         assert channels["KentPCC"]["paused"] is False
-        ledger.set_control("pause", "pre-election period", "comms")
+        until = NOW + timedelta(hours=6)
+        ledger.set_control("pause", encode_pause("pre-election period", "Sam", NOW, until), "Sam")
         report = status_report(ledger, _config(project), NOW)
         assert [p["channel"] for p in report["paused"]] == [None, "PCCKent"]
         assert all(c["paused"] for c in report["channels"])
+        assert report["needs_attention"] is True
         lines = format_status_text(report, LONDON).splitlines()
-        assert lines[2:7] == [
-            "⏸ PAUSED: everything — pre-election period",
-            "  → nothing is published anywhere until it is resumed",
+        assert lines[2:11] == [
+            "⏸ PAUSED: every channel, by Sam since Tue 01 Dec 2026 12:00 GMT",
+            "  why: pre-election period",
+            "  lifts itself at Tue 01 Dec 2026 18:00 GMT",
+            "  → nothing is published anywhere until resumed: crosspost resume --by NAME",
             "",
-            "⏸ PAUSED: PCCKent — incident in Maidstone",
-            "  → nothing is published on PCCKent until it is resumed",
+            "⏸ PAUSED: channel PCCKent, by Jo Smith since Tue 01 Dec 2026 12:00 GMT",
+            "  why: incident in Maidstone",
+            "  → nothing is published on PCCKent until resumed: crosspost resume --channel "
+            "PCCKent --by NAME",
+            "",
         ]
-        assert (
-            lines[-1]
-            == "✓ nothing needs attention · PAUSED · 0 upcoming · 0 published · 3 channels"
-        )
+        assert lines[-1] == "✗ needs attention: paused · 0 upcoming · 0 published · 3 channels"
+        assert "{" not in "\n".join(lines)  # never the stored JSON
+        # a pause whose time is up lifted itself: no longer reported
+        later = status_report(ledger, _config(project), until + timedelta(minutes=1))
+        assert [p["channel"] for p in later["paused"]] == ["PCCKent"]
 
 
 def test_local_times_across_the_clock_change(tmp_path: Path, project: Path) -> None:

@@ -329,7 +329,7 @@ def check_approvals(project: Project) -> None:
         if problem is not None:
             for r in group:
                 r.warnings.append(problem)
-            project.problems.warning(group[0].post.mark, problem.replace("POST_ID", post_id))
+            project.problems.warning(group[0].post.mark, problem)
 
 
 def validate(

@@ -249,7 +249,7 @@ def approval_problem(
         )
     found = approvals.get(post_id)
     if found is None:
-        return "not approved: run crosspost approve POST_ID --by NAME after review"
+        return f"not approved: run crosspost approve {post_id} --by NAME after review"
     if found.hash != current_hash():
         return (
             f"approval is stale: approved by {found.by} at {found.at}, but the post has changed "

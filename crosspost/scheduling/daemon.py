@@ -31,12 +31,13 @@ from crosspost.core.times import format_local
 from crosspost.loading.config import Config
 from crosspost.scheduling.alerts import Alerter, AlertSettings, alert_kind
 from crosspost.scheduling.controls import (
+    PAUSE,
     Approval,
     approval_problem,
     load_approvals,
     post_approval_hash,
 )
-from crosspost.scheduling.gate import TWIN_WINDOW, Controls, Verdict, decide
+from crosspost.scheduling.gate import HOLD_PREFIX, TWIN_WINDOW, Controls, Verdict, decide, remedy
 from crosspost.scheduling.ledger import WAKE, Delivery, Ledger
 from crosspost.scheduling.planner import Plan, make_plan, reconcile
 from crosspost.scheduling.publishing import Outcome, dry_run_channel, owner_name, send
@@ -187,6 +188,10 @@ class Daemon:
             self.alerter = Alerter(settings, self.environ, timezone=config.timezone)
             self.approvals = load_approvals(plan.project.config.approvals_path)
         ledger = self.ledger()
+        if self.dry_run and not ledger.controls():  # the real pauses and holds, read only
+            real = Ledger.read_controls(config.state_path, (PAUSE, HOLD_PREFIX))
+            for key, value in real.items():
+                ledger.set_control(key, value, self.owner, "as in the real ledger")
         changes = reconcile(ledger, plan, actor=self.owner)
         for delivery, reason in changes.cancelled:
             log.warning("cancelled %s on %s: %s", delivery.post_id, delivery.channel, reason)
@@ -542,7 +547,33 @@ class Daemon:
                 names = ", ".join(f"{d.post_id} → {d.channel}" for d in stuck[:5])
                 more = f" and {len(stuck) - 5} more" if len(stuck) > 5 else ""
                 lines.append(f"{state.replace('_', ' ')}: {names}{more}")
+        lines += self._will_be_held(ledger, pending)
         return "\n".join(lines)
+
+    def _will_be_held(self, ledger: Ledger, pending: list[Delivery]) -> list[str]:
+        """Pending deliveries the gate would hold when they fall due (not approved, paused,
+        a blackout window, a held channel), so the office hears of it now, not at the time."""
+        assert self.plan is not None
+        controls, now = Controls.read(ledger), self.clock()
+        found: dict[tuple[Hold, str], list[Delivery]] = {}
+        for delivery in pending:
+            rendered = self.plan.deliveries.get(delivery_key(delivery))
+            if rendered is None:
+                continue
+            verdict = decide(
+                rendered, config=self.config, now=max(delivery.next_at or now, now),
+                controls=controls, approvals=self.approvals,
+                approval_hash=partial(self._approval_hash, rendered.post_id),
+            )  # fmt: skip
+            if verdict.hold is not None:
+                found.setdefault((verdict.hold, verdict.why), []).append(delivery)
+        lines = []
+        for (hold, why), held in found.items():
+            names = ", ".join(f"{d.post_id} → {d.channel}" for d in held[:5])
+            more = f" and {len(held) - 5} more" if len(held) > 5 else ""
+            lines.append(f"! will be held when due ({why}): {names}{more}")
+            lines.append(f"    {remedy(hold, held[0].post_id, held[0].channel)}")
+        return lines
 
     def run_once(self) -> int:
         """Publish what is due, settle what is in doubt, exit: 0, or 1 if anything failed."""

@@ -36,6 +36,29 @@ GOES_ON_LATE = frozenset(
 RELEASED = frozenset({Act.RELEASED, Act.RELEASED_LATE})  # a person said "send it"
 
 
+_REMEDIES = {
+    Hold.DRAFT: "set status: ready in the post file",
+    Hold.BROKEN: "fix the file (crosspost validate shows every error); it is then planned again",
+    Hold.PAUSED: "crosspost resume --by NAME, then {release}",
+    Hold.CHANNEL: "crosspost doctor: once the channel's check passes, its held posts go out",
+    Hold.BLACKOUT: "once the window no longer applies: {release}",
+    Hold.APPROVAL: "review it, then crosspost approve {post_id} --by NAME",
+    Hold.DUPLICATE: "if so, nothing needs doing; to publish it again all the same: {release}",
+    Hold.LATE: "to send it late all the same: {release} --late",
+}
+
+
+def remedy(hold: Hold | str, post_id: str, channel: str) -> str:
+    """What a person can do about a delivery held by `hold`, with the real post and channel
+    in the command (the one wording, for the gate and for status); "" for another kind."""
+    try:
+        template = _REMEDIES[Hold(hold)]
+    except ValueError:
+        return ""
+    release = f"crosspost release {post_id} --channel {channel} --by NAME"
+    return template.format(post_id=post_id, release=release)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Go (`hold` is None), or held by `hold`, with why and what a person can do."""
@@ -106,45 +129,37 @@ def decide(
     per post), instead of `approvals` and `approval_hash`.
     """
     post, channel = rendered.post, rendered.channel
-    release = f"crosspost release {post.id} --channel {channel}"
+    ids = (post.id, channel)
     if post.status == "draft":
-        return Verdict(Hold.DRAFT, "a draft", "set status: ready in the post file")
+        return Verdict(Hold.DRAFT, "a draft", remedy(Hold.DRAFT, post.id, channel))
     if post.file in broken:
         return Verdict(
             Hold.BROKEN,
             "its post file has errors",
-            "fix the file (crosspost validate shows every error); it is then planned again",
+            remedy(Hold.BROKEN, post.id, channel),
         )
     return (
-        _held_by_controls(controls, channel, now, release)
-        or _held_by_blackout(config, rendered, now if by_person else rendered.publish_at, release)
+        _held_by_controls(controls, ids, now)
+        or _held_by_blackout(config, rendered, now if by_person else rendered.publish_at)
         or _held_for_approval(config, post.id, approval, approvals, approval_hash)
-        or _held_as_twin(delivery, twin if not by_person else None, channel, release)
-        or (None if by_person else _held_as_late(delivery, config, now, release))
+        or _held_as_twin(delivery, twin if not by_person else None, ids)
+        or (None if by_person else _held_as_late(delivery, config, now, ids))
         or GO
     )
 
 
-def _held_by_controls(
-    controls: Controls, channel: str, now: datetime, release: str
-) -> Verdict | None:
+def _held_by_controls(controls: Controls, ids: tuple[str, str], now: datetime) -> Verdict | None:
     """A pause (of everything or of this channel), or a hold on the channel."""
-    pause = controls.pause(channel, now)
+    pause = controls.pause(ids[1], now)
     if pause is not None:
-        return Verdict(Hold.PAUSED, pause.describe(), f"crosspost resume, then {release}")
-    hold = controls.channel_hold(channel)
+        return Verdict(Hold.PAUSED, pause.describe(), remedy(Hold.PAUSED, *ids))
+    hold = controls.channel_hold(ids[1])
     if hold is not None:
-        return Verdict(
-            Hold.CHANNEL,
-            f"channel held: {hold}",
-            "crosspost doctor: once the channel's check passes, its held posts go out",
-        )
+        return Verdict(Hold.CHANNEL, f"channel held: {hold}", remedy(Hold.CHANNEL, *ids))
     return None
 
 
-def _held_by_blackout(
-    config: Config, rendered: Rendered, when: datetime | None, release: str
-) -> Verdict | None:
+def _held_by_blackout(config: Config, rendered: Rendered, when: datetime | None) -> Verdict | None:
     """A blackout window covering the time it would go out."""
     blackout = config.blackout_for(rendered.channel, when, rendered.post.tags)
     if blackout is None:
@@ -152,7 +167,7 @@ def _held_by_blackout(
     return Verdict(
         Hold.BLACKOUT,
         f"blackout window '{blackout.name}': {blackout.reason}",
-        f"once the window no longer applies: {release}",
+        remedy(Hold.BLACKOUT, rendered.post_id, rendered.channel),
     )
 
 
@@ -172,16 +187,15 @@ def _held_for_approval(
         return None
     return Verdict(
         Hold.APPROVAL,
-        problem.replace("POST_ID", post_id),
-        f"review it, then crosspost approve {post_id} --by NAME",
+        problem,
+        remedy(Hold.APPROVAL, post_id, ""),
     )
 
 
 def _held_as_twin(
     delivery: Delivery | None,
     twin: Callable[[], Delivery | None] | None,
-    channel: str,
-    release: str,
+    ids: tuple[str, str],
 ) -> Verdict | None:
     """The same content already published on the channel under another id (a renamed
     file), unless a person released this one."""
@@ -192,20 +206,20 @@ def _held_as_twin(
         return None
     return Verdict(
         Hold.DUPLICATE,
-        f"exactly this was already published on {channel} as post '{found.post_id}' "
+        f"exactly this was already published on {ids[1]} as post '{found.post_id}' "
         f"({found.url or found.remote_id}): was the file renamed?",
-        f"if so, nothing needs doing; to publish it again all the same: {release}",
+        remedy(Hold.DUPLICATE, *ids),
     )
 
 
 def _held_as_late(
-    delivery: Delivery | None, config: Config, now: datetime, release: str
+    delivery: Delivery | None, config: Config, now: datetime, ids: tuple[str, str]
 ) -> Verdict | None:
     """Past its lateness: it expires rather than going out late."""
     late = _late(delivery, config.daemon.lateness, now) if delivery is not None else None
     if late is None:
         return None
-    return Verdict(Hold.LATE, late, f"to send it late all the same: {release} --late")
+    return Verdict(Hold.LATE, late, remedy(Hold.LATE, *ids))
 
 
 def _late(delivery: Delivery, lateness: timedelta, now: datetime) -> str | None:

@@ -808,6 +808,22 @@ class Ledger:
         row = self.db.execute("SELECT value FROM controls WHERE key = ?", (key,)).fetchone()
         return row["value"] if row else None
 
+    @staticmethod
+    def read_controls(path: Path, prefixes: Sequence[str]) -> dict[str, str]:
+        """Controls of the ledger at `path` read without opening it for writing (a dry run
+        shows what the real pauses and holds would do, and must change nothing)."""
+        if not path.exists():
+            return {}
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                rows = db.execute("SELECT key, value FROM controls").fetchall()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return {}  # unreadable: the dry run goes on without them (the real run says why)
+        return {k: v for k, v in rows if k.startswith(tuple(prefixes))}
+
     def controls(self, prefix: str = "") -> dict[str, str]:
         rows = self.db.execute(
             "SELECT key, value FROM controls WHERE key LIKE ? ORDER BY key", (prefix + "%",)

@@ -443,7 +443,7 @@ def _approval_problems(project: Project, rendered: list[Rendered]) -> dict[str, 
             # approval covers every channel of the post, as `crosspost approve` hashes it,
             # even when only some channels were selected for the preview
             problem = approval_problem(approvals, post_id, partial(_approval_hash, project, group))
-            out[post_id] = problem.replace("POST_ID", post_id) if problem else None
+            out[post_id] = problem
         except (OSError, RenderError) as exc:  # unreadable image, broken template
             out[post_id] = f"cannot check the approval: {exc}"
     return out

@@ -23,8 +23,10 @@ from crosspost.core.cells import csv_cell
 from crosspost.core.states import State
 from crosspost.core.times import format_local, from_iso, iso_utc, localize
 from crosspost.loading.config import Config
-from crosspost.scheduling.gate import HOLD_PREFIX, hold_key
+from crosspost.scheduling.controls import Pause, decode_pause
+from crosspost.scheduling.gate import HOLD_PREFIX, hold_key, remedy
 from crosspost.scheduling.ledger import STATES, Delivery, Ledger
+from crosspost.scheduling.planner import Plan
 
 HISTORY_COLUMNS = (
     "post_id", "channel", "platform", "handle", "scheduled_at", "published_at", "remote_id",
@@ -78,23 +80,34 @@ def status_report(
     problems = _problems(config, by_state, now)
 
     holds = ledger.controls(HOLD_PREFIX)
-    pauses = ledger.controls("pause")
-    channels = _channels(config, everything, holds, pauses)
+    paused = _paused(ledger.controls("pause"), now)
+    channels = _channels(config, everything, holds, paused)
 
     stale = [c for c in in_progress if c["lease_expired"]]
     held_channels = [c for c in channels if c["held"]]
     return {
         "now": _iso(now),
         "timezone": config.timezone.key,
-        "needs_attention": bool(any(problems.values()) or stale or held_channels),
+        "needs_attention": bool(any(problems.values()) or stale or held_channels or paused),
         "counts": _counts(everything),
         "channels": channels,
-        "paused": _paused(pauses),
+        "paused": paused,
         "upcoming": upcoming,
         "upcoming_total": len(pending),
         "in_progress": in_progress,
         **problems,  # held, failed, in_doubt, expired, edited_after_publishing, ..._warning
     }
+
+
+def queued(plan: Plan, limit: int = 20) -> list[dict[str, Any]]:
+    """What the queue asks for, soonest first, for a ledger no daemon has planned yet (a dry
+    run never writes to it): post, channel, due time."""
+    items = sorted(plan.deliveries.items(), key=lambda kv: (kv[1].publish_at, kv[0]))
+    return [
+        {"post_id": post_id, "channel": channel, "due_at": _iso(rendered.publish_at),
+         "file": plan.file_of(rendered)}
+        for (post_id, channel), rendered in items[:limit]
+    ]  # fmt: skip
 
 
 def _base(config: Config, d: Delivery) -> dict[str, Any]:
@@ -188,22 +201,35 @@ def _published(config: Config, d: Delivery) -> dict[str, Any]:
     }
 
 
-def _paused(pauses: dict[str, str]) -> list[dict[str, Any]]:
-    """The status report's pause controls: key, channel (None for everything), reason."""
-    return [
-        {"key": key, "channel": key.partition(":")[2] or None, "reason": value}
-        for key, value in pauses.items()
-    ]
+def _paused(pauses: dict[str, str], now: datetime) -> list[dict[str, Any]]:
+    """The pauses in force: key, channel (None for everything), reason, by, since, until."""
+    out = []
+    for key, value in pauses.items():
+        try:
+            pause = decode_pause(key, value)
+        except (ValueError, TypeError, AttributeError):  # written by hand: shown as it is
+            pause = Pause(key, value, "?", "", None)
+        if pause.until is not None and pause.until <= now:
+            continue  # it lifted itself
+        out.append(
+            {"key": key, "channel": pause.channel, "reason": pause.reason, "by": pause.by,
+             "since": pause.at or None, "until": _iso(pause.until)}
+        )  # fmt: skip
+    return out
 
 
 def _channels(
-    config: Config, everything: list[Delivery], holds: dict[str, str], pauses: dict[str, str]
+    config: Config,
+    everything: list[Delivery],
+    holds: dict[str, str],
+    paused: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Each configured channel in the status report: held, paused, and its counts."""
     channels = []
+    by_channel = {p["channel"]: p["reason"] for p in paused}
     for key, channel in config.channels.items():
         hold = holds.get(hold_key(key))
-        pause = pauses.get(f"pause:{key}", pauses.get("pause"))
+        pause = by_channel.get(key, by_channel.get(None))
         channels.append(
             {
                 "key": key,
@@ -239,6 +265,7 @@ def format_status_text(report: dict[str, Any], zone: ZoneInfo) -> str:
         _status_warned,
         _status_in_progress,
         _status_upcoming,
+        _status_queued,
     ):
         write(out, report)
     out.lines.append("")
@@ -282,12 +309,18 @@ def _attempts(n: int) -> str:
 
 
 def _status_paused(out: _StatusText, report: dict[str, Any]) -> None:
-    """A section for each pause: what is paused, and why."""
+    """A section for each pause: what is paused, by whom, since when, why, and how to resume."""
     for pause in report["paused"]:
-        what = pause["channel"] or "everything"
-        out.section(f"⏸ PAUSED: {what}" + (f" — {pause['reason']}" if pause["reason"] else ""))
+        what = f"channel {pause['channel']}" if pause["channel"] else "every channel"
+        since = f" since {out.when(pause['since'])}" if pause["since"] else ""
+        out.section(f"⏸ PAUSED: {what}, by {pause['by']}{since}")
+        if pause["reason"]:
+            out.lines.append(f"  why: {pause['reason']}")
+        if pause["until"]:
+            out.lines.append(f"  lifts itself at {out.when(pause['until'])}")
         scope = f"on {pause['channel']}" if pause["channel"] else "anywhere"
-        out.lines.append(f"  → nothing is published {scope} until it is resumed")
+        resume = "crosspost resume" + (f" --channel {pause['channel']}" if pause["channel"] else "")
+        out.lines.append(f"  → nothing is published {scope} until resumed: {resume} --by NAME")
 
 
 def _status_failed(out: _StatusText, report: dict[str, Any]) -> None:
@@ -349,7 +382,11 @@ def _status_held(out: _StatusText, report: dict[str, Any]) -> None:
         out.lines.append(out.head("✗", item, f"due {out.when(item['due_at'])}"))
         if item["reason"]:
             out.lines.append(f"      {item['reason']}")
-    out.lines.append("  → held: run crosspost doctor to see what the channel needs")
+        todo = remedy(item["error_kind"] or "", item["post_id"], item["channel"])
+        if todo:
+            out.lines.append(f"      → {todo}")
+    if held_channels:
+        out.lines.append("  → a held channel: run crosspost doctor to see what it needs")
 
 
 def _status_expired(out: _StatusText, report: dict[str, Any]) -> None:
@@ -444,6 +481,28 @@ def _status_upcoming(out: _StatusText, report: dict[str, Any]) -> None:
         out.lines.append(f"  … and {total - shown} more")
 
 
+def _status_queued(out: _StatusText, report: dict[str, Any]) -> None:
+    """For a ledger nothing has been planned in: that it is untouched, and what is queued."""
+    if "queued" not in report:
+        return
+    out.section(
+        "No deliveries in the ledger yet: no daemon has planned the queue, and a dry run "
+        "(crosspost run --dry-run) never writes to the ledger."
+    )
+    total = report["queued_total"]
+    if not total:
+        out.lines.append("  Nothing in the queue is ready with a time.")
+        return
+    out.lines.append(f"  In the queue, ready ({total}), soonest first:")
+    for item in report["queued"]:
+        out.lines.append(f"    {out.when(item['due_at'])}  {item['post_id']} → {out.where(item)}")
+    if total > len(report["queued"]):
+        out.lines.append(f"    … and {total - len(report['queued'])} more")
+    out.lines.append(
+        "  They are planned, and published on time, once the daemon runs: crosspost run"
+    )
+
+
 def _status_summary(report: dict[str, Any]) -> str:
     stale = sum(1 for c in report["in_progress"] if c["lease_expired"])
     problems = [
@@ -463,8 +522,10 @@ def _status_summary(report: dict[str, Any]) -> str:
         f"{counts['published']} published",
         f"{len(report['channels'])} channel{'s' * (len(report['channels']) != 1)}",
     ]
+    if "queued" in report:
+        rest[0] = f"{report['queued_total']} queued, not yet planned"
     if report["paused"]:
-        rest.insert(0, "PAUSED")
+        said.insert(0, "paused")
     if said:
         return "✗ needs attention: " + ", ".join(said) + " · " + " · ".join(rest)
     return "✓ nothing needs attention · " + " · ".join(rest)
