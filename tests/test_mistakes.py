@@ -224,3 +224,24 @@ def test_status_of_a_delivery_held_for_approval_names_it_and_the_command(
     assert "crosspost approve 2026-12-08-audit-and-victims-survey --by NAME" in out
     assert "crosspost doctor" not in out  # only a held channel needs the doctor
     assert "POST_ID" not in out
+
+
+# --- 5. the HTML preview shows every post file ----------------------------------------------
+
+
+def test_the_html_preview_shows_files_that_fail_to_load_and_counts_posts_apart(
+    example: Path, tmp_path: Path
+) -> None:
+    queue = example / "queue"
+    (queue / "roads.yaml").write_text("publish_at: 2027-01-15 10:00\ntitle: Update: roads\n")
+    (queue / "photo.yaml").write_text(
+        "publish_at: 2027-01-15 10:00\ntitle: Photo\nmedia:\n  - path: media/vawg-report.jpg\n"
+    )
+    code, _ = run(example, "preview", "--html", str(tmp_path / "site"))
+    assert code == 1
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "<code>queue/roads.yaml</code> (line 2, column 14)" in page
+    assert "put the whole text in quotes" in page
+    assert "<code>queue/photo.yaml</code> (line 4, column 5)" in page and "no alt text" in page
+    assert "9 post files in the queue (2 with errors, blocked);" in page
+    assert "19 deliveries (a post on one channel): " in page
