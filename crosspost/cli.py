@@ -112,6 +112,8 @@ def validate(config_path: str, output_format: str, require_credentials: bool) ->
     (lengths, images, alt text, quotas). Credentials are only checked for being
     set in the environment; `crosspost doctor` checks them online. Exits 1 if
     any error was found; warnings alone do not fail.
+
+    Example: crosspost validate --config crosspost.yaml --require-credentials
     """
     import json
 
@@ -171,6 +173,8 @@ def preview(
     no account. `--format json` prints one JSON array, one element per (post,
     channel) pair. Exits 1 if anything shown has a problem that would stop it
     being published.
+
+    Example: crosspost preview 2026-12-01-safer-streets-funding --channel PCCKent --html preview/
     """
     from crosspost.checking.project import load_project, render_all
     from crosspost.views import text as output
@@ -226,6 +230,8 @@ def publish(post_id: str, channels: tuple[str, ...], dry_run: bool, config_path:
     recorded after, so running this twice publishes nothing the second time (it says so).
     A send whose outcome is unknown is marked in doubt and never resent blindly. Exits 1 if
     any channel failed.
+
+    Example: crosspost publish 2026-12-01-safer-streets-funding --channel PCCKent --dry-run
     """
     import tempfile
 
@@ -350,7 +356,10 @@ def status(output_format: str, config_path: str) -> None:
 @config_option
 @config_errors
 def history(since: str | None, output_format: str, config_path: str) -> None:
-    """What was published, where and when: remote ids, URLs and the exact text."""  # fmt: skip
+    """What was published, where and when: remote ids, URLs and the exact text.
+
+    Example: crosspost history --since 7d --format csv
+    """  # fmt: skip
     from crosspost.loading.config import load_config
     from crosspost.scheduling.ledger import Ledger
     from crosspost.views.reports import format_history, history_rows
@@ -493,6 +502,8 @@ def pause(channel: str | None, reason: str, until: str | None, by: str, config_p
 
     Takes effect in the running daemon at once: it is checked inside the claim, so nothing is
     sent after the pause is recorded. Deliveries falling due meanwhile are held, not dropped.
+
+    Example: crosspost pause --reason "Major incident in Maidstone" --by "Jo Smith"
     """
     from crosspost import actions
     from crosspost.core.times import TimeError, parse_publish_at
@@ -670,6 +681,8 @@ def retract(
     Instagram's API cannot delete posts: the request is recorded and you are told to delete
     it in the Instagram app. Every retraction is in the event log with who and why. Exits 1
     if any channel still shows the post.
+
+    Example: crosspost retract 2026-12-01-safer-streets-funding --reason "wrong figure"
     """
     from crosspost import actions
     from crosspost.loading.config import load_config
@@ -767,6 +780,12 @@ def setup_logging(log_format: str, level: int = 20) -> None:
     help="Publish what is due, settle what is in doubt, and exit (for cron).",
 )
 @click.option(
+    "--rehearse",
+    is_flag=True,
+    help="With --dry-run: set the clock 15 s before the first post in the queue and run from "
+    "there, to see each 'would publish' as it would happen.",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
@@ -775,7 +794,7 @@ def setup_logging(log_format: str, level: int = 20) -> None:
 )
 @config_option
 @config_errors
-def run(dry_run: bool, once: bool, log_format: str, config_path: str) -> None:
+def run(dry_run: bool, once: bool, rehearse: bool, log_format: str, config_path: str) -> None:
     """The daemon: publish every post at its time, exactly once.
 
     Prints the plan at start (deliveries per channel, the next few, anything held, expired
@@ -784,12 +803,16 @@ def run(dry_run: bool, once: bool, log_format: str, config_path: str) -> None:
     holds its own posts (alerted) until it is fixed. SIGTERM or Ctrl-C finishes
     the send in flight and exits 0. A delivery more than the configured lateness (default
     30 minutes) overdue after downtime is expired, never published late.
+
+    Example: crosspost run --dry-run --rehearse --config config.example.yaml
     """  # fmt: skip
     from crosspost.scheduling.daemon import Daemon
 
+    if rehearse and not (dry_run and not once):
+        raise click.UsageError("--rehearse goes with --dry-run (and without --once)")
     setup_logging(log_format)
     daemon = Daemon(config_path, dry_run=dry_run, echo=click.echo)
-    sys.exit(daemon.run_once() if once else daemon.run())
+    sys.exit(daemon.run_once() if once else daemon.run(rehearse=rehearse))
 
 
 @main.command()
@@ -817,6 +840,8 @@ def resolve(
 
     --published REMOTE_ID records it as published with that id; --not-published puts it
     back in the queue to be sent (at once if it is due).
+
+    Example: crosspost resolve 2026-12-01-safer-streets-funding --channel PCCKent --not-published
     """  # fmt: skip
     from crosspost import actions
     from crosspost.loading.config import load_config

@@ -155,3 +155,10 @@ def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).with_name("crosspost")
     proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == f"crosspost, version {__version__}"
+
+
+def test_every_command_s_help_has_one_example() -> None:
+    for name, command in main.commands.items():  # type: ignore[attr-defined]
+        code, out, _ = run(name, "--help")
+        assert code == 0 and out.count("Example: crosspost ") == 1, name
+        assert command.help and "Example:" in command.help

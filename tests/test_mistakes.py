@@ -3,7 +3,12 @@ what crosspost says. docs/mistakes.md is checked against these messages."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -245,3 +250,53 @@ def test_the_html_preview_shows_files_that_fail_to_load_and_counts_posts_apart(
     assert "<code>queue/photo.yaml</code> (line 4, column 5)" in page and "no alt text" in page
     assert "9 post files in the queue (2 with errors, blocked);" in page
     assert "19 deliveries (a post on one channel): " in page
+
+
+# --- 9. the mock-ups agree with the platforms -----------------------------------------------
+
+
+def test_the_facebook_mock_up_draws_a_link_preview_only_for_a_post_without_photos(
+    example: Path, tmp_path: Path
+) -> None:
+    (example / "queue" / "text-only.yaml").write_text(
+        "publish_at: 2027-01-15 10:00\ntitle: Read the report.\nbody: Read the report.\n"
+        "link: https://www.pcc-kent.gov.uk/report\nchannels: [KentPCC]\n"
+    )
+    code, _ = run(example, "preview", "--html", str(tmp_path / "site"))
+    pages = tmp_path / "site" / "posts"
+    text_only = (pages / "text-only.html").read_text()
+    assert 'class="link-preview"' in text_only
+    photo = (pages / "2026-12-01-safer-streets-funding.html").read_text()
+    facebook = photo.split("Facebook @KentPCC", 1)[1].split("</article>", 1)[0]
+    assert 'class="link-preview"' not in facebook  # a photo post: the link is in its text
+    assert "https://www.pcc-kent.gov.uk" in facebook
+
+
+def test_the_quick_start_dry_run_shows_a_would_publish_within_a_minute(tmp_path: Path) -> None:
+    """The README's first command, with --rehearse: the first post's 'would publish'."""
+    repo = Path(__file__).resolve().parent.parent
+    for name in ("config.example.yaml", "approvals.yaml"):
+        shutil.copy(repo / name, tmp_path / name)
+    for name in ("queue", "templates"):
+        shutil.copytree(repo / name, tmp_path / name)
+    exe = str(Path(sys.executable).with_name("crosspost"))
+    proc = subprocess.Popen(
+        [exe, "run", "--dry-run", "--rehearse", "--config", "config.example.yaml"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    seen: list[str] = []
+    started = time.monotonic()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "would publish to" in line:
+                break
+        took = time.monotonic() - started
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    assert any("would publish to" in line for line in seen), "".join(seen)
+    assert "rehearsal: the clock is set to Tue 01 Dec 2026 09:59 GMT" in "".join(seen)
+    assert took < 60, f"the first 'would publish' took {took:.0f} s"

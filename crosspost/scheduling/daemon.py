@@ -17,7 +17,7 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,9 @@ from crosspost.scheduling.planner import Plan, make_plan, reconcile
 from crosspost.scheduling.publishing import Outcome, dry_run_channel, owner_name, send
 
 log = logging.getLogger("crosspost.scheduling.daemon")
+
+
+REHEARSAL_LEAD = timedelta(seconds=15)
 
 
 def _utcnow() -> datetime:
@@ -85,7 +88,8 @@ class Daemon:
     ):
         self.config_path = Path(config_path)
         self.dry_run = dry_run
-        self.clock = clock
+        self._clock = clock
+        self.offset = timedelta(0)  # a rehearsal's clock runs this far from the real one
         self.environ = environ
         self.echo = echo
         self.sleep = sleep
@@ -106,6 +110,24 @@ class Daemon:
         self.alerter = Alerter(AlertSettings())
 
     # --- plumbing --------------------------------------------------------------------------
+
+    def clock(self) -> datetime:
+        """Now, as the daemon plans and publishes by it (a rehearsal's is set earlier)."""
+        return self._clock() + self.offset
+
+    def rehearse(self, lead: timedelta = REHEARSAL_LEAD) -> datetime | None:
+        """A dry run's rehearsal: set the clock to `lead` before the first delivery in the
+        queue, to run at normal speed from there; the time it is set to (None: nothing is
+        queued). Timers are set by the real clock, less the offset."""
+        assert self.dry_run, "only a dry run rehearses"
+        assert self.plan is not None
+        times = [r.publish_at for r in self.plan.deliveries.values() if r.publish_at]
+        if not times:
+            return None
+        start = min(times) - lead
+        self.offset = start - self._clock()
+        self.load("rehearsal")
+        return start
 
     @property
     def config(self) -> Config:
@@ -236,7 +258,7 @@ class Daemon:
         self.scheduler.add_job(
             self.deliver_key,
             "date",
-            run_date=when,
+            run_date=when - self.offset,  # the scheduler keeps the real time
             args=[delivery.post_id, delivery.channel],
             id=job_id,
             replace_existing=True,
@@ -585,13 +607,24 @@ class Daemon:
         self.close()
         return 1 if self.failures else 0
 
-    def run(self, watch: bool = True) -> int:
-        """Run until SIGTERM or SIGINT; reload on SIGHUP and on file changes."""
+    def run(self, watch: bool = True, rehearse: bool = False) -> int:
+        """Run until SIGTERM or SIGINT; reload on SIGHUP and on file changes. `rehearse`
+        (a dry run only): start the clock just before the first delivery in the queue."""
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self._install_signals()  # first: a stop asked for during start-up is honoured
         self.load("start")
+        if rehearse:
+            start = self.rehearse()
+            if start is None:
+                self.echo("rehearsal: nothing in the queue is ready with a time")
+            else:
+                when = format_local(start, self.config.timezone)
+                self.echo(
+                    f"rehearsal: the clock is set to {when}, {REHEARSAL_LEAD.seconds} s before "
+                    "the first post, and runs at normal speed from there"
+                )
         # settle what an earlier run left in doubt before any timer can publish something
         # new: the look-up reads the account's latest posts, and must still reach them
         self.settle()
