@@ -300,3 +300,24 @@ def test_the_quick_start_dry_run_shows_a_would_publish_within_a_minute(tmp_path:
     assert any("would publish to" in line for line in seen), "".join(seen)
     assert "rehearsal: the clock is set to Tue 01 Dec 2026 09:59 GMT" in "".join(seen)
     assert took < 60, f"the first 'would publish' took {took:.0f} s"
+
+
+def test_an_approval_reaches_a_running_daemon_within_two_seconds(tmp_path: Path) -> None:
+    root = make_site(tmp_path, posts=1, spread=0, start_in=5.0, latency=0)
+    config = root / "crosspost.yaml"
+    config.write_text(
+        config.read_text().replace("sweep_interval: 1s", "sweep_interval: 60s")
+        + "require_approval: true\n"
+    )
+    proc = Process(root)
+    try:
+        assert wait_for(lambda: proc.running, 15)
+        assert wait_for(lambda: state(root, "p0000") == "held", 20)
+        code, out = run(root, "approve", "p0000", "--by", "Head of Comms")
+        assert code == 0, out
+        asked = time.monotonic()
+        assert wait_for(lambda: state(root, "p0000") == "published", 10)
+        took = time.monotonic() - asked
+        assert took <= 2.0, f"the approval took {took:.1f} s to reach the daemon"
+    finally:
+        proc.stop()
