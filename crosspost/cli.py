@@ -377,45 +377,51 @@ def history(since: str | None, output_format: str, config_path: str) -> None:
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="The address to listen on; only this machine by default.",
+    help="The address to listen on; only this machine by default (put a TLS reverse proxy "
+    "in front for the office: docs/server.md).",
 )
 @click.option(
     "--allow-host",
     "allow_hosts",
     multiple=True,
     metavar="NAME",
-    help="Also answer requests for this host name (the name a reverse proxy passes on).",
+    help="Also answer requests for this host name (the name the reverse proxy passes on).",
+)
+@click.option(
+    "--secure-cookies",
+    is_flag=True,
+    help="Mark the sign-in cookie Secure: always, behind an HTTPS reverse proxy.",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Try it out: serve a scratch copy of the project (nothing real is written) with a "
+    "demo account whose password is printed.",
 )
 @config_option
 @config_errors
-def serve(port: int, host: str, allow_hosts: tuple[str, ...], config_path: str) -> None:
-    """Serve the HTML preview live from the current queue (read-only).
+def serve(
+    port: int,
+    host: str,
+    allow_hosts: tuple[str, ...],
+    secure_cookies: bool,
+    demo: bool,
+    config_path: str,
+) -> None:
+    """The web app: sign in, see the calendar and the posts, write and edit posts with a
+    live mock-up of every channel, and save them to the queue (a commit, where it is in git).
 
-    Every page is written again when the queue, templates, config, approvals or ledger
-    change. Listens on localhost unless --host says otherwise, and answers only requests
-    addressed to it by name (a page elsewhere cannot read the queue through the browser).
-    Ctrl-C stops it.
+    Every page needs a signed-in user (`crosspost user add`). Listens on localhost unless
+    --host says otherwise, and answers only requests addressed to it by name. Ctrl-C stops it.
 
-    Example: crosspost serve --port 8000 --allow-host preview.pcc-kent.internal
+    Example: crosspost serve --port 8000 --allow-host crosspost.pcc-kent.internal --secure-cookies
     """  # fmt: skip
-    import signal
+    from crosspost.web.server import run_server
 
-    from crosspost.views.serve import make_server
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM (systemctl stop, kill) ends it as Ctrl-C does
-
-    server, site = make_server(config_path, host, port, now=now_from_env(), allow_hosts=allow_hosts)
-    signal.signal(signal.SIGTERM, stop)
-    where = f"http://{host}:{server.server_address[1]}/"
-    click.echo(f"serving the preview at {where} (read-only; Ctrl-C stops)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        site.close()
+    run_server(
+        config_path, host=host, port=port, allowed_hosts=list(allow_hosts),
+        secure_cookies=secure_cookies, demo=demo, echo=click.echo,
+    )  # fmt: skip
 
 
 def _who_acts(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
@@ -891,6 +897,15 @@ def _select_channels(project: Any, available: list[str], wanted: tuple[str, ...]
                 param_hint="--channel",
             )
     return [c for c in available if not wanted or c in wanted]
+
+
+def _add_user_commands() -> None:
+    from crosspost.web.user_cli import user
+
+    main.add_command(user)
+
+
+_add_user_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("adapters", {"adapters", "adapters.rules", "adapters.xlength", "adapters.base",
                   "adapters.xmedia", "adapters.graph", "adapters.x", "adapters.facebook",
                   "adapters.instagram", "adapters.fake"}),
-    ("loading: the config", {"loading", "loading.yamlfile", "loading.fields",
+    ("loading: the config", {"loading", "loading.yaml_words", "loading.yamlfile", "loading.fields",
                              "loading.alert_settings", "loading.config"}),
     ("loading: the posts", {"loading.posts"}),
     ("rendering", {"rendering", "rendering.render"}),
@@ -30,8 +30,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("scheduling: plan and publish", {"scheduling.planner", "scheduling.publishing",
                                       "scheduling.alerts"}),
     ("scheduling: the daemon, and actions", {"scheduling.daemon", "actions"}),
-    ("views", {"views", "views.text", "views.reports", "views.html", "views.serve"}),
-    ("front ends and the plugin kit", {"cli", "__main__", "testing"}),
+    ("views", {"views", "views.text", "views.reports", "views.html"}),
+    ("the web app's parts", {"web", "web.accounts", "web.store", "web.forms", "web.site"}),
+    ("the web app", {"web.app", "web.user_cli"}),
+    ("front ends and the plugin kit", {"web.server", "cli", "__main__", "testing"}),
 ]  # fmt: skip
 
 

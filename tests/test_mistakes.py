@@ -321,3 +321,20 @@ def test_an_approval_reaches_a_running_daemon_within_two_seconds(tmp_path: Path)
         assert took <= 2.0, f"the approval took {took:.1f} s to reach the daemon"
     finally:
         proc.stop()
+
+
+def test_a_yaml_mistake_in_the_config_never_shows_the_secret_on_its_line(example: Path) -> None:
+    config = example / "crosspost.yaml"
+    secret = "EAAGm0PX4ZCpsBAKZCsecretTOKEN123"
+    text = config.read_text().replace(
+        "page_access_token: ${FB_PAGE_ACCESS_TOKEN}", f"page_access_token: {secret}: x"
+    )
+    assert secret in text
+    config.write_text(text)
+    code, out = run(example, "validate")
+    assert code == 2 and "put the whole value in quotes" in out, out
+    assert secret not in out and "EAAG" not in out
+    config.write_text(text.replace(f"{secret}: x", f"@{secret}"))
+    code, out = run(example, "validate")
+    assert code == 2 and "a value cannot start with '@'" in out, out
+    assert secret not in out

@@ -46,16 +46,22 @@ def case_section(case: Path, project: Path) -> str:
     shutil.copy(case, project / "queue" / case.name)
     result = validate(project / "crosspost.yaml", now=NOW, environ={})
     said = [
-        f"{p.mark.line - offset}:{p.mark.column}: {p.severity}: "
-        + re.sub(
-            r"(?m)^( +)(\d+) \|", lambda m: f"{m[1]}{int(m[2]) - offset:>{len(m[2])}} |", p.message
-        )
+        f"{p.mark.line - offset}:{p.mark.column}: {p.severity}: " + _shifted(p.message, offset)
         for p in result.problems.items
         if p.mark.path.name == case.name and not p.message.startswith("not approved")
     ]
     return "\n".join(
         [f"## {title}", "", "```yaml", *body, "```", "", "crosspost says:", "", "```", *said, "```"]
     )
+
+
+def _shifted(message: str, offset: int) -> str:
+    """A message's own line numbers (the caret display's, "line N") as the page shows the
+    file: without the case's header lines."""
+    message = re.sub(
+        r"(?m)^( +)(\d+) \|", lambda m: f"{m[1]}{int(m[2]) - offset:>{len(m[2])}} |", message
+    )
+    return re.sub(r"(?<=line, )(\d+)|(?<=line )(\d+)", lambda m: str(int(m[0]) - offset), message)
 
 
 def render(project: Path) -> str:

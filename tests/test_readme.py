@@ -72,3 +72,12 @@ def test_a_readme_sample_is_what_the_command_prints(
     result = CliRunner().invoke(main, args, env=environ)
     actual = result.output.rstrip("\n").splitlines()
     assert matches(expected, actual), "\n".join(["README:", *expected, "real:", *actual])
+
+
+def test_every_yaml_sample_in_the_readme_is_valid_yaml() -> None:
+    from crosspost.loading.yamlfile import loads
+
+    blocks = re.findall(r"```yaml\n(.*?)```", README, re.S)
+    assert blocks
+    for block in blocks:
+        loads(block, Path("README.md"))  # raises, with the line, if a sample is broken

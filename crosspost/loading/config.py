@@ -201,7 +201,7 @@ def _config_data(path: Path) -> yamlfile.LocatedDict:
             ]
         )
     try:
-        data = yamlfile.load(path)
+        data = yamlfile.load(path, show_values=False)  # a config may hold a secret
     except yamlfile.YamlError as exc:
         raise ConfigError([Problem(exc.mark, exc.message)]) from None
     if not isinstance(data, yamlfile.LocatedDict):

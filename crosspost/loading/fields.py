@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from crosspost.core.problems import Mark, Problems, did_you_mean
-from crosspost.loading.yamlfile import LocatedDict, LocatedList, quoted
+from crosspost.loading.yaml_words import quoted
+from crosspost.loading.yamlfile import LocatedDict, LocatedList
 
 _TYPE_NAMES = {
     str: "text",
@@ -94,7 +95,16 @@ class Reader:
             return None
         out = []
         for i, item in enumerate(value):
-            if isinstance(item, str):
+            if item is None and i in value.comments:  # `- #Kent`: YAML read it as a comment
+                written = value.comments[i]
+                self.error(
+                    value.item_mark(i),
+                    f"item {i + 1} of '{key}' is empty: in YAML a '#' after '- ' starts a "
+                    f"comment. Write it in quotes: - {quoted(written)}"
+                    + (f", or for a hashtag without '#': - {written.lstrip('#')}"
+                       if key == "hashtags" else ""),
+                )  # fmt: skip
+            elif isinstance(item, str):
                 out.append(item)
             elif isinstance(item, bool | int | float) and (raw := value.raw[i]) is not None:
                 out.append(raw)

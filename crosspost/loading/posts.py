@@ -217,6 +217,26 @@ def load_file(
     except yamlfile.YamlError as exc:
         problems.error(exc.mark, exc.message)
         return []
+    return _posts_of(data, path, config, problems, cache)
+
+
+def load_text(
+    text: str, path: Path, config: Config, problems: Problems, cache: MediaCache | None = None
+) -> list[Post]:
+    """The posts in `text`, as if it were the file at `path` (not read, not written): what
+    the web app checks before a save lands, and renders while an officer types."""
+    try:
+        data = yamlfile.loads(text, path)
+    except yamlfile.YamlError as exc:
+        problems.error(exc.mark, exc.message)
+        return []
+    return _posts_of(data, path, config, problems, {} if cache is None else cache)
+
+
+def _posts_of(
+    data: Any, path: Path, config: Config, problems: Problems, cache: MediaCache
+) -> list[Post]:
+    """The posts of one file's parsed data (a mapping, or a list of mappings with ids)."""
     if data is None:
         problems.error(Mark(path), "empty post file")
         return []
@@ -407,8 +427,18 @@ def _hashtags(reader: Reader, data: LocatedDict, problems: Problems) -> list[str
             f"comment, so write them without '#': hashtags: [{', '.join(found)}]",
         )
         return found
-    tags = reader.text_list("hashtags")
     value = data.get("hashtags")
+    if isinstance(value, LocatedList) and value.comments:
+        written = [value.comments.get(i) if item is None else item for i, item in enumerate(value)]
+        if all(isinstance(w, str) and _TAGS_WRITTEN_WITH_HASH.match(w) for w in written):
+            found = [str(w).lstrip("#＃") for w in written]
+            problems.warning(
+                value.item_mark(min(value.comments)),
+                f"read as the hashtags {', '.join(found)}; in YAML a '#' after '- ' starts a "
+                f"comment, so write them without '#': hashtags: [{', '.join(found)}]",
+            )
+            return found
+    tags = reader.text_list("hashtags")
     if tags is None or not isinstance(value, str) or not ("," in value or value.count("#") > 1):
         return tags
     tags = [m.strip() for m in _TAG.findall(value) if m.strip()]

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from crosspost.core.problems import Mark
+from crosspost.loading import yaml_words
 
 try:
     _Base: type = yaml.CSafeLoader
@@ -112,6 +113,9 @@ class LocatedList(list):  # type: ignore[type-arg]
     pos: int
     item_pos: list[int]
     raw: list[str | None]
+    # items left empty because they were written after '#' (`- #Kent`, read as a comment):
+    # index -> the text after the dash; set only when there is one
+    comments: dict[int, str] = {}  # noqa: RUF012 (never changed: replaced)
 
     @property
     def mark(self) -> Mark:
@@ -124,6 +128,7 @@ class LocatedList(list):  # type: ignore[type-arg]
 
 _COLUMN_BITS = 32
 _NULL = "tag:yaml.org,2002:null"
+_COMMENT_AS_ITEM = re.compile(r"^\s*-[ \t]+(#[^\s#].*)$")
 _COMMENT_AS_VALUE = re.compile(r"\s*:[ \t]+(#[^\s#].*)$")
 
 
@@ -177,9 +182,18 @@ def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
         ) from None
 
 
-def load(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
-    """Load one YAML document from `path` with positions; raise YamlError on any failure."""
-    text = read_text(path, max_bytes)
+def load(path: Path, max_bytes: int = MAX_FILE_BYTES, show_values: bool = True) -> Any:
+    """Load one YAML document from `path` with positions; raise YamlError on any failure.
+    `show_values=False` (a config file, which may hold a secret): an error never shows a
+    value or a line of the file."""
+    return loads(read_text(path, max_bytes), path, show_values)
+
+
+def loads(text: str, path: Path, show_values: bool = True) -> Any:
+    """Load one YAML document from `text` as if it were the file at `path` (the web app checks
+    a post before it is written); raise YamlError on any failure."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise YamlError(Mark(path), f"text is over {MAX_FILE_BYTES / 1e6:.1f} MB")
     if text.startswith("\ufeff"):
         text = text[1:]
     if "*" in text:
@@ -189,7 +203,7 @@ def load(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        plain = _in_plain_words(exc, text) if mark is not None else None
+        plain = yaml_words.explain(exc, text, show_values) if mark is not None else None
         if plain is not None:
             (line, column), said = plain
             raise YamlError(Mark(path, line + 1, column + 1), said) from None
@@ -226,121 +240,8 @@ def load(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def _line(text: str, index: int) -> str:
-    """Line `index` (0-based) as YAML counts lines (CR, LF and CRLF all break); '' past the
-    end (an error after the last line break is reported on the line after it)."""
-    lines = _LINE_BREAK.split(text)
-    return lines[index] if 0 <= index < len(lines) else ""
-
-
-_KEY_VALUE = re.compile(r"^(\s*(?:-\s+)?)([^\s:#'\"][^:#]*?):\s+(.*?)\s*$")
-
-
-def quoted(value: str) -> str:
-    """`value` in double quotes, as YAML reads it back."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _shown(text: str, line: int, column: int) -> str:
-    """The line, and a caret under the column, to print under a message."""
-    source = _line(text, line).replace("\t", " ")
-    return f"\n    {line + 1:>4} | {source}\n         | {' ' * column}^"
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
-def _in_plain_words(exc: yaml.MarkedYAMLError, text: str) -> tuple[tuple[int, int], str] | None:
-    """The YAML mistakes a person makes most, said as what the line needs: ((line, column),
-    message), 0-based; None for anything else (the parser's words are kept)."""
-    mark, problem = exc.problem_mark, exc.problem or ""
-    ctx = exc.context_mark
-    if mark is None:
-        return None
-    line, column = mark.line, mark.column
-    source = _line(text, line)
-    if "${" in source[: column + 1]:
-        return None  # an unquoted ${VAR}: the caller says to quote it
-    char = source[column : column + 1]
-    if "tab" in problem or char == "\t" or "\t" in source[: _indent(source) + 1]:
-        tab = source.find("\t")
-        at = (line, tab if tab >= 0 else column)
-        return at, (
-            "a tab character: YAML lines up its lines with spaces only; replace the tab "
-            "with spaces" + _shown(text, *at)
-        )
-    if problem.startswith("found character that cannot start any token") and char in "@`%|>!&*":
-        found = _KEY_VALUE.match(source)
-        fix = f": {found[2]}: {quoted(found[3])}" if found else ""
-        return (line, column), (
-            f"a value cannot start with '{char}' in YAML: put the whole text in quotes{fix}"
-            + _shown(text, line, column)
-        )
-    if "while scanning a quoted scalar" in (exc.context or "") and ctx is not None:
-        quote = _line(text, ctx.line)[ctx.column : ctx.column + 1] or '"'
-        return (ctx.line, ctx.column), (
-            f"the quote ({quote}) that starts here is never closed: add the closing {quote} "
-            "at the end of the text (a quote inside the text is written twice: '' in single "
-            'quotes, \\" in double quotes)' + _shown(text, ctx.line, ctx.column)
-        )
-    if problem.startswith("mapping values are not allowed"):
-        found = _KEY_VALUE.match(source)
-        if found and column > len(found[1]) + len(found[2]):  # a second ': ' on a key's line
-            return (line, column), (
-                f"'{found[2]}' holds a colon followed by a space, which YAML reads as the start "
-                f"of another key: put the whole text in quotes: {found[2]}: {quoted(found[3])}"
-                + _shown(text, line, column)
-            )
-        above = next(
-            (_line(text, i) for i in range(line - 1, -1, -1) if _line(text, i).strip()), ""
-        )
-        if _indent(source) > _indent(above):
-            return (line, _indent(source)), (
-                "this line is indented further than the line above, so YAML reads it as part "
-                f"of that line's value: start it in column {_indent(above) + 1}, like the line "
-                "above (or, if it belongs inside the key above, leave that key's value empty)"
-                + _shown(text, line, _indent(source))
-            )
-    if problem.startswith("did not find expected key") and ctx is not None:
-        return (line, column), (
-            f"this line is not lined up with the block it belongs to: keys of one block start "
-            f"in the same column (column {ctx.column + 1}, as on line {ctx.line + 1}), and a "
-            "text after | or > continues only on lines indented at least as far as its first"
-            + _shown(text, line, column)
-        )
-    hashed = next(
-        (
-            n
-            for n in (line, ctx.line if ctx else -1, line - 1)
-            if re.search(r"[\[,]\s*#", _line(text, n))
-        ),
-        None,
-    )
-    if hashed is not None and ("node content" in problem or "expected ','" in problem):
-        source = _line(text, hashed)
-        line = hashed
-        found = _KEY_VALUE.match(source)
-        items = re.sub(r"(^|[\[,]\s*)#", r"\1", found[3]) if found else "[Kent, Medway]"
-        key = found[2] if found else "hashtags"
-        at = (line, source.find("#"))
-        return at, (
-            "a '#' after '[' or a comma starts a comment in YAML, which cuts the list short: "
-            f"write the hashtags without '#': {key}: {items}" + _shown(text, *at)
-        )
-    if problem.startswith("did not find expected ',' or ']'") and ctx is not None:
-        return (ctx.line, ctx.column), (
-            "the list opened with [ here is not closed: end it with ] on the same line, and "
-            "separate its items with commas" + _shown(text, ctx.line, ctx.column)
-        )
-    if problem.startswith("did not find expected ',' or '}'") and ctx is not None:
-        return (ctx.line, ctx.column), (
-            "the { opened here is not closed: end it with } and separate its items with commas"
-            + _shown(text, ctx.line, ctx.column)
-        )
-    return None
+_line = yaml_words.line_of
+quoted = yaml_words.quoted
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
@@ -384,7 +285,7 @@ class _Converter:
         mark = key_node.end_mark
         line = _line(self.text, mark.line)
         found = _COMMENT_AS_VALUE.match(line, mark.column)
-        return (found[1].rstrip(), found.start(1)) if found else None
+        return (yaml_words.without_comment(found[1]).rstrip(), found.start(1)) if found else None
 
     def mark(self, node: yaml.Node) -> Mark:
         return _mark(self.path, _pos(node.start_mark))
@@ -478,6 +379,12 @@ class _Converter:
             if isinstance(item, yaml.ScalarNode):
                 out.raw.append(item.value)
                 out.append(item.value if item.tag == _STR else self.scalar(item))
+                if item.value == "" and item.tag == _NULL and not item.style:
+                    found = _COMMENT_AS_ITEM.match(_line(self.text, item.start_mark.line))
+                    if found:
+                        if not out.comments:
+                            out.comments = {}
+                        out.comments[len(out) - 1] = yaml_words.without_comment(found[1])
             else:
                 out.raw.append(None)
                 out.append(self.convert(item))

@@ -886,6 +886,11 @@ class Ledger:
         with self._write() as db:
             self._event(db, actor, kind, post_id, channel, detail)
 
+    def last_change(self) -> int:
+        """The id of the newest event: it grows with every recorded change (a reader that
+        caches what it showed compares it; a cheap, indexed read)."""
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+
     def events(self, since: datetime | None = None) -> list[Event]:
         rows = self.db.execute(
             "SELECT * FROM events WHERE at >= ? ORDER BY id", (iso_utc(since) or "",)

@@ -129,9 +129,9 @@ def write_site(
     rendered = project.rendered or render_all(project)
     config = project.config
     zone = config.timezone
-    rendered = [*rendered, *_unrendered(project)]
-    pages = _page_names([r.post_id for r in rendered])
-    entries = _entries(project, rendered, pages, ledger, now)
+    rendered = [*rendered, *unrendered(project)]
+    pages = page_names([r.post_id for r in rendered])
+    entries = entries_of(project, rendered, pages, ledger, now)
 
     env = _environment()
     badges = _render_repeated(env, entries)
@@ -139,7 +139,7 @@ def write_site(
     common = {
         "states": STATES,
         "badges": badges,
-        "banners": _banners(config.blackouts, _pauses(ledger, now), now, zone),
+        "banners": banners(config.blackouts, pauses_in(ledger, now), now, zone),
         "generated": format_local(now, zone),
         "config_name": config.path.name,
     }
@@ -151,7 +151,7 @@ def write_site(
     return index
 
 
-def _entries(
+def entries_of(
     project: Project,
     rendered: list[Rendered],
     pages: dict[str, str],
@@ -164,9 +164,10 @@ def _entries(
     approvals = _approval_problems(project, rendered) if config.require_approval else {}
     broken = project.broken_files()  # as the daemon plans: nothing in them is published
     controls = Controls.read(ledger) if ledger is not None else Controls()
+    known = {(d.post_id, d.channel): d for d in ledger.deliveries()} if ledger is not None else {}
     entries: list[Entry] = []
     for r in rendered:
-        delivery = ledger.get(r.post_id, r.channel) if ledger is not None else None
+        delivery = known.get((r.post_id, r.channel))
         state, reason = _state(project, r, delivery, approvals, controls, now, broken)
         local = r.publish_at.astimezone(zone) if r.publish_at else None
         entries.append(
@@ -254,11 +255,11 @@ def _write_pages(
             index,
             env.get_template("index.html.j2").render(
                 root="",
-                months=_months(scheduled),
-                weeks=_weeks(scheduled),
+                months=months(scheduled),
+                weeks=weeks(scheduled),
                 unscheduled=[e for e in entries if e.local is None],
                 channels=_by_channel(project, entries),
-                counts=_counts(entries),
+                counts=counts(entries),
                 posts=len(post_pages.pages),
                 unreadable=_unreadable(project),
                 **post_pages.common,
@@ -409,7 +410,7 @@ def _unreadable(project: Project) -> list[dict[str, str]]:
     return [out[p] for p in sorted(out, key=str)]
 
 
-def _unrendered(project: Project) -> list[Rendered]:
+def unrendered(project: Project) -> list[Rendered]:
     """A stand-in for each (post, channel) that could not be rendered, carrying why, so that
     the preview shows it (as blocked) instead of leaving it out."""
     out = []
@@ -465,7 +466,7 @@ def _every_channel(project: Project, group: list[Rendered]) -> list[Rendered]:
     ]
 
 
-def _pauses(ledger: Ledger | None, now: datetime) -> list[Pause]:
+def pauses_in(ledger: Ledger | None, now: datetime) -> list[Pause]:
     if ledger is None:
         return []
     from crosspost.scheduling.controls import pauses
@@ -473,7 +474,7 @@ def _pauses(ledger: Ledger | None, now: datetime) -> list[Pause]:
     return pauses(ledger, now)
 
 
-def _banners(
+def banners(
     blackouts: list[Blackout], pauses: list[Pause], now: datetime, zone: object
 ) -> list[Banner]:
     out = [Banner("pause", True, "Emergency pause: " + p.describe()) for p in pauses]
@@ -514,7 +515,7 @@ def _by_day(entries: list[Entry]) -> dict[date, list[Entry]]:
     return days
 
 
-def _months(entries: list[Entry]) -> list[dict[str, object]]:
+def months(entries: list[Entry]) -> list[dict[str, object]]:
     """One month grid (whole Monday-to-Sunday weeks) per month that has deliveries."""
     days = _by_day(entries)
     months = sorted({(d.year, d.month) for d in days})
@@ -539,7 +540,7 @@ def _months(entries: list[Entry]) -> list[dict[str, object]]:
     return out
 
 
-def _weeks(entries: list[Entry]) -> list[dict[str, object]]:
+def weeks(entries: list[Entry]) -> list[dict[str, object]]:
     """One Monday-to-Sunday row per ISO week that has deliveries."""
     days = _by_day(entries)
     mondays = sorted({d - timedelta(days=d.weekday()) for d in days})
@@ -587,7 +588,7 @@ def _by_channel(project: Project, entries: list[Entry]) -> list[dict[str, object
     return out
 
 
-def _counts(entries: list[Entry]) -> dict[str, int]:
+def counts(entries: list[Entry]) -> dict[str, int]:
     counts = dict.fromkeys(STATES, 0)
     for e in entries:
         counts[e.state] += 1
@@ -597,7 +598,7 @@ def _counts(entries: list[Entry]) -> dict[str, int]:
 # --- files ---------------------------------------------------------------------------------
 
 
-def _page_names(post_ids: list[str]) -> dict[str, str]:
+def page_names(post_ids: list[str]) -> dict[str, str]:
     """Post id -> file name under posts/ (the id itself when it is a safe file name)."""
     out: dict[str, str] = {}
     taken: set[str] = set()

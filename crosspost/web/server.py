@@ -1,0 +1,84 @@
+"""Running the web app: uvicorn on the app, a watcher that tells it when files change, and
+the `--demo` scratch copy."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from crosspost.loading.config import load_config
+from crosspost.web.accounts import Role
+from crosspost.web.app import Web, demo_password, make_app
+
+DEMO_USER = "demo"
+
+
+def run_server(
+    config_path: Path | str,
+    *,
+    host: str,
+    port: int,
+    allowed_hosts: list[str],
+    secure_cookies: bool,
+    demo: bool,
+    echo: Callable[[str], None],
+) -> None:
+    """Serve until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    scratch = tempfile.TemporaryDirectory(prefix="crosspost-demo-") if demo else None
+    try:
+        if scratch is not None:
+            config_path = demo_copy(Path(config_path), Path(scratch.name))
+        app = make_app(config_path, allowed_hosts=allowed_hosts, secure_cookies=secure_cookies)
+        web: Web = app.state.web
+        if scratch is not None:
+            password = demo_password()
+            web.accounts.add(DEMO_USER, Role.ADMIN, password, display="Demo account")
+            echo(f"demo: a scratch copy of the project in {scratch.name}; nothing real is written")
+            echo(f"demo: sign in as '{DEMO_USER}' with the password {password}")
+        elif not web.accounts.users():
+            echo("no accounts yet: add one with crosspost user add NAME --role admin")
+        stop = threading.Event()
+        watcher = threading.Thread(target=watch, args=(web, stop), daemon=True)
+        watcher.start()
+        echo(f"serving crosspost at http://{host}:{port}/ (Ctrl-C stops)")
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True,
+                    server_header=False, date_header=False)  # fmt: skip
+        stop.set()
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def watch(web: Web, stop: threading.Event) -> None:
+    """Tell the site when a file under the project changes (the queue, templates, config,
+    approvals): the next request loads again, as the daemon reloads."""
+    import watchfiles
+
+    root = web.config.root
+    for _changes in watchfiles.watch(root, stop_event=stop, debounce=150, step=50,
+                                     watch_filter=_project_files):  # fmt: skip
+        web.site.changed()
+
+
+def _project_files(change: object, path: str) -> bool:
+    name = Path(path).name
+    return not name.startswith(".") and not path.endswith((".db", "-wal", "-shm", ".guard"))
+
+
+def demo_copy(config_path: Path, into: Path) -> Path:
+    """Copy the project (config, queue, templates, approvals) into `into`; the copy's config."""
+    config = load_config(config_path)
+    target = into / "project"
+    target.mkdir()
+    shutil.copy(config_path, target / "crosspost.yaml")
+    for folder in (config.queue_dir, config.templates_dir):
+        if folder.is_dir() and folder.is_relative_to(config.root):
+            shutil.copytree(folder, target / folder.relative_to(config.root))
+    if config.approvals_path is not None and config.approvals_path.exists():
+        shutil.copy(config.approvals_path, target / config.approvals_path.name)
+    return target / "crosspost.yaml"
