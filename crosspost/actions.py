@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crosspost.core.problems import did_you_mean
-from crosspost.core.states import Act, Hold, State
+from crosspost.core.states import Act, Hold, Met, State
 from crosspost.scheduling.controls import Pause, encode_pause, pause_key, pauses
-from crosspost.scheduling.gate import hold_key
+from crosspost.scheduling.gate import Controls, hold_key
 
 if TYPE_CHECKING:
     from crosspost.adapters.base import Adapter, CredentialReport
@@ -83,6 +83,8 @@ def resume(
     elif not (release_overdue and held):  # after a plain resume, its held posts can follow
         raise ActionRefused(("channel " + channel if channel else "publishing") + " is not paused")
     if release_overdue:  # the option says it: overdue, sent late on this person's word
+        controls, now = Controls.read(ledger), ledger.clock()
+        held = [d for d in held if controls.pause(d.channel, now) is None]  # not still paused
         for delivery in held:
             _back_in_queue(ledger, delivery, by, late=True)
     ledger.wake()
@@ -111,14 +113,15 @@ def release(
             if d.post_id == post_id and (not channels or d.channel in channels)
         ]  # fmt: skip
 
-    found = mine(["held", "expired"] if late else ["held"])
+    found = mine([State.HELD, State.EXPIRED] if late else [State.HELD])
     if not found:
-        if mine(["expired"]):
+        if mine([State.EXPIRED]):
             raise ActionRefused(
                 f"{post_id} expired (it was not published late); to send it late all the "
                 f"same: crosspost release {post_id} --late"
             )
         raise ActionRefused(_nothing_held(ledger, post_id))
+    _still_held(ledger, post_id, found)
     result = Released([], [])
     for delivery in found:
         overdue = delivery.due_at is not None and now - delivery.due_at > lateness
@@ -130,6 +133,25 @@ def release(
         result.released.append((delivery, overdue))
     ledger.wake()
     return result
+
+
+def _still_held(ledger: Ledger, post_id: str, found: list[Delivery]) -> None:
+    """Refuse a release that would be held again at once: a pause still in force on the
+    channel, or a post held for approval (an approval releases it, not a release)."""
+    controls = Controls.read(ledger)
+    now = ledger.clock()
+    for delivery in found:
+        pause = controls.pause(delivery.channel, now)
+        if pause is not None:
+            raise ActionRefused(
+                f"{post_id} on {delivery.channel} would be held again: {pause.describe()}. "
+                f"Resume first (crosspost resume), then release it"
+            )
+        if delivery.error_kind == Hold.APPROVAL:
+            raise ActionRefused(
+                f"{post_id} is held because it is not approved: review it, then crosspost "
+                f"approve {post_id} --by NAME (a running daemon then sends it)"
+            )
 
 
 def _nothing_held(ledger: Ledger, post_id: str) -> str:
@@ -172,9 +194,10 @@ def resolve(
     return again
 
 
-def lift_hold(ledger: Ledger, channel: str, *, by: str = "doctor") -> int | None:
+def lift_hold(ledger: Ledger, channel: str, *, by: str) -> int | None:
     """Lift a channel's hold once its check passed; how many deliveries went back to the
     queue (None: there was no hold). Overdue ones then expire, as lateness says."""
+    by = _who(by)
     if ledger.control(hold_key(channel)) is None:
         return None
     ledger.set_control(hold_key(channel), None, by, "the credentials check passed")
@@ -363,16 +386,18 @@ class ChannelCheck:
     label: str  # e.g. "X @PCCKent"
     report: CredentialReport
     released: int | None = None  # its hold was lifted: this many deliveries back in the queue
+    hold_kept: bool = False  # it passed, but nobody named is checking: its hold stays
 
 
 def check_channels(
-    config: Config, environ: Mapping[str, str] | None = None, *, by: str = "doctor"
+    config: Config, environ: Mapping[str, str] | None = None, *, by: str | None
 ) -> list[ChannelCheck]:
     """Check every channel's credentials, permissions and quota online (`crosspost doctor`).
 
     A channel whose ${VARIABLES} are not all set is not asked online: every missing one is
     listed, with where to find it. A channel that passes has its hold lifted; a token that
-    expires soon, or a channel that fails, is alerted (once)."""
+    expires soon, or a channel that fails, is alerted (once). `by`: who is checking (None:
+    nobody named, so a hold is not lifted)."""
     from crosspost.scheduling.alerts import Alerter
     from crosspost.scheduling.ledger import Ledger
 
@@ -384,9 +409,12 @@ def check_channels(
         check = ChannelCheck(key, label, _channel_report(config, key, env))
         if check.report.ok and config.state_path.exists():
             with Ledger(config.state_path) as ledger:
-                check.released = lift_hold(ledger, key, by=by)
+                if by is None:  # a hold is a control: lifted only with a name on record
+                    check.hold_kept = ledger.control(hold_key(key)) is not None
+                else:
+                    check.released = lift_hold(ledger, key, by=by)
                 if check.released is not None:
-                    alerter.clear_channel_alert(ledger, key, "auth")
+                    alerter.clear_channel_alert(ledger, key, Met.AUTH)
         if config.alerts.enabled:
             with Ledger(config.state_path) as ledger:
                 if check.report.expires_at is not None:
@@ -395,7 +423,7 @@ def check_channels(
                     )
                 if not check.report.ok:
                     said = "; ".join(check.report.problems)
-                    alerter.channel_alert(ledger, key, "auth", said, handle=channel.handle)
+                    alerter.channel_alert(ledger, key, Met.AUTH, said, handle=channel.handle)
         checks.append(check)
     return checks
 

@@ -67,6 +67,31 @@ def config_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _who_acts(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """--by, else $USER (or $LOGNAME); else ask on a terminal; else refuse. A control is
+    never recorded without a name."""
+    who = " ".join((value or "").split())
+    if not who:
+        who = " ".join((os.environ.get("USER") or os.environ.get("LOGNAME") or "").split())
+    if not who and sys.stdin.isatty():
+        who = " ".join(click.prompt("Your name, for the record").split())
+    if not who:
+        raise click.BadParameter(
+            'say who is acting: every control is recorded with a name. Give --by "Your '
+            'Name" (or set $USER)',
+            param_hint="--by",
+        )
+    return who
+
+
+def by_option(
+    help: str = "Who is doing this, for the event log.",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--by", default=None, callback=_who_acts, show_default="$USER", metavar="NAME", help=help
+    )
+
+
 def now_from_env() -> datetime | None:
     """CROSSPOST_NOW=2026-12-01T09:00+00:00 checks the queue as if it were that moment."""
     value = os.environ.get("CROSSPOST_NOW")
@@ -279,9 +304,15 @@ def publish(post_id: str, channels: tuple[str, ...], dry_run: bool, config_path:
 
 
 @main.command()
+@click.option(
+    "--by",
+    metavar="NAME",
+    help="Who is checking (default $USER): a channel hold is lifted, with this name on "
+    "record, only when one is known.",
+)
 @config_option
 @config_errors
-def doctor(config_path: str) -> None:
+def doctor(by: str | None, config_path: str) -> None:
     """Check every channel's credentials, permissions and quota online.
 
     Says what is wrong in words a comms officer can act on, and warns when a token expires
@@ -294,7 +325,8 @@ def doctor(config_path: str) -> None:
     from crosspost.loading.config import load_config
 
     bad = False
-    for check in check_channels(load_config(config_path)):
+    who = " ".join((by or os.environ.get("USER") or os.environ.get("LOGNAME") or "").split())
+    for check in check_channels(load_config(config_path), by=who or None):
         report = check.report
         head = f"{'✓' if report.ok else '✗'} {check.key} ({check.label})"
         click.echo(head + (f": signed in as {report.account}" if report.account else ""))
@@ -308,6 +340,8 @@ def doctor(config_path: str) -> None:
             click.echo(f"    ! {warning}")
         if check.released is not None:
             click.echo(f"    ✓ channel hold lifted: {check.released} deliveries back in the queue")
+        elif check.hold_kept:
+            click.echo("    ! its hold stays: run crosspost doctor --by NAME to lift it on record")
         bad = bad or not report.ok
     if bad:
         sys.exit(EXIT_FAILED)
@@ -334,12 +368,14 @@ def status(output_format: str, config_path: str) -> None:
     config = load_config(config_path)
     with Ledger(config.state_path) as ledger:
         report = status_report(ledger, config, ledger.clock())
-    if not any(report["counts"].values()):  # nothing planned yet: say what the queue holds
-        from crosspost.scheduling.planner import make_plan
-        from crosspost.views.reports import queued
+        if not any(report["counts"].values()):  # nothing planned yet: what the queue holds
+            from crosspost.scheduling.gate import Controls
+            from crosspost.scheduling.planner import make_plan
+            from crosspost.views.reports import queued
 
-        plan = make_plan(config_path, now=now_from_env())
-        report["queued"], report["queued_total"] = queued(plan), len(plan.deliveries)
+            plan = make_plan(config_path, now=now_from_env())
+            report.update(queued(plan, Controls.read(ledger), ledger.clock()))
+            report["needs_attention"] |= bool(report["queued_held"] or report["broken_files"])
     if output_format == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -422,31 +458,6 @@ def serve(
         config_path, host=host, port=port, allowed_hosts=list(allow_hosts),
         secure_cookies=secure_cookies, demo=demo, echo=click.echo,
     )  # fmt: skip
-
-
-def _who_acts(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
-    """--by, else $USER (or $LOGNAME); else ask on a terminal; else refuse. A control is
-    never recorded without a name."""
-    who = " ".join((value or "").split())
-    if not who:
-        who = " ".join((os.environ.get("USER") or os.environ.get("LOGNAME") or "").split())
-    if not who and sys.stdin.isatty():
-        who = " ".join(click.prompt("Your name, for the record").split())
-    if not who:
-        raise click.BadParameter(
-            'say who is acting: every control is recorded with a name. Give --by "Your '
-            'Name" (or set $USER)',
-            param_hint="--by",
-        )
-    return who
-
-
-def by_option(
-    help: str = "Who is doing this, for the event log.",
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option(
-        "--by", default=None, callback=_who_acts, show_default="$USER", metavar="NAME", help=help
-    )
 
 
 @main.command()
@@ -606,8 +617,10 @@ def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config
             err=True,
         )
     for delivery, was_late in done.released:
-        when = "late, " if was_late else ""
-        click.echo(f"✓ {post_id} on {delivery.channel}: released {when}it goes out now")
+        click.echo(
+            f"✓ {post_id} on {delivery.channel}: released{' late' if was_late else ''}; a "
+            "running daemon sends it within a few seconds"
+        )
     if done.refused:
         sys.exit(EXIT_FAILED)
 

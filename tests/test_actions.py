@@ -68,12 +68,12 @@ def test_resolve_and_lift_hold(ledger: Ledger) -> None:
     assert done.state == "published" and done.remote_id == "123"
     with pytest.raises(actions.ActionRefused, match="not in doubt"):
         actions.resolve(ledger, "p", "x", by="Sam")
-    assert actions.lift_hold(ledger, "x") is None
+    assert actions.lift_hold(ledger, "x", by="Sam") is None
     ledger.ensure("q", "x", T0, "h2", "t2")
     held = ledger.get("q", "x")
     assert held is not None
     ledger.set_state(held, "held", error="auth", error_kind="held")
     ledger.set_control(hold_key("x"), "auth: keys", "daemon")
-    assert actions.lift_hold(ledger, "x") == 1
+    assert actions.lift_hold(ledger, "x", by="Sam") == 1
     again = ledger.get("q", "x")
     assert again is not None and again.state == "pending"

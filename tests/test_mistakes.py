@@ -67,7 +67,7 @@ def test_a_release_reaches_a_running_daemon_within_two_seconds(tmp_path: Path) -
         time.sleep(1.5)
         assert state(root, "p0000") == "held"  # a plain resume sends nothing by itself
         code, out = run(root, "release", "p0000", "--channel", "x", env={"USER": "sam"})
-        assert code == 0 and "it goes out now" in out, out
+        assert code == 0 and "a running daemon sends it within a few seconds" in out, out
         asked = time.monotonic()
         assert wait_for(lambda: state(root, "p0000") == "published", 10)
         took = time.monotonic() - asked
@@ -338,3 +338,30 @@ def test_a_yaml_mistake_in_the_config_never_shows_the_secret_on_its_line(example
     code, out = run(example, "validate")
     assert code == 2 and "a value cannot start with '@'" in out, out
     assert secret not in out
+
+
+def test_status_after_a_pause_is_lifted_says_to_release_not_to_resume(example: Path) -> None:
+    from crosspost.core.states import Hold, State
+
+    run(example, "pause", "--reason", "incident", env={"USER": "sam"})
+    with Ledger(example / "var" / "crosspost.db") as ledger:
+        held = ledger.ensure("2026-12-08-audit-and-victims-survey", "PCCKent", None, "h", "t")
+        ledger.set_state(held, State.HELD, error_kind=Hold.PAUSED, error="paused")
+    code, out = run(example, "release", "2026-12-08-audit-and-victims-survey", env={"USER": "sam"})
+    assert code == 1 and "would be held again" in out and "Resume first" in out
+    run(example, "resume", env={"USER": "sam"})
+    code, out = run(example, "status")
+    assert "the pause is over" in out
+    assert "crosspost release 2026-12-08-audit-and-victims-survey --channel PCCKent" in out
+    assert "crosspost resume --by NAME, then" not in out
+
+
+def test_status_before_any_daemon_names_what_will_be_held_and_broken_files(example: Path) -> None:
+    post = example / "queue" / "2026-12-08-audit-and-victims-survey.yaml"
+    post.write_text(post.read_text().replace("Every criminal", "Every single criminal", 1))
+    (example / "queue" / "roads.yaml").write_text("publish_at: 2027-01-15 10:00\ntitle: a: b\n")
+    code, out = run(example, "status")
+    assert "✗ queue/roads.yaml has errors" in out
+    assert "will be held: approval is stale" in out
+    assert "crosspost approve 2026-12-08-audit-and-victims-survey --by NAME" in out
+    assert "nothing needs attention" not in out and "3 will be held" in out  # 3 channels

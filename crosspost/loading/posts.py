@@ -429,15 +429,15 @@ def _hashtags(reader: Reader, data: LocatedDict, problems: Problems) -> list[str
         return found
     value = data.get("hashtags")
     if isinstance(value, LocatedList) and value.comments:
-        written = [value.comments.get(i) if item is None else item for i, item in enumerate(value)]
-        if all(isinstance(w, str) and _TAGS_WRITTEN_WITH_HASH.match(w) for w in written):
-            found = [str(w).lstrip("#＃") for w in written]
+        items = [value.comments.get(i) if item is None else item for i, item in enumerate(value)]
+        if all(isinstance(w, str) and _TAGS_WRITTEN_WITH_HASH.match(w) for w in items):
+            listed = [str(w).lstrip("#＃") for w in items]
             problems.warning(
                 value.item_mark(min(value.comments)),
-                f"read as the hashtags {', '.join(found)}; in YAML a '#' after '- ' starts a "
-                f"comment, so write them without '#': hashtags: [{', '.join(found)}]",
+                f"read as the hashtags {', '.join(listed)}; in YAML a '#' after '- ' starts a "
+                f"comment, so write them without '#': hashtags: [{', '.join(listed)}]",
             )
-            return found
+            return listed
     tags = reader.text_list("hashtags")
     if tags is None or not isinstance(value, str) or not ("," in value or value.count("#") > 1):
         return tags

@@ -110,7 +110,7 @@ def send(
         current = ledger.get(post_id, key)
         state = current.state if current else "unknown"
         if current is not None and current.error_kind == Hold.PAUSED and state == State.HELD:
-            return Outcome(post_id, key, Status.HELD, current.last_error or "paused", current)
+            return Outcome(post_id, key, Status.HELD, current.last_error or Hold.PAUSED, current)
         status = Status.ALREADY if state == State.PUBLISHED else Status.BUSY
         return Outcome(post_id, key, status, f"taken by another process ({state})", current)
     try:

@@ -20,11 +20,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crosspost.core.cells import csv_cell
-from crosspost.core.states import State
+from crosspost.core.states import Hold, Met, State
 from crosspost.core.times import format_local, from_iso, iso_utc, localize
 from crosspost.loading.config import Config
-from crosspost.scheduling.controls import Pause, decode_pause
-from crosspost.scheduling.gate import HOLD_PREFIX, hold_key, remedy
+from crosspost.scheduling.controls import Pause, decode_pause, load_approvals, post_approval_hash
+from crosspost.scheduling.gate import HOLD_PREFIX, Controls, decide, hold_key, remedy
 from crosspost.scheduling.ledger import STATES, Delivery, Ledger
 from crosspost.scheduling.planner import Plan
 
@@ -99,15 +99,32 @@ def status_report(
     }
 
 
-def queued(plan: Plan, limit: int = 20) -> list[dict[str, Any]]:
-    """What the queue asks for, soonest first, for a ledger no daemon has planned yet (a dry
-    run never writes to it): post, channel, due time."""
+def queued(plan: Plan, controls: Controls, now: datetime, limit: int = 20) -> dict[str, Any]:
+    """What the queue asks for, for a ledger no daemon has planned yet (a dry run never
+    writes to it): each delivery soonest first, with what the gate would hold it by, and
+    the post files with errors (nothing in them is planned)."""
+    config = plan.project.config
+    approvals = load_approvals(config.approvals_path) if config.require_approval else {}
     items = sorted(plan.deliveries.items(), key=lambda kv: (kv[1].publish_at, kv[0]))
-    return [
-        {"post_id": post_id, "channel": channel, "due_at": _iso(rendered.publish_at),
-         "file": plan.file_of(rendered)}
-        for (post_id, channel), rendered in items[:limit]
-    ]  # fmt: skip
+    listed = []
+    for (post_id, channel), rendered in items:
+        verdict = decide(
+            rendered, config=config, now=max(rendered.publish_at or now, now),
+            controls=controls, approvals=approvals,
+            approval_hash=partial(post_approval_hash, plan.of_post(post_id)),
+        )  # fmt: skip
+        listed.append(
+            {"post_id": post_id, "channel": channel, "due_at": _iso(rendered.publish_at),
+             "file": plan.file_of(rendered), "held": verdict.why if verdict.hold else None,
+             "remedy": verdict.remedy if verdict.hold else None}
+        )  # fmt: skip
+    held = [i for i in listed if i["held"]]
+    return {
+        "queued": listed[:limit],
+        "queued_total": len(listed),
+        "queued_held": held,
+        "broken_files": sorted(plan.broken_files),
+    }
 
 
 def _base(config: Config, d: Delivery) -> dict[str, Any]:
@@ -334,9 +351,9 @@ def _status_failed(out: _StatusText, report: dict[str, Any]) -> None:
         )
         out.lines.append(f"      {item['last_error'] or 'no error recorded'}")
         retry = f"crosspost publish {item['post_id']} --channel {item['channel']}"
-        if item["error_kind"] == "auth":
+        if item["error_kind"] == Met.AUTH:
             out.lines.append(f"      credentials: run crosspost doctor, then retry with: {retry}")
-        elif item["error_kind"] == "rejected":
+        elif item["error_kind"] == Met.REJECTED:
             out.lines.append(
                 f"      fix the post (an edit plans it again), or retry now with: {retry}"
             )
@@ -383,6 +400,12 @@ def _status_held(out: _StatusText, report: dict[str, Any]) -> None:
         if item["reason"]:
             out.lines.append(f"      {item['reason']}")
         todo = remedy(item["error_kind"] or "", item["post_id"], item["channel"])
+        paused = {p["channel"] for p in report["paused"]}
+        if item["error_kind"] == Hold.PAUSED and not ({None, item["channel"]} & paused):
+            todo = (
+                "the pause is over, and a delivery it held is not sent by itself: "
+                f"crosspost release {item['post_id']} --channel {item['channel']} --by NAME"
+            )
         if todo:
             out.lines.append(f"      → {todo}")
     if held_channels:
@@ -489,6 +512,8 @@ def _status_queued(out: _StatusText, report: dict[str, Any]) -> None:
         "No deliveries in the ledger yet: no daemon has planned the queue, and a dry run "
         "(crosspost run --dry-run) never writes to the ledger."
     )
+    for file in report["broken_files"]:
+        out.lines.append(f"  ✗ {file} has errors: nothing in it is planned (crosspost validate)")
     total = report["queued_total"]
     if not total:
         out.lines.append("  Nothing in the queue is ready with a time.")
@@ -496,10 +521,13 @@ def _status_queued(out: _StatusText, report: dict[str, Any]) -> None:
     out.lines.append(f"  In the queue, ready ({total}), soonest first:")
     for item in report["queued"]:
         out.lines.append(f"    {out.when(item['due_at'])}  {item['post_id']} → {out.where(item)}")
+        if item["held"]:
+            out.lines.append(f"      ✗ will be held: {item['held']}")
+            out.lines.append(f"        → {item['remedy']}")
     if total > len(report["queued"]):
         out.lines.append(f"    … and {total - len(report['queued'])} more")
     out.lines.append(
-        "  They are planned, and published on time, once the daemon runs: crosspost run"
+        "  The daemon plans them, and publishes each on time, once it runs: crosspost run"
     )
 
 
@@ -524,6 +552,11 @@ def _status_summary(report: dict[str, Any]) -> str:
     ]
     if "queued" in report:
         rest[0] = f"{report['queued_total']} queued, not yet planned"
+        held, broken = len(report["queued_held"]), len(report["broken_files"])
+        if held:
+            said.append(f"{held} will be held")
+        if broken:
+            said.append(f"{broken} {_plural(broken, 'file with errors|files with errors')}")
     if report["paused"]:
         said.insert(0, "paused")
     if said:
