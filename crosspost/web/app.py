@@ -301,7 +301,10 @@ async def compose(web: Web, request: Request, session: Session) -> Response:
             message=f"{_rel(web, post.file)} holds several posts; edit it with a text editor.",
         )  # fmt: skip
     form, kept = forms.from_post_data(data, channels)
-    return _compose_page(web, request, form, post_id, store.file_version(post.file), kept)
+    saved = request.query_params.get("saved") == "1"
+    return _compose_page(
+        web, request, form, post_id, store.file_version(post.file), kept, saved=saved
+    )
 
 
 def _compose_page(
@@ -401,10 +404,7 @@ async def save(web: Web, request: Request, session: Session) -> Response:
             else store.updated_post_text(old_text, form.fields())
         )
         checked = web.site.check(text, path)
-        blocking = [p for p in checked.problems if p.severity == "error"]
-        if form.status == "ready":
-            blocking += [p for r in checked.rendered for p in _render_problems(r)]
-        if blocking:
+        if checked.blocking(ready=form.status == "ready"):
             for image in saved_images:
                 image.unlink(missing_ok=True)
             return _compose_page(web, request, form, post_id, version, [], checked, 422)
@@ -438,10 +438,7 @@ async def save(web: Web, request: Request, session: Session) -> Response:
 
 
 async def edit_page(web: Web, request: Request, session: Session) -> Response:
-    response = await compose(web, request, session)
-    if request.query_params.get("saved") and isinstance(response, HTMLResponse):
-        return response
-    return response
+    return await compose(web, request, session)
 
 
 async def delete(web: Web, request: Request, session: Session) -> Response:
@@ -562,14 +559,6 @@ def _uploads(values: FormData) -> list[tuple[str, bytes, str]]:
             alt = values.get(f"upload_{i}_alt")
             out.append((upload.filename, data, alt if isinstance(alt, str) else ""))
     return out
-
-
-def _render_problems(rendered: Any) -> list[Any]:
-    from crosspost.core.problems import Mark, Problem
-
-    return [
-        Problem(Mark(rendered.post.file), f"{rendered.channel}: {p}") for p in rendered.problems
-    ]
 
 
 def _problem(path: Path, message: str) -> Any:

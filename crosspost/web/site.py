@@ -43,6 +43,15 @@ class Checked:
     problems: list[Problem]
     rendered: list[Rendered]
     fields_of: dict[int, str]  # problem index -> top-level key of the form it belongs to
+    from_loading: int = 0  # the first this many problems are the file's own (not rendering's)
+
+    def blocking(self, ready: bool) -> list[Problem]:
+        """The errors that stop a save: the file's own always, the channels' when the post
+        is ready (a draft may be saved unfinished: it is never published)."""
+        errors = [p for p in self.problems[: self.from_loading] if p.severity == "error"]
+        if ready:
+            errors += [p for p in self.problems[self.from_loading :] if p.severity == "error"]
+        return errors
 
 
 class Site:
@@ -84,9 +93,8 @@ class Site:
         return ledger.last_change() if ledger is not None else -1
 
     def project(self) -> Project:
-        """The last load's project (loading it the first time)."""
-        loaded = self._loaded
-        return loaded.project if loaded is not None else self.loaded().project
+        """The last load's project (loaded again if a file changed since)."""
+        return self.loaded().project
 
     def loaded(self) -> Loaded:
         """The last load, made again if the queue or the ledger changed since."""
@@ -119,6 +127,7 @@ class Site:
         project = self.project()
         problems = Problems()
         posts = load_text(text, path, project.config, problems)
+        from_loading = sum(1 for p in problems.items if p.mark.path == path)
         rendered: list[Rendered] = []
         scratch = dataclasses.replace(
             project, posts=posts, problems=problems, rendered=[], cache=None,
@@ -131,7 +140,7 @@ class Site:
                 if one is not None:
                     rendered.append(one)
         items = [p for p in problems.items if p.mark.path == path]
-        return Checked(post, items, rendered, _fields_of(items, text))
+        return Checked(post, items, rendered, _fields_of(items, text), from_loading)
 
 
 def _fields_of(problems: list[Problem], text: str) -> dict[int, str]:

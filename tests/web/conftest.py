@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
 from crosspost.web.accounts import AccountStore, Role
@@ -52,7 +53,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def accounts(office: Path, clock: Clock) -> Iterator[AccountStore]:
-    store = AccountStore(office.parent / "var" / "accounts.db", clock=clock)
+    cheap = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)  # still Argon2id
+    store = AccountStore(office.parent / "var" / "accounts.db", clock=clock, hasher=cheap)
     store.add("ann", Role.AUTHOR, PASSWORD, display="Ann Author", email="ann@example.org")
     store.add("pat", Role.APPROVER, PASSWORD, display="Pat Approver")
     store.add("ada", Role.ADMIN, PASSWORD, display="Ada Admin")

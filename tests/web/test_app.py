@@ -1,0 +1,137 @@
+"""The web app in-process: every route needs a signed-in user with the right role (the role
+matrix is built from the route table), changes need the CSRF token, and sign-in refuses a
+wrong password, a disabled user and an expired session."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from crosspost.web.accounts import AccountStore, Role
+from crosspost.web.app import CSP, ROUTES
+
+from .conftest import PASSWORD, Clock, sign_in
+
+SAMPLE = {"post_id": "2026-12-01-safer-streets-funding", "path": "media/vawg-report.jpg",
+          "name": "app.css"}  # fmt: skip
+
+
+def concrete(path: str) -> str:
+    for key, value in SAMPLE.items():
+        path = path.replace(f"{{{key}}}", value).replace(f"{{{key}:path}}", value)
+    return path
+
+
+GUARDED = [(p, m) for p in ROUTES if p.role is not None for m in p.methods]
+
+
+def test_only_the_sign_in_page_and_static_files_are_open() -> None:
+    assert {p.path for p in ROUTES if p.role is None} == {"/login", "/static/{name}"}
+
+
+@pytest.mark.parametrize(("page", "method"), GUARDED, ids=lambda v: getattr(v, "name", v))
+def test_no_guarded_route_answers_without_sign_in(client: TestClient, page, method) -> None:  # type: ignore[no-untyped-def]
+    answer = client.request(method, concrete(page.path), data={"csrf": "x"})
+    if method == "GET":
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next=")
+    else:
+        assert answer.status_code == 401
+    assert "safer" not in answer.text.lower()  # nothing of the queue leaks
+
+
+@pytest.mark.parametrize(("page", "method"), GUARDED, ids=lambda v: getattr(v, "name", v))
+@pytest.mark.parametrize("role", list(Role))
+def test_the_role_matrix(client: TestClient, accounts: AccountStore, page, method, role) -> None:  # type: ignore[no-untyped-def]
+    name = {Role.AUTHOR: "ann", Role.APPROVER: "pat", Role.ADMIN: "ada"}[role]
+    csrf = sign_in(client, name)
+    if method == "GET":
+        answer = client.get(concrete(page.path))
+        allowed = answer.status_code not in (401, 403)
+    else:  # a change without its CSRF token is refused, whoever asks
+        answer = client.request(method, concrete(page.path), data={"csrf": "forged"})
+        assert answer.status_code == 403 and "security token" in answer.text
+        answer = client.request(method, concrete(page.path), data={"csrf": csrf})
+        allowed = answer.status_code not in (401, 403)
+    assert allowed == role.allows(page.role), (page.path, method, role)
+
+
+def test_a_wrong_password_a_disabled_user_and_an_unknown_name_are_refused(
+    client: TestClient, accounts: AccountStore
+) -> None:
+    for name, password in (("ann", "wrong password!!"), ("nobody", PASSWORD)):
+        answer = client.post("/login", data={"name": name, "password": password})
+        assert answer.status_code == 401 and "not right" in answer.text
+        assert "crosspost_session" not in answer.headers.get("set-cookie", "")
+    accounts.disable("ann")
+    answer = client.post("/login", data={"name": "ann", "password": PASSWORD})
+    assert answer.status_code == 401
+
+
+def test_a_signed_in_user_disabled_later_is_signed_out(
+    client: TestClient, accounts: AccountStore
+) -> None:
+    sign_in(client)
+    assert client.get("/posts").status_code == 200
+    accounts.disable("ann")
+    assert client.get("/posts").status_code == 303
+
+
+def test_an_expired_session_is_refused(client: TestClient, clock: Clock) -> None:
+    sign_in(client)
+    assert client.get("/").status_code == 200
+    clock.advance(timedelta(hours=8, minutes=1))
+    answer = client.get("/")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+def test_the_session_cookie_is_httponly_and_samesite(client: TestClient) -> None:
+    answer = client.post("/login", data={"name": "ann", "password": PASSWORD})
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "max-age=" in cookie
+
+
+def test_signing_out_ends_the_session(client: TestClient) -> None:
+    csrf = sign_in(client)
+    token = client.cookies.get("crosspost_session")
+    assert client.post("/logout", data={"csrf": csrf}).status_code == 303
+    client.cookies.set("crosspost_session", token or "")
+    assert client.get("/").status_code == 303  # the old token no longer works
+
+
+def test_a_change_from_another_site_is_refused(client: TestClient) -> None:
+    csrf = sign_in(client)
+    answer = client.post("/logout", data={"csrf": csrf}, headers={"origin": "https://evil.example"})
+    assert answer.status_code == 403 and "another site" in answer.text
+
+
+def test_every_answer_has_the_security_headers(client: TestClient) -> None:
+    for path in ("/login", "/static/app.css"):
+        answer = client.get(path)
+        assert answer.headers["content-security-policy"] == CSP
+        assert answer.headers["x-frame-options"] == "DENY"
+    sign_in(client)
+    page = client.get("/posts/new")
+    assert page.headers["content-security-policy"] == CSP
+    assert "<script>" not in page.text and " style=" not in page.text  # nothing inline
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_a_request_for_another_host_name_is_refused(app) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(app, base_url="http://attacker.example") as other:
+        assert other.get("/login").status_code == 400
+
+
+def test_sign_in_redirects_only_within_the_site(client: TestClient) -> None:
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil"):
+        answer = client.post("/login", data={"name": "ann", "password": PASSWORD, "next": target})
+        assert answer.headers["location"] == "/"
+
+
+def test_secrets_never_reach_a_page(client: TestClient) -> None:
+    sign_in(client)
+    token = client.cookies.get("crosspost_session") or ""
+    for path in ("/", "/posts", "/posts/new", "/posts/2026-12-01-safer-streets-funding"):
+        text = client.get(path).text
+        assert token not in text and PASSWORD not in text and "$argon2" not in text
