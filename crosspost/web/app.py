@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -401,7 +402,7 @@ async def save(web: Web, request: Request, session: Session) -> Response:
         text = (
             store.new_post_text(form.fields())
             if old_text is None
-            else store.updated_post_text(old_text, form.fields())
+            else store.updated_post_text(old_text, _edited_fields(form, old_text))
         )
         checked = web.site.check(text, path)
         if checked.blocking(ready=form.status == "ready"):
@@ -502,6 +503,26 @@ async def static(web: Web, request: Request) -> Response:
 # --- helpers --------------------------------------------------------------------------------
 
 
+def _edited_fields(form: forms.Form, old_text: str) -> dict[str, Any]:
+    """The form's fields for an edit: a field the officer emptied is removed from the file
+    (None); overrides the form cannot show (other fields than a channel's own text) are
+    left as they are."""
+    fields: dict[str, Any] = form.fields()
+    old = _plain(old_text)
+    old = old if isinstance(old, dict) else {}
+    shown = set(forms.FORM_KEYS)
+    overrides = old.get("overrides")
+    if isinstance(overrides, dict) and any(
+        not isinstance(v, dict) or set(v) - {"text"} for v in overrides.values()
+    ):
+        shown.discard("overrides")
+        fields.pop("overrides", None)
+    for key in shown:
+        if key in old and key not in fields:
+            fields[key] = None
+    return fields
+
+
 def _post_or_404(web: Web, post_id: str) -> Any:
     for post in web.site.project().posts:
         if post.id == post_id:
@@ -576,7 +597,9 @@ def _errors_by_field(checked: Checked) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for i, problem in enumerate(checked.problems):
         key = checked.fields_of.get(i, "post")
-        key = {"media": "images", "overrides": "overrides"}.get(key, key)
+        if key == "post" and re.search(r"\b(image|images|media|alt text)\b", problem.message):
+            key = "images"  # a channel's rule about images: said beside the images
+        key = {"media": "images"}.get(key, key)
         out.setdefault(key, []).append(f"{problem.severity}: {problem.message}")
     return out
 

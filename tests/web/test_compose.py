@@ -197,3 +197,18 @@ def _fields_of(page: str) -> dict[str, object]:
     out["status"] = status.group(1) if status else "ready"
     out.pop("csrf", None)
     return out
+
+
+def test_a_field_emptied_in_the_form_is_removed_from_the_file(
+    client: TestClient, office: Path
+) -> None:
+    path = office.parent / "queue" / "2026-12-01-safer-streets-funding.yaml"
+    assert "first_comment:" in path.read_text()
+    csrf = sign_in(client)
+    page = client.get("/posts/2026-12-01-safer-streets-funding")
+    fields = _fields_of(page.text)
+    fields.update(csrf=csrf, first_comment="")
+    answer = client.post("/posts/2026-12-01-safer-streets-funding", data=fields)
+    assert answer.status_code == 303, answer.text[:2000]
+    assert "first_comment:" not in path.read_text()
+    assert "publish_at: 2026-12-01 10:00" in path.read_text()  # the rest as it was
