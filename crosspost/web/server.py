@@ -4,6 +4,8 @@ the `--demo` scratch copy."""
 from __future__ import annotations
 
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -29,6 +31,9 @@ def run_server(
     """Serve until Ctrl-C or SIGTERM."""
     import uvicorn
 
+    # SIGTERM (systemctl stop) ends with SystemExit, here and after uvicorn (which stops on
+    # it, then raises it again): the demo's scratch copy is removed, never left behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     scratch = tempfile.TemporaryDirectory(prefix="crosspost-demo-") if demo else None
     try:
         if scratch is not None:
