@@ -456,3 +456,85 @@ def _online_report(adapter: Adapter, channel: Channel, env: Mapping[str, str]) -
         return CredentialReport(ok=False, problems=[adapter.clean(str(exc))])
     except NotImplementedError:
         return CredentialReport(ok=True, warnings=["this platform cannot check credentials"])
+
+
+@dataclass
+class PublishedNow:
+    """What `publish_now` did on one channel: the outcome, or why nothing was tried."""
+
+    channel: str
+    ok: bool
+    message: str
+    preview: str | None = None  # a dry run: what would go out (label, then the text)
+
+
+def publish_refusal(project: Project, post: Post, channels: list[str]) -> str | None:
+    """Why a person may not publish this post by hand now (the gate's word), or None."""
+    from datetime import UTC, datetime
+
+    from crosspost.checking.project import render_every_channel, render_one
+    from crosspost.scheduling.controls import load_approvals, post_approval_hash
+    from crosspost.scheduling.gate import decide
+    from crosspost.scheduling.ledger import Ledger
+
+    config = project.config
+    controls = Controls()
+    if config.state_path.exists():
+        with Ledger(config.state_path) as ledger:
+            controls = Controls.read(ledger)
+    approvals = load_approvals(config.approvals_path)
+    now = datetime.now(UTC)
+    for key in channels:
+        rendered = render_one(project, post, key)
+        if rendered is None:
+            continue  # reported where it is published
+        verdict = decide(
+            rendered, config=config, now=now, controls=controls, approvals=approvals,
+            approval_hash=lambda: post_approval_hash(render_every_channel(project, post)),
+            by_person=True,
+        )  # fmt: skip
+        if not verdict.go:
+            return f"{key}: {verdict.why} (to go on: {verdict.remedy})"
+    return None
+
+
+def publish_now(
+    project: Project, post: Post, channels: list[str], *, dry_run: bool, scratch: Path
+) -> list[PublishedNow]:
+    """Publish a post now on these channels, through the ledger (claimed first, recorded
+    after: a second run publishes nothing); `dry_run`: through a fake of each platform and a
+    scratch ledger in `scratch`, touching no account. Refused (ActionRefused) when the post is
+    a draft or the gate holds it."""
+    from crosspost.checking.project import render_one
+    from crosspost.scheduling.controls import load_approvals
+    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.publishing import dry_run_channel, owner_name, publish_delivery
+
+    if post.status == "draft":
+        raise ActionRefused(f"{post.id} is a draft: set status: ready to publish it")
+    refusal = publish_refusal(project, post, channels)
+    if refusal:
+        raise ActionRefused(refusal)
+    config = project.config
+    out: list[PublishedNow] = []
+    ledger = Ledger(scratch / "dry.db") if dry_run else Ledger(config.state_path)
+    with ledger:
+        for key in channels:
+            channel = config.channels[key]
+            rendered = render_one(project, post, key)
+            if rendered is None or rendered.problems:
+                problems = "; ".join(rendered.problems) if rendered else "it does not render"
+                out.append(PublishedNow(key, False, f"not published: {problems}"))
+                continue
+            preview = None
+            if dry_run:
+                channel = dry_run_channel(channel, scratch / f"{key}.jsonl")
+                preview = f"{channel.rules.label} {channel.handle}\n{rendered.text}"
+            adapter = channel.adapter(channel, root=config.root)
+            approval = load_approvals(config.approvals_path).get(post.id)
+            outcome = publish_delivery(
+                rendered, channel, adapter, ledger, owner_name("cli-publish"),
+                approved_by=approval.by if approval else None,
+            )  # fmt: skip
+            out.append(PublishedNow(key, outcome.ok, outcome.message, preview))
+    return out

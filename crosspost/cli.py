@@ -260,46 +260,26 @@ def publish(post_id: str, channels: tuple[str, ...], dry_run: bool, config_path:
     """
     import tempfile
 
-    from crosspost.checking.project import load_project, render_one
-    from crosspost.scheduling.controls import load_approvals
-    from crosspost.scheduling.ledger import Ledger
-    from crosspost.scheduling.publishing import dry_run_channel, owner_name, publish_delivery
+    from crosspost import actions
+    from crosspost.checking.project import load_project
 
     project = load_project(config_path, now=now_from_env())
     post = _find_post(project, post_id)
     selected = _select_channels(project, post.channels, channels)
-    if post.status == "draft":
-        raise click.ClickException(f"{post_id} is a draft: set status: ready to publish it")
-    config = project.config
-    refusal = _publish_refusal(project, post, selected)
-    if refusal:
-        raise click.ClickException(refusal)
-    failed = False
     with tempfile.TemporaryDirectory(prefix="crosspost-dry-") as scratch:
-        ledger = Ledger(Path(scratch) / "dry.db") if dry_run else Ledger(config.state_path)
-        with ledger:
-            for key in selected:
-                channel = config.channels[key]
-                rendered = render_one(project, post, key)
-                if rendered is None or rendered.problems:
-                    problems = "; ".join(rendered.problems) if rendered else "it does not render"
-                    click.echo(f"✗ {key}: not published: {problems}", err=True)
-                    failed = True
-                    continue
-                if dry_run:
-                    channel = dry_run_channel(channel, Path(scratch) / f"{key}.jsonl")
-                    click.echo(f"would publish to {key} ({channel.rules.label} {channel.handle}):")
-                    click.echo("  " + rendered.text.replace("\n", "\n  "))
-                adapter = channel.adapter(channel, root=config.root)
-                approval = load_approvals(config.approvals_path).get(post_id)
-                outcome = publish_delivery(
-                    rendered, channel, adapter, ledger, owner_name("cli-publish"),
-                    approved_by=approval.by if approval else None,
-                )  # fmt: skip
-                mark = "✓" if outcome.ok else "✗"
-                click.echo(f"{mark} {key}: {outcome.message}", err=not outcome.ok)
-                failed = failed or not outcome.ok
-    if failed:
+        try:
+            done = actions.publish_now(
+                project, post, selected, dry_run=dry_run, scratch=Path(scratch)
+            )
+        except actions.ActionRefused as exc:
+            raise click.ClickException(str(exc)) from None
+    for one in done:
+        if one.preview is not None:
+            label, _, text = one.preview.partition("\n")
+            click.echo(f"would publish to {one.channel} ({label}):")
+            click.echo("  " + text.replace("\n", "\n  "))
+        click.echo(f"{'✓' if one.ok else '✗'} {one.channel}: {one.message}", err=not one.ok)
+    if not all(one.ok for one in done):
         sys.exit(EXIT_FAILED)
 
 
@@ -650,39 +630,6 @@ def _approval_hashes(project: Any, post_ids: tuple[str, ...]) -> None:
             f"\napproval hash of {post_id}: {digest}\n  to approve exactly this: crosspost "
             f"approve {post_id} --by NAME --hash {digest[:23]}"
         )
-
-
-def _publish_refusal(project: Any, post: Any, channels: list[str]) -> str | None:
-    """Why a person may not publish this post by hand now (the gate's word), or None."""
-    from datetime import UTC
-
-    from crosspost.checking.project import render_every_channel, render_one
-    from crosspost.scheduling.controls import load_approvals, post_approval_hash
-    from crosspost.scheduling.gate import Controls, decide
-    from crosspost.scheduling.ledger import Ledger
-
-    config = project.config
-    now = datetime.now(UTC)
-    controls = Controls()
-    if config.state_path.exists():
-        with Ledger(config.state_path) as ledger:
-            controls = Controls.read(ledger)
-    approvals = load_approvals(config.approvals_path)
-
-    def current() -> str:
-        return post_approval_hash(render_every_channel(project, post))
-
-    for key in channels:
-        rendered = render_one(project, post, key)
-        if rendered is None:
-            continue  # reported where it is published
-        verdict = decide(
-            rendered, config=config, now=now, controls=controls, approvals=approvals,
-            approval_hash=current, by_person=True,
-        )  # fmt: skip
-        if not verdict.go:
-            return f"{key}: {verdict.why} (to go on: {verdict.remedy})"
-    return None
 
 
 @main.command()
