@@ -212,3 +212,33 @@ def test_a_field_emptied_in_the_form_is_removed_from_the_file(
     assert answer.status_code == 303, answer.text[:2000]
     assert "first_comment:" not in path.read_text()
     assert "publish_at: 2026-12-01 10:00" in path.read_text()  # the rest as it was
+
+
+def test_a_time_in_the_clock_change_gap_is_explained_at_its_field(client: TestClient) -> None:
+    csrf = sign_in(client)
+    answer = client.post(
+        "/preview", data=form(csrf, publish_at="2027-03-28 01:30"),
+        headers={"x-csrf-token": csrf},
+    )  # fmt: skip
+    said = " ".join(json.loads(answer.text)["errors"]["publish_at"])
+    assert "01:30" in said and ("does not exist" in said or "clocks" in said), said
+
+
+def test_deleting_is_a_commit_too(client: TestClient, office: Path) -> None:
+    root = office.parent
+    porcelain.init(str(root))
+    porcelain.add(str(root), paths=[str(root / "queue" / "2026-12-01-safer-streets-funding.yaml")])
+    porcelain.commit(str(root), message=b"start", author=b"Office <office@example.org>",
+                     committer=b"Office <office@example.org>")  # fmt: skip
+    csrf = sign_in(client)
+    answer = client.post("/posts/2026-12-01-safer-streets-funding/delete", data={"csrf": csrf})
+    assert answer.status_code == 303
+    repo = Repo(str(root))
+    head = repo[repo.head()]
+    assert head.message.startswith(b"Delete post 2026-12-01-safer-streets-funding")
+    assert head.author == b"Ann Author <ann@example.org>"
+    tree = repo[head.tree]
+    assert b"queue" not in [entry.path for entry in tree.items()] or (
+        b"2026-12-01-safer-streets-funding.yaml"
+        not in [e.path for e in repo[tree[b"queue"][1]].items()]
+    )
