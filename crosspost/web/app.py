@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -110,6 +112,13 @@ def guarded(web: Web, page: Page) -> Callable[[Request], Awaitable[Response]]:
         token = request.cookies.get(COOKIE, "")
         session = web.accounts.session(token) if token else None
         if session is None:
+            if request.method != "GET" and "text/html" in request.headers.get("accept", ""):
+                return web.page(  # a form sent after the session ended: say so, lose nothing
+                    request, "error.html.j2", 401, title="You were signed out",
+                    message="Your session ended (after 8 hours, at sign-out, or by an "
+                    "administrator), so nothing was saved. Go back in your browser: your text "
+                    "is still in the form. Sign in again in another tab, then save again.",
+                )  # fmt: skip
             if request.method == "GET" and "application/json" not in request.headers.get(
                 "accept", ""
             ):
@@ -176,12 +185,21 @@ async def login(web: Web, request: Request) -> Response:
     next_page = _safe_next(request.query_params.get("next", "/"))
     if request.method == "GET":
         return web.page(request, "login.html.j2", next=next_page, error=None, name="")
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin and urlsplit(origin).netloc != request.headers.get("host", ""):
+        return web.page(  # a sign-in from another site's page (login CSRF)
+            request, "error.html.j2", 403, title="Refused",
+            message="This sign-in came from another site, so it was not made.",
+        )  # fmt: skip
     form = await _form(request)
     name = str(form.get("name") or "").strip()
     password = str(form.get("password") or "")
-    user = web.accounts.verify(name, password) if name and password else None
+    # Argon2 takes a tenth of a second on purpose: off the event loop, so others wait not
+    user = (
+        await run_in_threadpool(web.accounts.verify, name, password) if name and password else None
+    )
     if user is None:
-        log.info("sign-in refused for %r", name[:40])
+        log.info("sign-in refused")  # never the name: a password is sometimes typed there
         return web.page(
             request, "login.html.j2", 401, next=next_page, name=name,
             error="The name or the password is not right, or the account is disabled.",
@@ -192,7 +210,7 @@ async def login(web: Web, request: Request) -> Response:
         COOKIE, token, httponly=True, samesite="strict", secure=web.secure, path="/",
         max_age=8 * 3600,
     )  # fmt: skip
-    log.info("signed in: %s", user.name)
+    log.info("signed in: %s", user.name)  # an account's name, checked
     return response
 
 
@@ -264,6 +282,7 @@ async def post_list(web: Web, request: Request, session: Session) -> Response:
     shown = rows[:200]
     return web.page(
         request, "posts.html.j2", title="Posts", rows=shown, total=len(rows), q=text,
+        deleted=q.get("deleted", ""), git_failed=q.get("git") == "failed",
         channel=channel, state=state, tag=tag, channels=list(web.config.channels),
         states=STATES, zone=web.config.timezone, format_local=format_local,
     )  # fmt: skip
@@ -321,13 +340,15 @@ def _compose_page(
     saved: bool = False,
 ) -> Response:
     path = _post_path(web, post_id)
-    checked = checked or web.site.check(store.new_post_text(form.fields()), path)
+    checked = checked or _check_form(web, form, path)
     errors = _errors_by_field(checked)
     return web.page(
         request, "compose.html.j2", status, title="Edit post" if post_id else "New post",
         form=form, post_id=post_id, version=version, kept=kept, channels=web.config.channels,
         thread_parts=forms.THREAD_PARTS, max_images=forms.MAX_IMAGES, errors=errors,
         cards=_cards(web, checked), problems=checked.problems, conflict=conflict, saved=saved,
+        refused=status >= 400, git_failed=request.query_params.get("git") == "failed",
+        upload_alts=_upload_alts(request),
         image_url=lambda p: _image_url(web, path, p),
     )  # fmt: skip
 
@@ -338,7 +359,7 @@ async def preview(web: Web, request: Request, session: Session) -> Response:
     form = forms.from_request(values, list(web.config.channels))
     post_id = str(values.get("post_id") or "") or None
     path = _post_path(web, post_id)
-    checked = web.site.check(store.new_post_text(form.fields()), path)
+    checked = _check_form(web, form, path)
     html = web.env.get_template("mockups.html.j2").render(
         cards=_cards(web, checked), problems=checked.problems,
         image_url=lambda p: _image_url(web, path, p),
@@ -350,92 +371,131 @@ async def preview(web: Web, request: Request, session: Session) -> Response:
 
 async def save(web: Web, request: Request, session: Session) -> Response:
     """Write the post's file (new, or only what changed), after checking it; refuse if the
-    file changed on disk since the form was opened, showing both versions."""
+    file changed on disk since the form was opened, showing both versions. Nothing typed is
+    lost: every refusal shows the form again, as it was sent."""
     values = await _form(request)
-    channels = list(web.config.channels)
-    form = forms.from_request(values, channels)
+    form = forms.from_request(values, list(web.config.channels))
     post_id = request.path_params.get("post_id")
     version = str(values.get("version") or "")
-    uploads = _uploads(values)
-    missing_alt = [name for name, _, alt in uploads if not alt.strip()]
-    if missing_alt:
-        checked = web.site.check(store.new_post_text(form.fields()), _post_path(web, post_id))
-        checked.problems.insert(
-            0,
-            _problem(
-                _post_path(web, post_id),
-                f"add alt text for {missing_alt[0]}: describe the image for people using "
-                "screen readers",
-            ),
-        )
-        return _compose_page(web, request, form, post_id, version, [], checked, 422)
-    if post_id is None:
-        fields = form.fields()
-        path = store.new_post_path(
-            web.config.queue_dir, fields.get("publish_at"), form.title or form.body
-        )
-        old_text = None
-    else:
-        path = _post_or_404(web, post_id).file
-        if store.file_version(path) != version:
-            mine = store.new_post_text(form.fields())
-            theirs = path.read_text(encoding="utf-8") if path.exists() else "(the file was deleted)"
-            return _compose_page(
-                web,
-                request,
-                form,
-                post_id,
-                store.file_version(path),
-                [],
-                status=409,
-                conflict={"theirs": theirs, "mine": mine},
-            )
-        old_text = path.read_text(encoding="utf-8")
+    uploads = _uploads(values)  # read once: an upload's stream is not read twice
+    refusal = _form_refusal(form, uploads)
+    if refusal is not None:
+        return _refused(web, request, form, post_id, version, refusal)
+    post = _post_or_none(web, post_id) if post_id else None
+    if post_id is not None and post is None:  # deleted, or its file broke, since it was opened
+        return _compose_page(
+            web, request, form, None, "", [], status=409,
+            conflict={"theirs": f"(post {post_id} is no longer in the queue: its file was "
+                      "deleted, or now has errors)", "mine": _text_or_note(form)},
+        )  # fmt: skip
+    if post is not None and store.file_version(post.file) != version:
+        theirs = post.file.read_text(encoding="utf-8") if post.file.exists() else "(deleted)"
+        return _compose_page(
+            web, request, form, post_id, store.file_version(post.file), [], status=409,
+            conflict={"theirs": theirs, "mine": _text_or_note(form)},
+        )  # fmt: skip
+    path = post.file if post is not None else _new_path(web, form)
+    old_text = post.file.read_text(encoding="utf-8") if post is not None else None
     saved_images: list[Path] = []
     try:
         for name, data, alt in uploads:
             rel = store.save_image(web.config.queue_dir, name, data, MAX_IMAGE)
             saved_images.append(web.config.queue_dir / rel)
-            form.images.append(
-                forms.Image(_relative_to_post(web, path, web.config.queue_dir / rel), alt.strip())
-            )
+            form.images.append(forms.Image(_relative_to_post(path, saved_images[-1]), alt.strip()))
         text = (
             store.new_post_text(form.fields())
             if old_text is None
-            else store.updated_post_text(old_text, _edited_fields(form, old_text))
+            else store.updated_post_text(
+                old_text, _edited_fields(form, old_text, list(web.config.channels))
+            )
         )
         checked = web.site.check(text, path)
         if checked.blocking(ready=form.status == "ready"):
-            for image in saved_images:
-                image.unlink(missing_ok=True)
+            _remove(saved_images)
             return _compose_page(web, request, form, post_id, version, [], checked, 422)
+        if old_text is not None and text == old_text and not saved_images:
+            return RedirectResponse(f"/posts/{quote(post_id or path.stem)}?saved=1", 303)
         store.atomic_write(path, text)
     except store.StoreError as exc:
-        for image in saved_images:
-            image.unlink(missing_ok=True)
-        return _compose_page(
-            web,
-            request,
-            form,
-            post_id,
-            version,
-            [],
-            status=422,
-            checked=_with_problem(
-                web.site.check(store.new_post_text(form.fields()), path), path, str(exc)
-            ),
-        )
-    user = session.user
-    verb = "Add" if old_text is None else "Edit"
-    store.commit(
-        web.config.queue_dir,
-        [path, *saved_images],
-        f"{verb} post {path.stem}",
-        user.display or user.name,
-        user.email or f"{user.name}@crosspost.invalid",
-    )
+        _remove(saved_images)
+        return _refused(web, request, form, post_id, version, str(exc))
     web.site.changed()
-    return RedirectResponse(f"/posts/{quote(path.stem)}?saved=1", status_code=303)
+    committed = _commit(web, session, [path, *saved_images], "Add" if old_text is None else "Edit",
+                        post_id or path.stem)  # fmt: skip
+    note = "" if committed else "&git=failed"
+    return RedirectResponse(f"/posts/{quote(post_id or path.stem)}?saved=1{note}", 303)
+
+
+def _form_refusal(form: forms.Form, uploads: list[tuple[str, bytes, str]]) -> str | None:
+    """What the form itself lacks, before anything is checked or written."""
+    if not form.channels:
+        return "choose at least one channel (a post with none would go to every channel)"
+    too_long = [k for k in forms.TEXT_KEYS if len(getattr(form, k)) > forms.MAX_TEXT]
+    if too_long:
+        return f"the {too_long[0]} is over {forms.MAX_TEXT:,} characters: no platform takes that"
+    for name, data, alt in uploads:
+        if not alt.strip():
+            return f"add alt text for {name}: describe the image for people using screen readers"
+        if len(data) > MAX_IMAGE:
+            return f"{name} is over {MAX_IMAGE // 1_000_000} MB; images are limited to that"
+    return None
+
+
+def _refused(
+    web: Web, request: Request, form: forms.Form, post_id: str | None, version: str, why: str
+) -> Response:
+    path = _post_path(web, post_id)
+    checked = _with_problem(_check_form(web, form, path), path, why)
+    return _compose_page(web, request, form, post_id, version, [], checked, 422)
+
+
+def _check_form(web: Web, form: forms.Form, path: Path) -> Checked:
+    """The form's post checked, or (text YAML cannot hold) an empty check."""
+    try:
+        return web.site.check(store.new_post_text(form.fields()), path)
+    except store.StoreError as exc:
+        return Checked(None, [_problem(path, str(exc))], [], {}, 1)
+
+
+def _text_or_note(form: forms.Form) -> str:
+    try:
+        return store.new_post_text(form.fields())
+    except store.StoreError as exc:
+        return f"(your version cannot be shown as a file: {exc})"
+
+
+def _new_path(web: Web, form: forms.Form) -> Path:
+    """A readable, unused file name for a new post whose id no post has (nor a page: new)."""
+    fields = form.fields()
+    taken = {p.id for p in web.site.project().posts} | {"new"}
+    path = store.new_post_path(
+        web.config.queue_dir, fields.get("publish_at"), form.title or form.body
+    )
+    stem, n = path.stem, 2
+    while path.stem in taken or path.exists():
+        path = path.with_name(f"{stem}-{n}.yaml")
+        n += 1
+    return path
+
+
+def _remove(paths: list[Path]) -> None:
+    for image in paths:
+        image.unlink(missing_ok=True)
+
+
+def _commit(web: Web, session: Session, paths: list[Path], verb: str, post_id: str) -> bool:
+    """Commit the saved files as the signed-in user (where the queue is in git); False if git
+    refused: the file is saved all the same, and the page says so."""
+    user = session.user
+    try:
+        store.commit(
+            web.config.queue_dir, paths, f"{verb} post {post_id}", user.display or user.name,
+            user.email or f"{user.name}@crosspost.invalid",
+        )  # fmt: skip
+    except store.StoreError as exc:
+        log.error("saved %s, but not committed: %s", post_id, exc)
+        return False
+    return True
 
 
 async def edit_page(web: Web, request: Request, session: Session) -> Response:
@@ -444,22 +504,24 @@ async def edit_page(web: Web, request: Request, session: Session) -> Response:
 
 async def delete(web: Web, request: Request, session: Session) -> Response:
     post = _post_or_404(web, request.path_params["post_id"])
+    if not isinstance(_plain(post.file.read_text(encoding="utf-8")), dict):
+        return web.page(
+            request, "error.html.j2", 409, title="Delete this post by hand",
+            message=f"{_rel(web, post.file)} holds several posts; deleting it here would "
+            "delete them all. Remove this one with a text editor.",
+        )  # fmt: skip
     if request.method == "GET":
         return web.page(
             request, "delete.html.j2", title="Delete post", post=post, file=_rel(web, post.file)
         )
-    path = post.file
-    store.delete_post_file(path)
-    user = session.user
-    store.commit(
-        web.config.queue_dir,
-        [path],
-        f"Delete post {post.id}",
-        user.display or user.name,
-        user.email or f"{user.name}@crosspost.invalid",
-    )
+    try:
+        store.delete_post_file(post.file)
+    except store.StoreError as exc:
+        return web.page(request, "error.html.j2", 409, title="Not deleted", message=str(exc))
     web.site.changed()
-    return RedirectResponse("/posts?deleted=" + quote(post.id), status_code=303)
+    committed = _commit(web, session, [post.file], "Delete", post.id)
+    note = "" if committed else "&git=failed"
+    return RedirectResponse("/posts?deleted=" + quote(post.id) + note, status_code=303)
 
 
 async def media(web: Web, request: Request, session: Session) -> Response:
@@ -503,24 +565,50 @@ async def static(web: Web, request: Request) -> Response:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _edited_fields(form: forms.Form, old_text: str) -> dict[str, Any]:
-    """The form's fields for an edit: a field the officer emptied is removed from the file
-    (None); overrides the form cannot show (other fields than a channel's own text) are
-    left as they are."""
+def _edited_fields(form: forms.Form, old_text: str, every: list[str]) -> dict[str, Any]:
+    """The form's fields for an edit, as changes to the file: a field the officer emptied is
+    removed (None); what the form cannot show is left as it is (a channel override's other
+    fields, the file's own default status and channels); a text equal but for the line break
+    the form trims at its end is not rewritten."""
     fields: dict[str, Any] = form.fields()
     old = _plain(old_text)
     old = old if isinstance(old, dict) else {}
-    shown = set(forms.FORM_KEYS)
-    overrides = old.get("overrides")
-    if isinstance(overrides, dict) and any(
-        not isinstance(v, dict) or set(v) - {"text"} for v in overrides.values()
-    ):
-        shown.discard("overrides")
-        fields.pop("overrides", None)
-    for key in shown:
+    for key in forms.FORM_KEYS:
         if key in old and key not in fields:
             fields[key] = None
+    if "status" not in old and fields.get("status") == "ready":
+        del fields["status"]  # ready is what a file without a status means
+    if "channels" not in old and set(fields.get("channels") or ()) == set(every):
+        fields.pop("channels", None)  # every channel: what a file without channels means
+    for key in forms.TEXT_KEYS:
+        before, now = old.get(key), fields.get(key)
+        if isinstance(before, str) and isinstance(now, str) and before.rstrip() == now:
+            fields[key] = before
+    fields["overrides"] = _merged_overrides(old.get("overrides"), form.overrides)
+    if not fields["overrides"] and "overrides" not in old:
+        del fields["overrides"]
     return fields
+
+
+def _merged_overrides(old: Any, texts: dict[str, str]) -> dict[str, Any] | None:
+    """The file's overrides with each channel's `text` as the form now says: the other
+    fields of an override (its own time, title, first comment) are kept."""
+    merged: dict[str, Any] = {}
+    old = old if isinstance(old, dict) else {}
+    for channel in {*old, *texts}:
+        entry = dict(old.get(channel) or {}) if isinstance(old.get(channel), dict) else {}
+        text = forms.clean_text(texts.get(channel, ""))
+        if text.strip():
+            entry["text"] = text
+        else:
+            entry.pop("text", None)
+        if entry:
+            merged[channel] = entry
+    return merged or None
+
+
+def _post_or_none(web: Web, post_id: str) -> Any:
+    return next((p for p in web.site.project().posts if p.id == post_id), None)
 
 
 def _post_or_404(web: Web, post_id: str) -> Any:
@@ -538,12 +626,9 @@ def _post_path(web: Web, post_id: str | None) -> Path:
     return web.config.queue_dir / "new-post.yaml"
 
 
-def _relative_to_post(web: Web, post_path: Path, image: Path) -> str:
-    return (
-        image.relative_to(post_path.parent).as_posix()
-        if image.is_relative_to(post_path.parent)
-        else image.relative_to(web.config.queue_dir).as_posix()
-    )
+def _relative_to_post(post_path: Path, image: Path) -> str:
+    """The image's path as the post file holds it: relative to the file's folder."""
+    return os.path.relpath(image, post_path.parent).replace(os.sep, "/")
 
 
 def _image_url(web: Web, post_path: Path, rel: str) -> str:
@@ -569,6 +654,19 @@ def _plain(text: str) -> Any:
         return yaml.load(text, Loader=yaml.BaseLoader)
     except yaml.YAMLError:
         return None
+
+
+def _upload_alts(request: Request) -> dict[int, str]:
+    """Alt texts typed for new images, to show again when the save was refused."""
+    values = getattr(request.state, "form", None)
+    if values is None:
+        return {}
+    out = {}
+    for i in range(forms.MAX_IMAGES):
+        alt = values.get(f"upload_{i}_alt")
+        if isinstance(alt, str) and alt:
+            out[i] = alt
+    return out
 
 
 def _uploads(values: FormData) -> list[tuple[str, bytes, str]]:
@@ -680,7 +778,7 @@ def make_app(
     """The web app over the project of `config_path`."""
     web = Web(config_path, accounts=accounts, secure_cookies=secure_cookies, clock=clock)
     routes = [Route(p.path, guarded(web, p), methods=list(p.methods), name=p.name) for p in ROUTES]
-    hosts = ["localhost", "127.0.0.1", "[::1]", "testserver", *(allowed_hosts or [])]
+    hosts = ["localhost", "127.0.0.1", "[::1]", *(allowed_hosts or [])]
     app = Starlette(
         routes=routes,
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts), Middleware(_Headers)],

@@ -9,12 +9,14 @@ time, as in a post file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-THREAD_PARTS = 4
-MAX_IMAGES = 4
+THREAD_PARTS = 4  # text areas shown at least (more when the post has more parts)
+MAX_IMAGES = 4  # new images in one save
+MAX_TEXT = 50_000  # characters in one field: far beyond any platform, far below harm
 TEXT_KEYS = ("title", "body", "link", "first_comment")
 
 
@@ -53,18 +55,20 @@ class Form:
         if tags := _split(self.tags):
             out["tags"] = tags
         for key in TEXT_KEYS:
-            value = _text(getattr(self, key))
+            value = clean_text(getattr(self, key))
             if value:
                 out[key] = value.strip() if key == "link" else value
         if hashtags := _split(self.hashtags):
             out["hashtags"] = hashtags
         if self.images:
             out["media"] = [{"path": i.path, "alt": i.alt.strip()} for i in self.images]
-        if parts := [_text(p) for p in self.thread if _text(p).strip()]:
+        if parts := [clean_text(p) for p in self.thread if clean_text(p).strip()]:
             out["thread"] = parts
         if self.channels:
             out["channels"] = list(self.channels)
-        overrides = {k: {"text": _text(v)} for k, v in self.overrides.items() if _text(v).strip()}
+        overrides = {
+            k: {"text": clean_text(v)} for k, v in self.overrides.items() if clean_text(v).strip()
+        }
         if overrides:
             out["overrides"] = overrides
         return out
@@ -116,12 +120,14 @@ def from_request(values: Mapping[str, Any], channels: list[str]) -> Form:
         first_comment=one("first_comment"),
         author=one("author"),
     )
-    form.thread = [one(f"thread_{i}") for i in range(1, THREAD_PARTS + 1)]
+    parts = sorted(int(m[1]) for k in values if (m := re.fullmatch(r"thread_(\d+)", str(k))))
+    form.thread = [one(f"thread_{i}") for i in parts]
     getlist = getattr(values, "getlist", None)
     chosen = getlist("channels") if getlist else []
     form.channels = [c for c in channels if c in chosen]
     form.overrides = {c: one(f"override_{c}") for c in channels if one(f"override_{c}").strip()}
-    for i in range(MAX_IMAGES):
+    shown = sorted(int(m[1]) for k in values if (m := re.fullmatch(r"image_(\d+)_path", str(k))))
+    for i in shown:  # every image the form showed: none is dropped because of a count
         path = one(f"image_{i}_path")
         if path and not one(f"image_{i}_remove"):
             form.images.append(Image(path, one(f"image_{i}_alt")))
@@ -138,7 +144,7 @@ def _split(text: str) -> list[str]:
     return [part.strip().lstrip("#＃").strip() for part in text.split(",") if part.strip()]
 
 
-def _text(value: str) -> str:
+def clean_text(value: str) -> str:
     """A text area's value as a file holds it: Unix line breaks, no trailing spaces at the
     end of the whole text."""
     return value.replace("\r\n", "\n").replace("\r", "\n").rstrip()

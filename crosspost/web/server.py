@@ -76,14 +76,23 @@ def _project_files(change: object, path: str) -> bool:
 
 
 def demo_copy(config_path: Path, into: Path) -> Path:
-    """Copy the project (config, queue, templates, approvals) into `into`; the copy's config."""
+    """Copy the project (config, queue, templates, approvals) into `into`, with every path
+    the config names (queue, templates, state, approvals) pointing inside the copy, so the
+    demo never writes a real queue, ledger or accounts file; the copy's config."""
+    from ruamel.yaml import YAML
+
     config = load_config(config_path)
     target = into / "project"
     target.mkdir()
-    shutil.copy(config_path, target / "crosspost.yaml")
-    for folder in (config.queue_dir, config.templates_dir):
-        if folder.is_dir() and folder.is_relative_to(config.root):
-            shutil.copytree(folder, target / folder.relative_to(config.root))
+    shutil.copytree(config.queue_dir, target / "queue")
+    shutil.copytree(config.templates_dir, target / "templates")
     if config.approvals_path is not None and config.approvals_path.exists():
-        shutil.copy(config.approvals_path, target / config.approvals_path.name)
+        shutil.copy(config.approvals_path, target / "approvals.yaml")
+    yaml = YAML()
+    data = yaml.load(config_path.read_text(encoding="utf-8"))
+    data.update(
+        queue="queue", templates="templates", state="var/crosspost.db", approvals="approvals.yaml"
+    )
+    with (target / "crosspost.yaml").open("w", encoding="utf-8") as out:
+        yaml.dump(data, out)
     return target / "crosspost.yaml"

@@ -62,6 +62,9 @@
     timer = setTimeout(refresh, 300);
   }
 
+  if (summary && summary.getAttribute("role") === "alert") {
+    summary.focus();  // a refused save: say why first
+  }
   form.addEventListener("input", later);
   form.addEventListener("change", later);
   form.setAttribute("data-live", "on");
