@@ -282,8 +282,9 @@ class Approved:
 
 
 def approve(
-    ledger: Ledger, project: Project, post: Post, *, by: str, pinned: str | None = None
-) -> Approved:
+    ledger: Ledger, project: Project, post: Post, *, by: str, pinned: str | None = None,
+    author: str | None = None,
+) -> Approved:  # fmt: skip
     """Approve a post exactly as every channel will receive it, by a person other than its
     author (with forbid_self_approval), pinned to what they were shown when `pinned` (a
     prefix of the approval hash, from preview). Recorded in approvals.yaml and the ledger."""
@@ -303,8 +304,12 @@ def approve(
     if not by:
         raise ActionRefused("give the approver's name")
     config = project.config
-    if config.forbid_self_approval and post.author and same_person(post.author, by):
-        raise ActionRefused(f"{post.id} was written by {post.author}: someone else must approve it")
+    if config.forbid_self_approval:  # who wrote it, as known (author), and as the file says
+        for wrote in (author, post.author):
+            if wrote and same_person(wrote, by):
+                raise ActionRefused(
+                    f"{post.id} was written by {wrote}: someone else must approve it"
+                )
     rendered = render_every_channel(project, post)
     problems = [f"{r.channel}: {p}" for r in rendered for p in r.problems]
     if len(rendered) < len(post.channels) or problems:

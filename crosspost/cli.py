@@ -472,6 +472,7 @@ def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None
     project = load_project(config_path, now=now_from_env())
     post = _find_post(project, post_id)
     config = project.config
+    by = _approver_on_the_server(config, by)
     with Ledger(config.state_path) as ledger:  # opened first: nothing is saved if it cannot be
         done = _act(actions.approve, ledger, project, post, by=by, pinned=pinned)
     assert config.approvals_path is not None
@@ -603,6 +604,26 @@ def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config
         )
     if done.refused:
         sys.exit(EXIT_FAILED)
+
+
+def _approver_on_the_server(config: Any, by: str) -> str:
+    """With web accounts, an approval is a signed-in approver's act in the browser; on the
+    command line only an admin's, named by their account, and recorded as such."""
+    accounts_path = config.state_path.with_name("accounts.db")
+    if not accounts_path.exists():
+        return by  # no accounts: the office approves by name, as before
+    from crosspost.web.accounts import AccountStore, Role
+
+    with AccountStore(accounts_path) as accounts:
+        if not accounts.users():
+            return by
+        user = accounts.get(by)
+    if user is None or user.disabled or not Role(user.role).allows(Role.ADMIN):
+        raise click.ClickException(
+            "this office has accounts: approve in the web app (crosspost serve), signed in as "
+            "an approver. On the server, an admin may approve here with --by THEIR_ACCOUNT"
+        )
+    return f"{user.display or user.name} ({user.name}, admin, on the server)"
 
 
 def _act(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

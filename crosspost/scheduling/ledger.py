@@ -886,6 +886,22 @@ class Ledger:
         with self._write() as db:
             self._event(db, actor, kind, post_id, channel, detail)
 
+    def last_event(self, post_id: str, kinds: Sequence[str]) -> Event | None:
+        """The newest event of these kinds about a post, or None."""
+        marks = ", ".join("?" for _ in kinds)
+        row = self.db.execute(
+            f"SELECT * FROM events WHERE post_id = ? AND kind IN ({marks}) ORDER BY id DESC "
+            "LIMIT 1",
+            (post_id, *kinds),
+        ).fetchone()
+        if row is None:
+            return None
+        return Event(
+            id=row["id"], at=datetime.fromisoformat(row["at"]), actor=row["actor"],
+            kind=row["kind"], post_id=row["post_id"], channel=row["channel"],
+            detail=row["detail"] or "",
+        )  # fmt: skip
+
     def last_change(self) -> int:
         """The id of the newest event: it grows with every recorded change (a reader that
         caches what it showed compares it; a cheap, indexed read)."""

@@ -35,8 +35,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from crosspost.core.times import format_local
+from crosspost.scheduling.ledger import Ledger
 from crosspost.views.html import STATES, months, post_text, weeks
-from crosspost.web import forms, store
+from crosspost.web import authors, forms, store
 from crosspost.web.accounts import AccountStore, Role, Session
 from crosspost.web.site import Checked, Site
 
@@ -420,6 +421,8 @@ async def save(web: Web, request: Request, session: Session) -> Response:
         _remove(saved_images)
         return _refused(web, request, form, post_id, version, str(exc))
     web.site.changed()
+    with Ledger(web.config.state_path) as ledger:  # who wrote it, on record, with its version
+        authors.record(ledger, session.user.name, post_id or path.stem, path)
     committed = _commit(web, session, [path, *saved_images], "Add" if old_text is None else "Edit",
                         post_id or path.stem)  # fmt: skip
     note = "" if committed else "&git=failed"
@@ -522,6 +525,57 @@ async def delete(web: Web, request: Request, session: Session) -> Response:
     committed = _commit(web, session, [post.file], "Delete", post.id)
     note = "" if committed else "&git=failed"
     return RedirectResponse("/posts?deleted=" + quote(post.id) + note, status_code=303)
+
+
+async def approve(web: Web, request: Request, session: Session) -> Response:
+    """An approver approves a post after seeing every channel's mock-up: on record with their
+    account, the time and the content's hash. The person who wrote it cannot."""
+    from crosspost import actions
+    from crosspost.checking.project import render_every_channel
+    from crosspost.scheduling.controls import load_approvals, post_approval_hash, same_person
+
+    post = _post_or_404(web, request.path_params["post_id"])
+    project = web.site.project()
+    rendered = render_every_channel(project, post)
+    digest = post_approval_hash(rendered)
+    with Ledger(web.config.state_path) as ledger:
+        wrote = authors.author_of(ledger, post.id, post.file)
+    user = session.user
+    me = f"{user.display or user.name} ({user.name})"
+    own = wrote is not None and _same_author(wrote, user, same_person)
+    if request.method == "POST" and not own:
+        values = await _form(request)
+        try:
+            with Ledger(web.config.state_path) as ledger:
+                actions.approve(
+                    ledger, project, post, by=me, pinned=str(values.get("hash") or ""),
+                    author=wrote.identity if wrote else None,
+                )  # fmt: skip
+        except actions.ActionRefused as exc:
+            return web.page(request, "error.html.j2", 409, title="Not approved", message=str(exc))
+        web.site.changed()
+        return RedirectResponse(f"/posts/{quote(post.id)}/approve?approved=1", status_code=303)
+    approval = load_approvals(web.config.approvals_path).get(post.id)
+    status = 403 if request.method == "POST" else 200
+    return web.page(
+        request, "approve.html.j2", status, title=f"Approve {post.id}", post=post,
+        cards=_cards(web, Checked(post, [], rendered, {}, 0)), digest=digest, author=wrote,
+        own=own, approval=approval, current=approval is not None and approval.hash == digest,
+        approved=request.query_params.get("approved") == "1",
+        image_url=lambda rel: _image_url(web, post.file, rel),
+    )  # fmt: skip
+
+
+def _same_author(wrote: authors.Author, user: Any, same_person: Any) -> bool:
+    """Whether the signed-in user is who wrote the post: the same account, or (from git) the
+    same name or e-mail address as the commit's author."""
+    if wrote.account is not None:
+        return bool(wrote.account == user.name)
+    name, _, email = wrote.identity.partition("<")
+    email = email.rstrip(">").strip().lower()
+    return any(
+        same_person(name.strip(), known) for known in (user.display, user.name) if known
+    ) or bool(user.email and email == user.email.lower())
 
 
 async def media(web: Web, request: Request, session: Session) -> Response:
@@ -763,6 +817,7 @@ ROUTES: list[Page] = [
     Page("/posts/{post_id}", "edit", ("GET",), Role.AUTHOR, edit_page),
     Page("/posts/{post_id}", "update", ("POST",), Role.AUTHOR, save),
     Page("/posts/{post_id}/delete", "delete", ("GET", "POST"), Role.AUTHOR, delete),
+    Page("/posts/{post_id}/approve", "approve", ("GET", "POST"), Role.APPROVER, approve),
     Page("/media/{path:path}", "media", ("GET",), Role.AUTHOR, media),
 ]
 

@@ -70,9 +70,16 @@ def watch(web: Web, stop: threading.Event) -> None:
         web.site.changed()
 
 
+_NOT_THE_PROJECT = ("/.git/", "/.venv/", "/var/", "/__pycache__/", "/node_modules/")
+
+
 def _project_files(change: object, path: str) -> bool:
+    """The queue, templates, config and approvals: not git's own files (a save's commit),
+    the virtualenv, the state folder or hidden and temporary files."""
     name = Path(path).name
-    return not name.startswith(".") and not path.endswith((".db", "-wal", "-shm", ".guard"))
+    if any(part in path for part in _NOT_THE_PROJECT) or name.startswith("."):
+        return False
+    return not path.endswith((".db", "-wal", "-shm", ".guard", "~"))
 
 
 def demo_copy(config_path: Path, into: Path) -> Path:
