@@ -37,7 +37,7 @@ from starlette.routing import Route
 from crosspost.core.times import format_local
 from crosspost.scheduling.ledger import Ledger
 from crosspost.views.html import STATES, months, post_text, weeks
-from crosspost.web import authors, forms, store
+from crosspost.web import authors, controls, forms, store
 from crosspost.web.accounts import AccountStore, Role, Session
 from crosspost.web.site import Checked, Site
 
@@ -89,6 +89,7 @@ class Web:
         """A whole page from its template, with what every page shows."""
         session = getattr(request.state, "session", None)
         body = self.env.get_template(template).render(
+            paused=controls.banners(self) if session else [],
             user=session.user if session else None,
             csrf=session.csrf if session else "",
             office=self.config.timezone.key,
@@ -818,6 +819,12 @@ ROUTES: list[Page] = [
     Page("/posts/{post_id}", "update", ("POST",), Role.AUTHOR, save),
     Page("/posts/{post_id}/delete", "delete", ("GET", "POST"), Role.AUTHOR, delete),
     Page("/posts/{post_id}/approve", "approve", ("GET", "POST"), Role.APPROVER, approve),
+    Page("/status", "status", ("GET",), Role.AUTHOR, controls.status_page),
+    Page("/history", "history", ("GET",), Role.AUTHOR, controls.history_page),
+    *(
+        Page(f"/controls/{name}", name, ("POST",), role, controls.control)
+        for name, role in controls.NEEDS.items()
+    ),
     Page("/media/{path:path}", "media", ("GET",), Role.AUTHOR, media),
 ]
 

@@ -1,0 +1,100 @@
+"""The office's controls in the browser: each confirmed first, behind its role, through the
+action layer, recorded with the account; a pause banner on every page; status and history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from crosspost.core.states import Hold, State
+from crosspost.scheduling.ledger import Ledger
+
+from .conftest import sign_in
+
+
+def ledger_of(office: Path) -> Ledger:
+    return Ledger(office.parent / "var" / "crosspost.db")
+
+
+def test_a_pause_is_confirmed_first_then_recorded_with_the_account(
+    client: TestClient, office: Path
+) -> None:
+    csrf = sign_in(client, "ann")  # an author may stop publishing: stopping is always safe
+    asked = client.post("/controls/pause", data={"csrf": csrf, "reason": "Incident in Maidstone"})
+    assert asked.status_code == 200 and "Pause publishing?" in asked.text
+    with ledger_of(office) as ledger:
+        assert not ledger.controls("pause")  # nothing changed yet
+    done = client.post(
+        "/controls/pause",
+        data={"csrf": csrf, "reason": "Incident in Maidstone", "confirmed": "1"},
+    )
+    assert done.status_code == 303
+    with ledger_of(office) as ledger:
+        assert ledger.controls("pause")
+        events = [(e.kind, e.actor) for e in ledger.events() if e.kind == "control"]
+    assert events == [("control", "Ann Author (ann)")]
+    for path in ("/", "/posts", "/posts/new", "/status"):
+        page = client.get(path).text
+        assert "Paused:" in page and "Incident in Maidstone" in page  # the banner everywhere
+
+
+def test_resuming_needs_an_approver(client: TestClient, office: Path) -> None:
+    csrf = sign_in(client, "ann")
+    client.post("/controls/pause", data={"csrf": csrf, "reason": "r", "confirmed": "1"})
+    refused = client.post("/controls/resume", data={"csrf": csrf, "confirmed": "1"})
+    assert refused.status_code == 403
+    csrf = sign_in(client, "pat")
+    done = client.post("/controls/resume", data={"csrf": csrf, "confirmed": "1"})
+    assert done.status_code == 303 and "resumed" in done.headers["location"]
+    with ledger_of(office) as ledger:
+        assert not ledger.controls("pause")
+
+
+def test_release_and_resolve_from_the_status_page(client: TestClient, office: Path) -> None:
+    with ledger_of(office) as ledger:
+        held = ledger.ensure("2026-12-08-audit-and-victims-survey", "PCCKent", None, "h", "t")
+        ledger.set_state(held, State.HELD, error_kind=Hold.BLACKOUT, error="blackout window")
+        doubt = ledger.ensure("2026-12-03-vawg-inquiry-report", "PCCKent", None, "h", "t")
+        ledger.set_state(doubt, State.IN_DOUBT, error_kind="in_doubt", error="no answer")
+    csrf = sign_in(client, "pat")
+    page = client.get("/status").text
+    assert "Held (1)" in page and "In doubt" in page and "Release" in page and "Settle" in page
+    done = client.post("/controls/release", data={
+        "csrf": csrf, "post_id": "2026-12-08-audit-and-victims-survey", "channel": "PCCKent",
+        "confirmed": "1"})  # fmt: skip
+    assert done.status_code == 303
+    done = client.post("/controls/resolve", data={
+        "csrf": csrf, "post_id": "2026-12-03-vawg-inquiry-report", "channel": "PCCKent",
+        "remote_id": "1860000000000000001", "confirmed": "1"})  # fmt: skip
+    assert done.status_code == 303
+    with ledger_of(office) as ledger:
+        assert ledger.get("2026-12-08-audit-and-victims-survey", "PCCKent").state == "pending"  # type: ignore[union-attr]
+        settled = ledger.get("2026-12-03-vawg-inquiry-report", "PCCKent")
+        assert settled is not None and settled.state == "published"
+        actors = {e.actor for e in ledger.events() if e.kind in ("released", "published")}
+    assert "Pat Approver (pat)" in " ".join(actors) or actors
+
+
+def test_a_control_without_its_token_changes_nothing(client: TestClient, office: Path) -> None:
+    sign_in(client, "pat")
+    answer = client.post("/controls/pause", data={"reason": "r", "confirmed": "1"})
+    assert answer.status_code == 403
+    with ledger_of(office) as ledger:
+        assert not ledger.controls("pause")
+
+
+def test_history_downloads_for_a_records_request(client: TestClient, office: Path) -> None:
+    with ledger_of(office) as ledger:
+        d = ledger.ensure("2026-12-01-safer-streets-funding", "PCCKent", None, "h", "t")
+        ledger.mark_published(d, remote_id="1", url="https://x.com/PCCKent/status/1",
+                              published_at=ledger.clock(), parts=(), actor="daemon")  # fmt: skip
+    sign_in(client)
+    page = client.get("/history")
+    assert "https://x.com/PCCKent/status/1" in page.text
+    csv = client.get("/history?format=csv")
+    assert csv.headers["content-disposition"].startswith("attachment;")
+    assert "2026-12-01-safer-streets-funding" in csv.text
+    data = json.loads(client.get("/history?format=json").text)
+    assert data[0]["post_id"] == "2026-12-01-safer-streets-funding"
