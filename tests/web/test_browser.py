@@ -163,9 +163,12 @@ def test_no_serious_accessibility_violations_on_any_page(
     pages = ["/login"]
     _axe(page, script, "/login")
     sign_in(page, server)
-    for path in ("/", "/?view=week&month=2026-12", "/?month=2026-12", "/posts",
-                 "/posts?q=safer", "/posts/new", "/posts/2026-12-01-safer-streets-funding",
-                 "/posts/2026-12-01-safer-streets-funding/delete", "/status", "/history"):  # fmt: skip
+    pages_to_check = (
+        "/", "/?view=week&month=2026-12", "/?month=2026-12", "/posts", "/posts?q=safer",
+        "/posts/new", "/posts/2026-12-01-safer-streets-funding",
+        "/posts/2026-12-01-safer-streets-funding/delete", "/status", "/history",
+    )  # fmt: skip
+    for path in pages_to_check:
         page.goto(server + path)
         _axe(page, script, path)
         pages.append(path)
