@@ -110,6 +110,54 @@ def check_name(name: str) -> str:
     return name
 
 
+# NCSC guidance: length, and a deny-list of the passwords tried first; no composition rules.
+# The commonest passwords of 12 characters or more (from public breach lists), spaces removed.
+_COMMON = frozenset(
+    [
+        "password1234",
+        "123456789012",
+        "1234567890123",
+        "qwertyuiopas",
+        "qwerty123456",
+        "password123!",
+        "passwordpassword",
+        "iloveyou1234",
+        "111111111111",
+        "000000000000",
+        "123123123123",
+        "abc123abc123",
+        "letmein12345",
+        "welcome12345",
+        "administrator",
+        "adminadmin12",
+        "changeme1234",
+        "monkey123456",
+        "dragon123456",
+        "football1234",
+        "baseball1234",
+        "sunshine1234",
+        "princess1234",
+        "trustno12345",
+        "starwars1234",
+        "superman1234",
+        "qwertyqwerty",
+        "1q2w3e4r5t6y",
+        "zaq12wsxcde3",
+        "passw0rd1234",
+        "p@ssw0rd1234",
+        "correcthorsebatterystaple",
+        "liverpool123",
+        "arsenal12345",
+        "chelsea12345",
+        "manchester12",
+        "kentpolice12",
+        "kentpolice123",
+        "crosspost123",
+        "crosspost1234",
+    ]
+)
+
+
 def check_password(name: str, password: str) -> None:
     """AccountError explaining the rule `password` breaks (never quoting it)."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
@@ -120,6 +168,12 @@ def check_password(name: str, password: str) -> None:
         raise AccountError("a password must not be one character repeated")
     if password.strip().casefold() == name.casefold():
         raise AccountError("a password must not be the user name")
+    folded = "".join(password.casefold().split())
+    if folded in _COMMON or any(folded == word * (len(folded) // len(word)) for word in _COMMON):
+        raise AccountError(
+            "that password is on the list of the most common ones, which are tried first: "
+            "choose another (three random words make a good one)"
+        )
 
 
 def check_role(role: Role | str) -> Role:

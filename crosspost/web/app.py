@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 COOKIE = "crosspost_session"
 MAX_BODY = 40_000_000  # a form with images: refused above this, before it is read
 MAX_IMAGE = 8_000_000
+PER_ADDRESS, WINDOW = 30, 15 * 60  # failed sign-ins from one address in 15 minutes
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -82,6 +84,21 @@ class Web:
         self.accounts = accounts or AccountStore(config.state_path.with_name("accounts.db"))
         self.secure = secure_cookies
         self.env = _environment()
+        self._failures: dict[str, list[float]] = {}  # address -> times of failed sign-ins
+
+    # --- sign-in throttling per address (the accounts throttle per account) ---------------------
+
+    def failed_from(self, address: str) -> None:
+        self._failures.setdefault(address, []).append(time.monotonic())
+
+    def refused_from(self, address: str) -> bool:
+        """Over the limit of failed sign-ins from one address in the window: wait."""
+        recent = [t for t in self._failures.get(address, []) if time.monotonic() - t < WINDOW]
+        if recent:
+            self._failures[address] = recent
+        else:
+            self._failures.pop(address, None)
+        return len(recent) >= PER_ADDRESS
 
     # --- rendering ----------------------------------------------------------------------------
 
@@ -193,6 +210,12 @@ async def login(web: Web, request: Request) -> Response:
             request, "error.html.j2", 403, title="Refused",
             message="This sign-in came from another site, so it was not made.",
         )  # fmt: skip
+    address = request.client.host if request.client else "?"
+    if web.refused_from(address):
+        return web.page(
+            request, "login.html.j2", 429, next=next_page, name="",
+            error="Too many failed sign-ins from this address: wait 15 minutes and try again.",
+        )  # fmt: skip
     form = await _form(request)
     name = str(form.get("name") or "").strip()
     password = str(form.get("password") or "")
@@ -201,6 +224,7 @@ async def login(web: Web, request: Request) -> Response:
         await run_in_threadpool(web.accounts.verify, name, password) if name and password else None
     )
     if user is None:
+        web.failed_from(address)
         log.info("sign-in refused")  # never the name: a password is sometimes typed there
         return web.page(
             request, "login.html.j2", 401, next=next_page, name=name,

@@ -746,6 +746,9 @@ def new_post_path(queue_dir: Path, publish_at: str | None, title: str) -> Path:
 _EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
 
 
+MAX_PIXELS = 40_000_000  # a decompression bomb is refused before any pixel is decoded
+
+
 def save_image(queue_dir: Path, filename: str, data: bytes, max_bytes: int = 8_000_000) -> str:
     """Store an uploaded image in queue/media/ under a safe, unique name; return its path as a
     post's media `path` holds it ('media/county-show.jpg')."""
@@ -769,6 +772,11 @@ def save_image(queue_dir: Path, filename: str, data: bytes, max_bytes: int = 8_0
         forget(temp)
         if not isinstance(info, ImageInfo):
             raise StoreError(f"{shown} cannot be used: {info}")
+        if info.width * info.height > MAX_PIXELS:  # a small file that unpacks to gigabytes
+            raise StoreError(
+                f"{shown} is {info.width:,} × {info.height:,} pixels; images are limited to "
+                f"{MAX_PIXELS // 1_000_000} million pixels (no platform shows more)"
+            )
         extension = _EXTENSIONS.get(info.format)
         if extension is None:
             raise StoreError(

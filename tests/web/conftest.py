@@ -17,7 +17,7 @@ from crosspost.web.accounts import AccountStore, Role
 from crosspost.web.app import make_app
 
 REPO = Path(__file__).resolve().parent.parent.parent
-PASSWORD = "correct horse battery staple"  # every test account's
+PASSWORD = "amber lantern quietly rowing"  # every test account's
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 

@@ -210,3 +210,35 @@ def test_a_very_long_field_is_refused_not_a_server_error(client: TestClient) -> 
         "/preview", data=form(csrf, body="x" * 1_200_000), headers={"x-csrf-token": csrf}
     )
     assert preview.status_code == 200 and json.loads(preview.text)["summary"]
+
+
+def test_a_common_password_is_refused(accounts: object) -> None:
+    from crosspost.web.accounts import AccountError, Role
+
+    with pytest.raises(AccountError, match="most common"):
+        accounts.add("jo", Role.AUTHOR, "Password1234")  # type: ignore[attr-defined]
+    with pytest.raises(AccountError, match="most common"):
+        accounts.add("jo", Role.AUTHOR, "correct horse battery staple")  # type: ignore[attr-defined]
+
+
+def test_an_image_that_unpacks_to_too_many_pixels_is_refused(client: TestClient) -> None:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(out, "PNG")  # a few kilobytes, 81 million pixels
+    assert len(out.getvalue()) < 100_000
+    csrf = sign_in(client)
+    answer = client.post(
+        "/posts/new", data=form(csrf, upload_0_alt="x"),
+        files={"upload_0": ("bomb.png", out.getvalue(), "image/png")},
+    )  # fmt: skip
+    assert answer.status_code == 422 and "million pixels" in answer.text
+
+
+def test_sign_in_is_throttled_per_address(client: TestClient) -> None:
+    for _ in range(30):
+        client.post("/login", data={"name": f"nobody{_}", "password": "wrong password 1"})
+    answer = client.post("/login", data={"name": "ann", "password": PASSWORD})
+    assert answer.status_code == 429 and "Too many failed sign-ins" in answer.text
