@@ -24,6 +24,7 @@ from PIL import Image
 from crosspost.checking.project import validate
 from crosspost.web.accounts import AccountStore, Role
 from crosspost.web.app import make_app
+from crosspost.web.server import watch
 
 from ..conftest import NOW
 from ..test_html_browser import CHROMIUM, CHROMIUM_ARGS, axe_script, missing
@@ -45,29 +46,47 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def server(office: Path) -> Iterator[str]:
-    """The app on a free local port, served by uvicorn in a thread."""
-    accounts = AccountStore(
-        office.parent / "var" / "accounts.db",
-        hasher=PasswordHasher(time_cost=1, memory_cost=64, parallelism=1),
-    )
-    accounts.add("ann", Role.AUTHOR, PASSWORD, display="Ann Author")
-    app = make_app(office, accounts=accounts, clock=lambda: NOW)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running.started
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(10)
-    accounts.close()
+def serve_project() -> Iterator[Any]:
+    """Start the app on a project (a free local port, uvicorn in a thread, the accounts ann,
+    an author, and pat, an approver); its address. Everything stops after the test."""
+    started: list[tuple[Any, threading.Thread, AccountStore]] = []
+
+    def start(office: Path) -> str:
+        accounts = AccountStore(
+            office.parent / "var" / "accounts.db",
+            hasher=PasswordHasher(time_cost=1, memory_cost=64, parallelism=1),
+        )
+        accounts.add("ann", Role.AUTHOR, PASSWORD, display="Ann Author")
+        accounts.add("pat", Role.APPROVER, PASSWORD, display="Pat Approver")
+        app = make_app(office, accounts=accounts)
+        watcher = threading.Thread(target=watch, args=(app.state.web, stop), daemon=True)
+        watcher.start()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                                log_level="warning"))  # fmt: skip
+        thread = threading.Thread(target=running.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not running.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert running.started
+        started.append((running, thread, accounts))
+        return f"http://127.0.0.1:{port}"
+
+    stop = threading.Event()
+    yield start
+    stop.set()
+    for running, thread, accounts in started:
+        running.should_exit = True
+        thread.join(10)
+        accounts.close()
+
+
+@pytest.fixture
+def server(office: Path, serve_project: Any) -> str:
+    return str(serve_project(office))
 
 
 @pytest.fixture
