@@ -16,7 +16,7 @@ from crosspost.core.times import TimeError, parse_publish_at
 from crosspost.loading import yamlfile
 from crosspost.loading.config import Config
 from crosspost.loading.fields import Reader
-from crosspost.loading.yamlfile import LocatedDict, LocatedList
+from crosspost.loading.yamlfile import LocatedDict, LocatedList, plain
 
 STATUSES = ("draft", "ready")
 # fields a channel override may replace; `text` skips the template altogether
@@ -487,7 +487,7 @@ def _content(
         out["template"] = template
     variables = reader.mapping("vars")
     if variables is not None:
-        out["vars"] = _plain(variables)
+        out["vars"] = plain(variables)
     items = reader.items("media")
     if items is not None:
         out["media"] = [
@@ -496,14 +496,6 @@ def _content(
             if (m := _media(item, items.item_mark(i), path, config, problems, cache)) is not None
         ]
     return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _media(

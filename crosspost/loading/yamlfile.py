@@ -389,3 +389,12 @@ class _Converter:
                 out.raw.append(None)
                 out.append(self.convert(item))
         return out
+
+
+def plain(value: Any) -> Any:
+    """A loaded value as plain dicts and lists (without positions)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

@@ -35,7 +35,14 @@ from ruamel.yaml.scalarstring import (
 
 from crosspost.core.media import ImageInfo, forget, image_info
 from crosspost.loading.posts import POST_KEYS, QUEUE_SUFFIXES, queue_files
-from crosspost.loading.yamlfile import MAX_FILE_BYTES, LocatedDict, LocatedList, YamlError, loads
+from crosspost.loading.yamlfile import (
+    MAX_FILE_BYTES,
+    LocatedDict,
+    LocatedList,
+    YamlError,
+    loads,
+    plain,
+)
 
 
 class StoreError(Exception):
@@ -253,18 +260,9 @@ class _Writer:
         return item
 
 
-def _plain(value: Any) -> Any:
-    """A loaded value as plain dicts and lists."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _check(text: str, expected: Any) -> bool:
     try:
-        return bool(_plain(_load(text)) == expected)
+        return bool(plain(_load(text)) == expected)
     except StoreError:
         return False
 
@@ -608,7 +606,7 @@ def updated_post_text(old_text: str, fields: dict[str, Any]) -> str:
         changes = _Editor(_Writer(True, indent, careful)).edit_mapping(data, old, fields, 0, True)
         if not changes:
             return old_text
-        expected = _plain(old)
+        expected = plain(old)
         _Editor(_Writer(False, indent)).edit_mapping(expected, old, fields, 0, True)
         new_text = _dump(data, indent)
         _size_ok(new_text)
