@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crosspost.core.problems import did_you_mean
 from crosspost.core.states import Act, Hold, Met, State
@@ -310,14 +310,7 @@ def approve(
                 raise ActionRefused(
                     f"{post.id} was written by {wrote}: someone else must approve it"
                 )
-    rendered = render_every_channel(project, post)
-    problems = [f"{r.channel}: {p}" for r in rendered for p in r.problems]
-    if len(rendered) < len(post.channels) or problems:
-        listed = problems or [str(p) for p in project.problems.errors]
-        raise ActionRefused(
-            "\n".join([*(f"✗ {p}" for p in listed), f"{post.id} has problems: fix them "
-                        "before approving"])
-        )  # fmt: skip
+    rendered = _approvable(project, post, render_every_channel(project, post))
     digest = post_approval_hash(rendered)
     pin = (pinned or "").strip()
     if pinned is not None and not (
@@ -342,6 +335,18 @@ def approve(
         and now - d.due_at > config.daemon.lateness
     ]  # fmt: skip
     return Approved(post.id, by, digest, [r.channel for r in rendered], overdue)
+
+
+def _approvable(project: Project, post: Post, rendered: list[Any]) -> list[Any]:
+    """Every channel's rendering of the post, or ActionRefused listing its problems."""
+    problems = [f"{r.channel}: {p}" for r in rendered for p in r.problems]
+    if len(rendered) < len(post.channels) or problems:
+        listed = problems or [str(p) for p in project.problems.errors]
+        raise ActionRefused(
+            "\n".join([*(f"✗ {p}" for p in listed), f"{post.id} has problems: fix them "
+                        "before approving"])
+        )  # fmt: skip
+    return rendered
 
 
 def export_events(ledger: Ledger, path: Path, since: datetime | None = None) -> int:

@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("scheduling: the daemon, and actions", {"scheduling.daemon", "actions"}),
     ("views", {"views", "views.text", "views.reports", "views.html"}),
     ("the web app's parts", {"web", "web.accounts", "web.store", "web.forms", "web.site"}),
-    ("the web app's pages", {"web.authors", "web.controls"}),
+    ("the web app's pages", {"web.authors", "web.controls", "web.oidc"}),
     ("the web app", {"web.app", "web.user_cli"}),
     ("front ends and the plugin kit", {"web.server", "cli", "__main__", "testing"}),
 ]  # fmt: skip

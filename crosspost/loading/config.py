@@ -35,12 +35,19 @@ TOP_KEYS = (
     "approvals",
     "blackouts",
     "alerts",
+    "sign_in",
 )
 BLACKOUT_KEYS = ("name", "start", "end", "channels", "reason", "allow_tags")
 DAEMON_KEYS = ("lateness", "sweep_interval", "settle_after", "lease", "retry")
 RETRY_KEYS = ("attempts", "first", "max")
 CHANNEL_KEYS = ("platform", "handle", "template", "quota", "credentials")
 CHANNEL_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+SIGN_IN_KEYS = ("oidc",)
+OIDC_KEYS = (
+    "label", "issuer", "client_id", "client_secret", "allowed_domains", "group_claim",
+    "approvers", "admins",
+)  # fmt: skip
+_LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)")
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,30 @@ class Blackout:
         return not (self.allow_tags & set(tags))
 
 
+@dataclass(frozen=True)
+class OidcSettings:
+    """Sign-in with the office's accounts (OpenID Connect): the provider, this app's client
+    (its id and secret as the names of environment variables, never the values) and who may
+    come in with which role. Everyone allowed in who is in neither list is an author."""
+
+    label: str
+    issuer: str
+    client_id_var: str
+    client_secret_var: str
+    allowed_domains: tuple[str, ...]  # lower case
+    group_claim: str | None
+    approvers: tuple[str, ...]  # group ids/names, or e-mail addresses (lower case)
+    admins: tuple[str, ...]
+    mark: Mark
+    env_refs: tuple[tuple[str, str, Mark], ...] = ()  # (var, used by, where)
+
+    def client_id(self, environ: Mapping[str, str] | None = None) -> str:
+        return (os.environ if environ is None else environ).get(self.client_id_var, "")
+
+    def client_secret(self, environ: Mapping[str, str] | None = None) -> str:
+        return (os.environ if environ is None else environ).get(self.client_secret_var, "")
+
+
 @dataclass
 class Config:
     path: Path
@@ -125,6 +156,7 @@ class Config:
     approvals_path: Path | None = None
     blackouts: list[Blackout] = field(default_factory=list)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    oidc: OidcSettings | None = None  # sign_in.oidc: None when only local accounts sign in
     warnings: list[Problem] = field(default_factory=list)  # shown by validate, never lost
 
     def blackout_for(self, channel: str, when: datetime | None, tags: list[str]) -> Blackout | None:
@@ -145,6 +177,12 @@ class Config:
                         )
                     )
         out += self.alerts.environment_problems(env)
+        for var, used_by, mark in self.oidc.env_refs if self.oidc else ():
+            if not env.get(var):
+                out.append(
+                    Problem(mark, f"environment variable {var} is not set (sign_in.oidc needs "
+                            f"it for {used_by})")
+                )  # fmt: skip
         return out
 
 
@@ -167,6 +205,7 @@ def load_config(path: Path | str) -> Config:
     approvals_path = _directory(reader, root, "approvals", "approvals.yaml", False)
     blackouts = _blackouts(reader, zone, channels, problems)
     alerts = parse_alerts(reader.mapping("alerts"), problems)
+    oidc = _sign_in(reader, problems)
     if problems.errors:
         raise ConfigError(problems.sorted())
     return Config(
@@ -176,6 +215,7 @@ def load_config(path: Path | str) -> Config:
         approvals_path=approvals_path,
         blackouts=blackouts,
         alerts=alerts,
+        oidc=oidc,
         path=path,
         root=root,
         timezone=zone,
@@ -419,6 +459,84 @@ def _credentials(
                 credentials[name] = match.group(1)
                 env_refs.append((match.group(1), f"credentials.{name}", creds.value_mark(name)))
     return credentials
+
+
+def _sign_in(reader: Reader, problems: Problems) -> OidcSettings | None:
+    """The `sign_in` section: `oidc` (the office's accounts), None when it is not set."""
+    raw = reader.mapping("sign_in")
+    if raw is None:
+        return None
+    sub = Reader(raw, problems, "sign_in")
+    sub.check_keys(SIGN_IN_KEYS)
+    data = sub.mapping("oidc", required=True)
+    if data is None:
+        return None
+    oidc = Reader(data, problems, "sign_in.oidc")
+    oidc.check_keys(OIDC_KEYS)
+    label = oidc.text("label") or "the office's account"
+    issuer = oidc.text("issuer", required=True)
+    if issuer is not None:
+        issuer = issuer.strip().rstrip("/")
+        if not (issuer.startswith("https://") or _LOOPBACK.match(issuer)):
+            oidc.error(
+                data.value_mark("issuer"),
+                "'issuer' must be the provider's https:// address (e.g. "
+                "https://login.microsoftonline.com/TENANT/v2.0 or https://accounts.google.com)",
+            )
+    variables, env_refs = _oidc_client(oidc, data)
+    domains = [d.strip().lower().lstrip("@") for d in oidc.text_list("allowed_domains") or []]
+    if "allowed_domains" not in data:
+        oidc.error(
+            data.mark,
+            "sign_in.oidc needs 'allowed_domains': the e-mail domains whose accounts may sign "
+            "in (e.g. [kent.pcc.police.uk])",
+        )
+    elif not domains or not all(re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", d) for d in domains):
+        oidc.error(
+            data.value_mark("allowed_domains"),
+            "'allowed_domains' must list e-mail domains such as kent.pcc.police.uk",
+        )
+    group_claim = oidc.text("group_claim")
+    approvers = tuple(v.strip().lower() for v in oidc.text_list("approvers") or [])
+    admins = tuple(v.strip().lower() for v in oidc.text_list("admins") or [])
+    if issuer is None or len(variables) < 2:
+        return None
+    return OidcSettings(
+        label=label,
+        issuer=issuer,
+        client_id_var=variables["client_id"],
+        client_secret_var=variables["client_secret"],
+        allowed_domains=tuple(domains),
+        group_claim=group_claim,
+        approvers=approvers,
+        admins=admins,
+        mark=data.mark,
+        env_refs=tuple(env_refs),
+    )
+
+
+def _oidc_client(
+    oidc: Reader, data: yamlfile.LocatedDict
+) -> tuple[dict[str, str], list[tuple[str, str, Mark]]]:
+    """The client id and secret of sign_in.oidc: the ${ENV} variable holding each (a value
+    written out is an error, never echoed: it may be the secret itself)."""
+    env_refs: list[tuple[str, str, Mark]] = []
+    variables: dict[str, str] = {}
+    for key in ("client_id", "client_secret"):
+        value = oidc.text(key, required=True)
+        if value is None:
+            continue
+        match = ENV_REF.fullmatch(value.strip())
+        if not match:
+            oidc.error(
+                data.value_mark(key),
+                f"sign_in.oidc.{key} must be an ${{ENV_VAR}} reference such as "
+                f"${{OIDC_{key.upper()}}}, never the value itself",
+            )
+            continue
+        variables[key] = match.group(1)
+        env_refs.append((match.group(1), key, data.value_mark(key)))
+    return variables, env_refs
 
 
 def _quota(key: str, reader: Reader, problems: Problems) -> Quota | None:

@@ -435,6 +435,52 @@ class AccountStore:
         assert user is not None
         return user
 
+    EXTERNAL = "!external"  # the password hash of an account that signs in elsewhere: none
+
+    def external_user(self, email: str, role: Role | str, display: str | None = None) -> User:
+        """The account of someone signed in by the office's provider (OpenID Connect), found by
+        e-mail address, with the role and display name the provider gives now; created on the
+        first sign-in, named after the address's local part (with a short hash of the address
+        when that name is taken). It has no password: it cannot sign in with one."""
+        role = check_role(role)
+        email = _clean(email, "an email address", MAX_EMAIL) or ""
+        if not EMAIL.fullmatch(email):
+            raise AccountError("an email address must look like jo@example.org")
+        email = email.lower()
+        display = _clean(display, "a display name", MAX_DISPLAY)
+        with self._write() as db:
+            row = db.execute(
+                "SELECT name, role, display FROM users WHERE email = ? COLLATE NOCASE "
+                "AND password_hash = ? ORDER BY created_at LIMIT 1",
+                (email, self.EXTERNAL),
+            ).fetchone()
+            if row is not None:
+                name = str(row["name"])
+                if row["role"] != role.value or (display and row["display"] != display):
+                    db.execute(
+                        "UPDATE users SET role = ?, display = coalesce(?, display) WHERE name = ?",
+                        (role.value, display, name),
+                    )
+                    log.info("user %s is now %s (from the sign-in provider)", name, role.value)
+            else:
+                local = re.sub(r"[^A-Za-z0-9._-]", "-", email.split("@", 1)[0])[:30].strip(".-")
+                tag = hashlib.sha256(email.encode()).hexdigest()[:6]
+                name = local if len(local) >= 2 else f"user-{tag}"
+                taken = db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone()
+                if taken:
+                    name = f"{local[:30]}-{tag}" if len(local) >= 2 else f"user-{tag}-{email[:4]}"
+                    name = check_name(re.sub(r"[^A-Za-z0-9._-]", "-", name))
+                now = _stamp(self._now())
+                db.execute(
+                    "INSERT INTO users (name, role, display, email, password_hash, disabled, "
+                    "created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+                    (name, role.value, display, email, self.EXTERNAL, now, now),
+                )
+                log.info("user %s added (%s, from the sign-in provider)", name, role.value)
+        user = self.get(name)
+        assert user is not None
+        return user
+
     def get(self, name: str) -> User | None:
         """The user called `name` (in any case), None if there is none."""
         if not isinstance(name, str) or not NAME.fullmatch(name):

@@ -38,7 +38,7 @@ from starlette.routing import Route
 from crosspost.core.times import format_local
 from crosspost.scheduling.ledger import Ledger
 from crosspost.views.html import STATES, months, post_text, weeks
-from crosspost.web import authors, controls, forms, store
+from crosspost.web import authors, controls, forms, oidc, store
 from crosspost.web.accounts import AccountStore, Role, Session
 from crosspost.web.site import Checked, Site
 
@@ -84,6 +84,8 @@ class Web:
         self.accounts = accounts or AccountStore(config.state_path.with_name("accounts.db"))
         self.secure = secure_cookies
         self.env = _environment()
+        # the sign-in page offers the office's own accounts, when configured
+        self.env.globals["sign_in_with"] = config.oidc.label if config.oidc else None
         self._failures: dict[str, list[float]] = {}  # address -> times of failed sign-ins
 
     # --- sign-in throttling per address (the accounts throttle per account) ---------------------
@@ -832,6 +834,8 @@ def _environment() -> jinja2.Environment:
 
 ROUTES: list[Page] = [
     Page("/login", "login", ("GET", "POST"), None, login),
+    Page("/login/oidc", "oidc_start", ("GET",), None, oidc.start),
+    Page("/login/oidc/callback", "oidc_callback", ("GET",), None, oidc.callback),
     Page("/static/{name}", "static", ("GET",), None, static),
     Page("/logout", "logout", ("POST",), Role.AUTHOR, logout),
     Page("/", "calendar", ("GET",), Role.AUTHOR, calendar),

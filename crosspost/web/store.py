@@ -838,17 +838,9 @@ def _repository_of(folder: Path) -> Path | None:
     return None
 
 
-def commit(root: Path, paths: list[Path], message: str, author: str, email: str) -> str | None:
-    """Commit exactly `paths` (added, changed or deleted) as `author`, when the queue folder
-    `root` is in a git repository; the commit id, or None when it is not in one (or nothing
-    in `paths` changed). Other changes, staged or not, are left as they are."""
-    from dulwich.object_store import commit_tree_changes
-    from dulwich.objects import Commit, ObjectID, Tree
-    from dulwich.repo import Repo
-
-    top = _repository_of(Path(os.path.realpath(root)))
-    if top is None:
-        return None
+def _identity(author: str, email: str, message: str) -> bytes:
+    """`Name <email>` for the commit, refused when either part is blank or could forge
+    another header line, or the message is blank."""
     for part in (author, email):
         if not part.strip() or re.search(r"[<>\r\n\0]", part):
             raise StoreError(
@@ -857,6 +849,47 @@ def commit(root: Path, paths: list[Path], message: str, author: str, email: str)
             )
     if not message.strip():
         raise StoreError("a commit needs a message")
+    return f"{author.strip()} <{email.strip()}>".encode()
+
+
+def _tree_with(repo: Any, relative: list[bytes]) -> tuple[Any, Any]:
+    """(the last commit's tree, that tree with exactly these staged paths changed)."""
+    from dulwich.object_store import commit_tree_changes
+    from dulwich.objects import Commit, ObjectID, Tree
+
+    index = repo.open_index()
+    try:
+        head: ObjectID | None = repo.head()
+    except KeyError:  # no commits yet
+        head = None
+    if head is not None:
+        last = repo[head]
+        assert isinstance(last, Commit)
+        base = last.tree
+    else:
+        empty = Tree()
+        repo.object_store.add_object(empty)
+        base = empty.id
+    changes: list[tuple[bytes, int | None, ObjectID | None]] = []
+    for name in relative:
+        if name in index:
+            entry = index[name]
+            changes.append((name, entry.mode, entry.sha))
+        else:
+            changes.append((name, None, None))
+    return base, commit_tree_changes(repo.object_store, base, changes)
+
+
+def commit(root: Path, paths: list[Path], message: str, author: str, email: str) -> str | None:
+    """Commit exactly `paths` (added, changed or deleted) as `author`, when the queue folder
+    `root` is in a git repository; the commit id, or None when it is not in one (or nothing
+    in `paths` changed). Other changes, staged or not, are left as they are."""
+    from dulwich.repo import Repo
+
+    top = _repository_of(Path(os.path.realpath(root)))
+    if top is None:
+        return None
+    identity = _identity(author, email, message)
     relative: list[bytes] = []
     for path in paths:
         full = Path(os.path.realpath(path.parent)) / path.name
@@ -864,32 +897,11 @@ def commit(root: Path, paths: list[Path], message: str, author: str, email: str)
             relative.append(full.relative_to(top).as_posix().encode("utf-8"))
         except ValueError:
             raise StoreError(f"{path} is not in the git repository at {top}") from None
-    identity = f"{author.strip()} <{email.strip()}>".encode()
     try:
         with Repo(str(top)) as repo:
             worktree = repo.get_worktree()
             worktree.stage([os.fsdecode(p) for p in relative])  # exactly these: as `git add`
-            index = repo.open_index()
-            try:
-                head: ObjectID | None = repo.head()
-            except KeyError:  # no commits yet
-                head = None
-            if head is not None:
-                last = repo[head]
-                assert isinstance(last, Commit)
-                base = last.tree
-            else:
-                empty = Tree()
-                repo.object_store.add_object(empty)
-                base = empty.id
-            changes: list[tuple[bytes, int | None, ObjectID | None]] = []
-            for name in relative:
-                if name in index:
-                    entry = index[name]
-                    changes.append((name, entry.mode, entry.sha))  # type: ignore[union-attr]
-                else:
-                    changes.append((name, None, None))
-            tree = commit_tree_changes(repo.object_store, base, changes)
+            base, tree = _tree_with(repo, relative)
             if tree == base:
                 return None
             zone = time.localtime().tm_gmtoff

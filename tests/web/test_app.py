@@ -28,7 +28,8 @@ GUARDED = [(p, m) for p in ROUTES if p.role is not None for m in p.methods]
 
 
 def test_only_the_sign_in_page_and_static_files_are_open() -> None:
-    assert {p.path for p in ROUTES if p.role is None} == {"/login", "/static/{name}"}
+    open_routes = {"/login", "/static/{name}", "/login/oidc", "/login/oidc/callback"}
+    assert {p.path for p in ROUTES if p.role is None} == open_routes
 
 
 @pytest.mark.parametrize(("page", "method"), GUARDED, ids=lambda v: getattr(v, "name", v))
