@@ -27,6 +27,7 @@ ASKS = {
     "release": "Release held deliveries",
     "resolve": "Settle a delivery in doubt",
     "retract": "Retract a published post",
+    "check": "Check every channel and lift the holds that pass",
 }
 NEEDS = {  # stopping is always safe; sending, settling and deleting need an approver
     "pause": Role.AUTHOR,
@@ -34,6 +35,7 @@ NEEDS = {  # stopping is always safe; sending, settling and deleting need an app
     "release": Role.APPROVER,
     "resolve": Role.APPROVER,
     "retract": Role.APPROVER,
+    "check": Role.ADMIN,  # it signs in to every platform, and sends held posts on their way
 }
 
 
@@ -131,6 +133,11 @@ def _describe(name: str, f: dict[str, str]) -> str:
         how = ("published as " + f["remote_id"]) if f.get("remote_id") else "not published: "
         how += "" if f.get("remote_id") else "it will be sent again"
         return f"Record that {f.get('post_id')} on {channel} was {how}."
+    if name == "check":
+        return (
+            "Sign in to every channel's platform (as crosspost doctor does), and lift the hold "
+            "of each channel whose check passes: its held posts then go out."
+        )
     return f"Delete {f.get('post_id')} from {where} where the platform allows it."
 
 
@@ -138,6 +145,13 @@ def _do(web: Any, name: str, f: dict[str, str], by: str) -> str:
     """Carry out a confirmed control; what happened, in a sentence."""
     config = web.config
     channel = f.get("channel") or None
+    if name == "check":
+        checks = actions.check_channels(config, by=by)
+        return "; ".join(
+            f"{c.key}: {'passed' if c.report.ok else 'failed: ' + '; '.join(c.report.problems)}"
+            + (f", hold lifted ({c.released} back in the queue)" if c.released is not None else "")
+            for c in checks
+        )
     with Ledger(config.state_path) as ledger:
         if name == "pause":
             until = parse_since(f["until"], config.timezone) if f.get("until") else None

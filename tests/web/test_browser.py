@@ -103,10 +103,10 @@ def jpeg(path: Path) -> Path:
     return path
 
 
-def sign_in(page: Any, server: str) -> None:
+def sign_in(page: Any, server: str, name: str = "ann") -> None:
     page.goto(server + "/posts/new")
     assert "/login" in page.url  # sent to sign in first
-    page.get_by_label("Name").fill("ann")
+    page.get_by_label("Name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/posts/new")
@@ -181,11 +181,12 @@ def test_no_serious_accessibility_violations_on_any_page(
     page.goto(server + "/login")
     pages = ["/login"]
     _axe(page, script, "/login")
-    sign_in(page, server)
+    sign_in(page, server, "pat")  # an approver sees every page an author does, and more
     pages_to_check = (
         "/", "/?view=week&month=2026-12", "/?month=2026-12", "/posts", "/posts?q=safer",
         "/posts/new", "/posts/2026-12-01-safer-streets-funding",
         "/posts/2026-12-01-safer-streets-funding/delete", "/status", "/history",
+        "/posts/2026-12-01-safer-streets-funding/approve",
     )  # fmt: skip
     for path in pages_to_check:
         page.goto(server + path)

@@ -98,3 +98,38 @@ def test_history_downloads_for_a_records_request(client: TestClient, office: Pat
     assert "2026-12-01-safer-streets-funding" in csv.text
     data = json.loads(client.get("/history?format=json").text)
     assert data[0]["post_id"] == "2026-12-01-safer-streets-funding"
+
+
+def test_an_admin_checks_the_channels_and_lifts_a_passing_hold(
+    client: TestClient, office: Path
+) -> None:
+    config = office.read_text()
+    office.write_text(config + "\n")  # the example's channels: fakes stand in below
+    with ledger_of(office) as ledger:
+        ledger.set_control("hold:PCCKent", "auth: token expired", "daemon", "")
+    csrf = sign_in(client, "pat")
+    page = client.get("/status").text
+    assert "Held channels" in page and "An admin can check" in page
+    assert client.post("/controls/check", data={"csrf": csrf, "confirmed": "1"}).status_code == 403
+    csrf = sign_in(client, "ada")
+    asked = client.post("/controls/check", data={"csrf": csrf})
+    assert asked.status_code == 200 and "lift the hold" in asked.text
+    done = client.post("/controls/check", data={"csrf": csrf, "confirmed": "1"})
+    assert done.status_code == 303  # the example's credentials are not set: checks fail
+    assert "PCCKent: failed" in done.headers["location"].replace("%20", " ").replace("%3A", ":")
+    with ledger_of(office) as ledger:
+        assert ledger.controls("hold:")  # a failing check lifts nothing
+
+
+def test_a_session_id_chosen_before_sign_in_is_never_used(client: TestClient) -> None:
+    from .conftest import PASSWORD
+
+    answer = client.post(
+        "/login", data={"name": "ann", "password": PASSWORD},
+        cookies={"crosspost_session": "attacker-chosen-value"},
+    )  # fmt: skip
+    issued = answer.headers["set-cookie"].split("crosspost_session=", 1)[1].split(";", 1)[0]
+    assert issued and issued != "attacker-chosen-value"  # a new session at every sign-in
+    other = TestClient(client.app, base_url="http://localhost", follow_redirects=False)
+    other.cookies.set("crosspost_session", "attacker-chosen-value")
+    assert other.get("/").status_code == 303
