@@ -417,6 +417,9 @@ def check_channels(
     for key, channel in config.channels.items():
         label = f"{channel.rules.label} {channel.handle}"
         check = ChannelCheck(key, label, _channel_report(config, key, env))
+        if config.state_path.exists() and check.report.ok:
+            with Ledger(config.state_path) as ledger:
+                ledger.note_token(key, check.report.expires_at)
         if check.report.ok and config.state_path.exists():
             with Ledger(config.state_path) as ledger:
                 if by is None:  # a hold is a control: lifted only with a name on record

@@ -33,6 +33,7 @@ from crosspost.core.states import CLAIMABLE, Act, State
 from crosspost.core.times import from_iso, iso_utc
 
 STATES = tuple(State)
+TOKEN_PREFIX = "token-expires:"  # control: when a channel's token expires, as last checked
 WAKE = "wake"  # control a person's action sets, so that a running daemon looks now
 _WAKES = itertools.count()
 
@@ -841,6 +842,12 @@ class Ledger:
                 return False
             _put_control(db, key, value)
         return True
+
+    def note_token(self, channel: str, expires_at: datetime | None) -> None:
+        """What the last credentials check found of a channel's token expiry (no event: it is
+        a reading, not an act), for status to say when a token runs out."""
+        with self._write() as db:
+            _put_control(db, TOKEN_PREFIX + channel, iso_utc(expires_at))
 
     def wake(self) -> None:
         """Tell a running daemon that a person changed something (a release, a resume, a

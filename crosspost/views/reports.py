@@ -25,7 +25,7 @@ from crosspost.core.times import format_local, from_iso, iso_utc, localize
 from crosspost.loading.config import Config
 from crosspost.scheduling.controls import Pause, decode_pause, load_approvals, post_approval_hash
 from crosspost.scheduling.gate import HOLD_PREFIX, Controls, decide, hold_key, remedy
-from crosspost.scheduling.ledger import STATES, Delivery, Ledger
+from crosspost.scheduling.ledger import STATES, TOKEN_PREFIX, Delivery, Ledger
 from crosspost.scheduling.planner import Plan
 
 HISTORY_COLUMNS = (
@@ -79,6 +79,7 @@ def status_report(
     in_progress = _in_progress(config, by_state[State.CLAIMED], now)
     problems = _problems(config, by_state, now)
 
+    tokens = _tokens(ledger.controls(TOKEN_PREFIX), now)
     holds = ledger.controls(HOLD_PREFIX)
     paused = _paused(ledger.controls("pause"), now)
     channels = _channels(config, everything, holds, paused)
@@ -88,7 +89,10 @@ def status_report(
     return {
         "now": _iso(now),
         "timezone": config.timezone.key,
-        "needs_attention": bool(any(problems.values()) or stale or held_channels or paused),
+        "needs_attention": bool(
+            any(problems.values()) or stale or held_channels or paused or tokens
+        ),
+        "tokens_expiring": tokens,
         "counts": _counts(everything),
         "channels": channels,
         "paused": paused,
@@ -218,6 +222,19 @@ def _published(config: Config, d: Delivery) -> dict[str, Any]:
     }
 
 
+TOKEN_WARNING_DAYS = 14
+
+
+def _tokens(values: dict[str, str], now: datetime) -> list[dict[str, Any]]:
+    """Channels whose token expires within two weeks (or has), as the last check found."""
+    out = []
+    for key, value in sorted(values.items()):
+        expires = from_iso(value) if value else None
+        if expires is not None and (expires - now).days < TOKEN_WARNING_DAYS:
+            out.append({"channel": key.removeprefix(TOKEN_PREFIX), "expires_at": _iso(expires)})
+    return out
+
+
 def _paused(pauses: dict[str, str], now: datetime) -> list[dict[str, Any]]:
     """The pauses in force: key, channel (None for everything), reason, by, since, until."""
     out = []
@@ -274,6 +291,7 @@ def format_status_text(report: dict[str, Any], zone: ZoneInfo) -> str:
     out.lines.append(f"crosspost status · {out.when(report['now'])}")
     for write in (
         _status_paused,
+        _status_tokens,
         _status_failed,
         _status_in_doubt,
         _status_held,
@@ -338,6 +356,16 @@ def _status_paused(out: _StatusText, report: dict[str, Any]) -> None:
         scope = f"on {pause['channel']}" if pause["channel"] else "anywhere"
         resume = "crosspost resume" + (f" --channel {pause['channel']}" if pause["channel"] else "")
         out.lines.append(f"  → nothing is published {scope} until resumed: {resume} --by NAME")
+
+
+def _status_tokens(out: _StatusText, report: dict[str, Any]) -> None:
+    """Tokens that expire soon (or have), as the last credentials check found."""
+    if not report.get("tokens_expiring"):
+        return
+    out.section("! Tokens expiring")
+    for item in report["tokens_expiring"]:
+        out.lines.append(f"  ! {out.where(item)}: its token expires {out.when(item['expires_at'])}")
+    out.lines.append("  → renew it (docs/credentials.md), then crosspost doctor")
 
 
 def _status_failed(out: _StatusText, report: dict[str, Any]) -> None:
@@ -557,6 +585,9 @@ def _status_summary(report: dict[str, Any]) -> str:
             said.append(f"{held} will be held")
         if broken:
             said.append(f"{broken} {_plural(broken, 'file with errors|files with errors')}")
+    if report.get("tokens_expiring"):
+        n = len(report["tokens_expiring"])
+        said.insert(0, f"{n} {_plural(n, 'token expiring|tokens expiring')}")
     if report["paused"]:
         said.insert(0, "paused")
     if said:

@@ -133,3 +133,21 @@ def test_a_session_id_chosen_before_sign_in_is_never_used(client: TestClient) ->
     other = TestClient(client.app, base_url="http://localhost", follow_redirects=False)
     other.cookies.set("crosspost_session", "attacker-chosen-value")
     assert other.get("/").status_code == 303
+
+
+def test_a_token_that_expires_soon_needs_attention(client: TestClient, office: Path) -> None:
+    from datetime import timedelta
+
+    from click.testing import CliRunner
+
+    from crosspost.cli import main
+
+    with ledger_of(office) as ledger:
+        ledger.note_token("KentPCC", ledger.clock() + timedelta(days=5))
+        ledger.note_token("PCCKent", ledger.clock() + timedelta(days=60))
+    sign_in(client)
+    page = client.get("/status").text
+    assert "Tokens expiring" in page and "KentPCC: its token expires" in page
+    assert "PCCKent: its token expires" not in page
+    out = CliRunner().invoke(main, ["status", "--config", str(office)]).output
+    assert "! Tokens expiring" in out and "KentPCC" in out and "nothing needs attention" not in out
