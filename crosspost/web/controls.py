@@ -80,7 +80,7 @@ async def history_page(web: Any, request: Request, session: Session) -> Response
         )  # fmt: skip
     return web.page(
         request, "history.html.j2", title="History", rows=rows, since=since_text, error=error,
-        when=lambda iso: _local(iso, zone),
+        when=lambda iso: _local(iso, zone), can_retract=_can(session, "retract"),
     )  # fmt: skip
 
 

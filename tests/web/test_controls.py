@@ -151,3 +151,18 @@ def test_a_token_that_expires_soon_needs_attention(client: TestClient, office: P
     assert "PCCKent: its token expires" not in page
     out = CliRunner().invoke(main, ["status", "--config", str(office)]).output
     assert "! Tokens expiring" in out and "KentPCC" in out and "nothing needs attention" not in out
+
+
+def test_an_approver_retracts_from_the_history_page(client: TestClient, office: Path) -> None:
+    with ledger_of(office) as ledger:
+        d = ledger.ensure("2026-12-01-safer-streets-funding", "PCCKent", None, "h", "t")
+        ledger.mark_published(d, remote_id="1", url="https://x.com/PCCKent/status/1",
+                              published_at=ledger.clock(), parts=(), actor="daemon")  # fmt: skip
+    sign_in(client, "ann")
+    assert "Retract" not in client.get("/history").text  # an author cannot
+    csrf = sign_in(client, "pat")
+    assert 'action="/controls/retract"' in client.get("/history").text
+    asked = client.post("/controls/retract", data={
+        "csrf": csrf, "post_id": "2026-12-01-safer-streets-funding", "channel": "PCCKent",
+        "reason": "a wrong figure"})  # fmt: skip
+    assert asked.status_code == 200 and "Retract a published post?" in asked.text
