@@ -116,3 +116,23 @@ def test_the_daemon_publish_and_the_preview_agree(site: Path, control: str) -> N
     )
     page = (html / "index.html").read_text()
     assert "state-held" in page
+
+
+def test_a_delivery_a_person_released_goes_out_through_its_blackout_window(
+    rendered, project: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from crosspost.core.states import Act
+    from crosspost.loading.config import Blackout, load_config
+
+    config = load_config(project / "crosspost.yaml")
+    window = Blackout(
+        name="pre-election", start=DUE - timedelta(days=1), end=DUE + timedelta(days=1),
+        channels=None, reason="pre-election period", allow_tags=frozenset(), mark=config.mark,
+    )  # fmt: skip
+    config = replace(config, blackouts=[window])
+    held = _decide(rendered, project, config=config)
+    assert held.hold is Hold.BLACKOUT
+    with Ledger(tmp_path / "l.db") as ledger:
+        d = ledger.ensure(rendered.post_id, "PCCKent", DUE, "h", "t")
+        released = replace(d, error_kind=Act.RELEASED)
+    assert _decide(rendered, project, config=config, delivery=released).go

@@ -140,7 +140,7 @@ def decide(
         )
     return (
         _held_by_controls(controls, ids, now)
-        or _held_by_blackout(config, rendered, now if by_person else rendered.publish_at)
+        or _held_by_blackout(config, rendered, now if by_person else rendered.publish_at, delivery)
         or _held_for_approval(config, post.id, approval, approvals, approval_hash)
         or _held_as_twin(delivery, twin if not by_person else None, ids)
         or (None if by_person else _held_as_late(delivery, config, now, ids))
@@ -159,8 +159,13 @@ def _held_by_controls(controls: Controls, ids: tuple[str, str], now: datetime) -
     return None
 
 
-def _held_by_blackout(config: Config, rendered: Rendered, when: datetime | None) -> Verdict | None:
-    """A blackout window covering the time it would go out."""
+def _held_by_blackout(
+    config: Config, rendered: Rendered, when: datetime | None, delivery: Delivery | None = None
+) -> Verdict | None:
+    """A blackout window covering the time it would go out, unless a person released this
+    delivery (knowing the window: the release is theirs to make)."""
+    if delivery is not None and delivery.error_kind in RELEASED:
+        return None
     blackout = config.blackout_for(rendered.channel, when, rendered.post.tags)
     if blackout is None:
         return None
