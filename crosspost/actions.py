@@ -305,8 +305,9 @@ def approve(
         raise ActionRefused("give the approver's name")
     config = project.config
     if config.forbid_self_approval:  # who wrote it, as known (author), and as the file says
+        bare = re.sub(r"\s*\([^()]*\)$", "", by)  # "Jo Smith (jsmith, ...)" is Jo Smith
         for wrote in (author, post.author):
-            if wrote and same_person(wrote, by):
+            if wrote and (same_person(wrote, by) or same_person(wrote, bare)):
                 raise ActionRefused(
                     f"{post.id} was written by {wrote}: someone else must approve it"
                 )

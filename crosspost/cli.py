@@ -472,7 +472,7 @@ def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None
     project = load_project(config_path, now=now_from_env())
     post = _find_post(project, post_id)
     config = project.config
-    by = _approver_on_the_server(config, by)
+    by = _approver_on_the_server(config, by, post)
     with Ledger(config.state_path) as ledger:  # opened first: nothing is saved if it cannot be
         done = _act(actions.approve, ledger, project, post, by=by, pinned=pinned)
     assert config.approvals_path is not None
@@ -606,7 +606,7 @@ def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config
         sys.exit(EXIT_FAILED)
 
 
-def _approver_on_the_server(config: Any, by: str) -> str:
+def _approver_on_the_server(config: Any, by: str, post: Any) -> str:
     """With web accounts, an approval is a signed-in approver's act in the browser; on the
     command line only an admin's, named by their account, and recorded as such."""
     accounts_path = config.state_path.with_name("accounts.db")
@@ -618,12 +618,35 @@ def _approver_on_the_server(config: Any, by: str) -> str:
         if not accounts.users():
             return by
         user = accounts.get(by)
-    if user is None or user.disabled or not Role(user.role).allows(Role.ADMIN):
-        raise click.ClickException(
-            "this office has accounts: approve in the web app (crosspost serve), signed in as "
-            "an approver. On the server, an admin may approve here with --by THEIR_ACCOUNT"
-        )
+        if user is None or user.disabled or not Role(user.role).allows(Role.ADMIN):
+            raise click.ClickException(
+                "this office has accounts: approve in the web app (crosspost serve), signed in "
+                "as an approver. On the server, an admin may approve here with --by THEIR_ACCOUNT"
+            )
+        _not_the_author(config, post, user, accounts)
     return f"{user.display or user.name} ({user.name}, admin, on the server)"
+
+
+def _not_the_author(config: Any, post: Any, user: Any, accounts: Any) -> None:
+    """The two-person rule on the command line too: an admin cannot approve what they wrote
+    (known as in the web app: who saved it, or the last commit's author)."""
+    from crosspost.scheduling.ledger import Ledger
+    from crosspost.web import authors
+
+    ledger = Ledger(config.state_path) if config.state_path.exists() else None
+    try:
+        wrote = authors.author_of(ledger, post.id, post.file)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    email_of = lambda name: accounts.get(name).email if accounts.get(name) else None  # noqa: E731
+    if authors.is_author(wrote, user.name, user.display, user.email, email_of):
+        raise click.ClickException(f"{post.id} was written by you: someone else must approve it")
+    if wrote is not None and wrote.source == "changed":
+        raise click.ClickException(
+            f"{post.id} was changed outside crosspost and not committed, so who wrote it is not "
+            "known: commit it (or save it in the web app) first"
+        )
 
 
 def _act(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -449,6 +449,15 @@ class AccountStore:
         email = email.lower()
         display = _clean(display, "a display name", MAX_DISPLAY)
         with self._write() as db:
+            local_account = db.execute(
+                "SELECT 1 FROM users WHERE email = ? COLLATE NOCASE AND password_hash != ?",
+                (email, self.EXTERNAL),
+            ).fetchone()
+            if local_account is not None:  # one person, one account: never a second one
+                raise AccountError(
+                    "this address already has an account with a password here: sign in with "
+                    "that, or ask an admin to remove it first"
+                )
             row = db.execute(
                 "SELECT name, role, display FROM users WHERE email = ? COLLATE NOCASE "
                 "AND password_hash = ? ORDER BY created_at LIMIT 1",

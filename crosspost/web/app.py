@@ -88,6 +88,10 @@ class Web:
         self.env.globals["sign_in_with"] = config.oidc.label if config.oidc else None
         self._failures: dict[str, list[float]] = {}  # address -> times of failed sign-ins
 
+    def email_of(self, account: str) -> str | None:
+        user = self.accounts.get(account)
+        return user.email if user is not None else None
+
     # --- sign-in throttling per address (the accounts throttle per account) ---------------------
 
     def failed_from(self, address: str) -> None:
@@ -559,7 +563,7 @@ async def approve(web: Web, request: Request, session: Session) -> Response:
     account, the time and the content's hash. The person who wrote it cannot."""
     from crosspost import actions
     from crosspost.checking.project import render_every_channel
-    from crosspost.scheduling.controls import load_approvals, post_approval_hash, same_person
+    from crosspost.scheduling.controls import load_approvals, post_approval_hash
 
     post = _post_or_404(web, request.path_params["post_id"])
     project = web.site.project()
@@ -569,8 +573,9 @@ async def approve(web: Web, request: Request, session: Session) -> Response:
         wrote = authors.author_of(ledger, post.id, post.file)
     user = session.user
     me = f"{user.display or user.name} ({user.name})"
-    own = wrote is not None and _same_author(wrote, user, same_person)
-    if request.method == "POST" and not own:
+    own = authors.is_author(wrote, user.name, user.display, user.email, web.email_of)
+    unknown = wrote is not None and wrote.source == "changed"
+    if request.method == "POST" and not own and not unknown:
         values = await _form(request)
         try:
             with Ledger(web.config.state_path) as ledger:
@@ -587,22 +592,11 @@ async def approve(web: Web, request: Request, session: Session) -> Response:
     return web.page(
         request, "approve.html.j2", status, title=f"Approve {post.id}", post=post,
         cards=_cards(web, Checked(post, [], rendered, {}, 0)), digest=digest, author=wrote,
-        own=own, approval=approval, current=approval is not None and approval.hash == digest,
+        own=own, unknown=unknown,
+        approval=approval, current=approval is not None and approval.hash == digest,
         approved=request.query_params.get("approved") == "1",
         image_url=lambda rel: _image_url(web, post.file, rel),
     )  # fmt: skip
-
-
-def _same_author(wrote: authors.Author, user: Any, same_person: Any) -> bool:
-    """Whether the signed-in user is who wrote the post: the same account, or (from git) the
-    same name or e-mail address as the commit's author."""
-    if wrote.account is not None:
-        return bool(wrote.account == user.name)
-    name, _, email = wrote.identity.partition("<")
-    email = email.rstrip(">").strip().lower()
-    return any(
-        same_person(name.strip(), known) for known in (user.display, user.name) if known
-    ) or bool(user.email and email == user.email.lower())
 
 
 async def media(web: Web, request: Request, session: Session) -> Response:

@@ -65,7 +65,7 @@ async def history_page(web: Any, request: Request, session: Session) -> Response
     if since_text:
         try:
             since = parse_since(since_text, zone)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             error = str(exc)
     with Ledger(web.config.state_path) as ledger:
         rows = history_rows(ledger, web.config, since=since)
@@ -100,6 +100,9 @@ async def control(web: Any, request: Request, session: Session) -> Response:
     form = getattr(request.state, "form", None) or await request.form()
     values = dict(form.items())
     fields = {k: str(v) for k, v in values.items() if k not in ("csrf", "confirmed")}
+    wrong = _wrong(web, name, fields)
+    if wrong is not None:  # said before anything is confirmed, let alone done
+        return web.page(request, "error.html.j2", 422, title="Not done", message=wrong)
     if values.get("confirmed") != "1":
         return web.page(
             request, "confirm.html.j2", title=ASKS[name], name=name, fields=fields,
@@ -107,10 +110,35 @@ async def control(web: Any, request: Request, session: Session) -> Response:
         )  # fmt: skip
     try:
         said = _do(web, name, fields, who(session))
-    except actions.ActionRefused as exc:
+    except (actions.ActionRefused, ValueError, OverflowError) as exc:
         return web.page(request, "error.html.j2", 409, title="Not done", message=str(exc))
     web.site.changed()
     return RedirectResponse(f"/status?done={quote(said)}", status_code=303)
+
+
+def _until(web: Any, text: str) -> Any:
+    """A pause's end: a time still to come, in the office's time (ValueError otherwise)."""
+    from datetime import UTC, datetime
+
+    from crosspost.core.times import parse_publish_at
+
+    until = parse_publish_at(text.strip(), web.config.timezone)
+    if until <= datetime.now(UTC):
+        raise ValueError(f"'{text.strip()}' has passed: give a time still to come")
+    return until
+
+
+def _wrong(web: Any, name: str, fields: dict[str, str]) -> str | None:
+    """What is wrong with a control's fields, before it is confirmed."""
+    if name == "pause" and fields.get("until", "").strip():
+        try:
+            _until(web, fields["until"])
+        except (ValueError, OverflowError) as exc:
+            return (
+                f"The pause's end is not a time crosspost can use ({exc}). Write it in the "
+                "office's time, e.g. 2026-12-02 18:00, or leave it empty to pause until resumed."
+            )
+    return None
 
 
 def _can(session: Session, name: str) -> bool:
@@ -154,7 +182,7 @@ def _do(web: Any, name: str, f: dict[str, str], by: str) -> str:
         )
     with Ledger(config.state_path) as ledger:
         if name == "pause":
-            until = parse_since(f["until"], config.timezone) if f.get("until") else None
+            until = _until(web, f["until"]) if f.get("until", "").strip() else None
             done = actions.pause(ledger, config, by=by, reason=f.get("reason", ""),
                                  channel=channel, until=until)  # fmt: skip
             return f"{done.scope} paused by {by}"

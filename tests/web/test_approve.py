@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from dulwich import porcelain
 from starlette.testclient import TestClient
 
-from .conftest import sign_in
+from .conftest import PASSWORD, sign_in
 from .test_compose import form
 
 
@@ -25,7 +26,7 @@ def new_post(client: TestClient, csrf: str, **changes: object) -> str:
 
 
 def test_an_approver_approves_what_an_author_wrote(client: TestClient, office: Path) -> None:
-    post_id = new_post(client, sign_in(client, "ann"), author="Pat Approver")  # a false author
+    post_id = new_post(client, sign_in(client, "ann"), author="Someone Else")  # a false author
     csrf = sign_in(client, "pat")
     page = client.get(f"/posts/{post_id}/approve")
     assert page.status_code == 200 and "Written by" in page.text and "ann" in page.text
@@ -102,3 +103,50 @@ def test_with_accounts_the_command_line_approves_only_for_an_admin(
     done = run(main, ["approve", post, "--by", "ada", "--config", str(office)])
     assert done.exit_code == 0, done.output
     assert approvals(office)[post]["by"] == "Ada Admin (ada, admin, on the server)"
+
+
+def test_an_admin_cannot_approve_their_own_post_on_the_command_line(
+    client: TestClient, office: Path, accounts: object
+) -> None:
+    from click.testing import CliRunner
+
+    from crosspost.cli import main
+
+    post_id = new_post(client, sign_in(client, "ada"))
+    done = CliRunner().invoke(main, ["approve", post_id, "--by", "ada", "--config", str(office)])
+    assert done.exit_code == 1 and "written by you" in done.output
+    assert post_id not in approvals(office)
+
+
+def test_one_person_with_two_accounts_cannot_approve_what_they_wrote(
+    client: TestClient, office: Path, accounts: object
+) -> None:
+    from crosspost.web.accounts import AccountError, Role
+
+    # the same address cannot become a second, external account
+    with pytest.raises(AccountError, match="already has an account"):
+        accounts.external_user("ann@example.org", Role.APPROVER)  # type: ignore[attr-defined]
+    # nor may a second local account with the same address approve
+    accounts.add("ann2", Role.APPROVER, PASSWORD, email="Ann@Example.org")  # type: ignore[attr-defined]
+    post_id = new_post(client, sign_in(client, "ann"))
+    sign_in(client, "ann2")
+    assert "You wrote this post" in client.get(f"/posts/{post_id}/approve").text
+
+
+def test_a_file_changed_outside_crosspost_and_not_committed_has_no_known_author(
+    client: TestClient, office: Path
+) -> None:
+    root = office.parent
+    porcelain.init(str(root))
+    path = root / "queue" / "from-git.yaml"
+    path.write_text("publish_at: 2027-03-01 10:00\ntitle: From git.\nchannels: [PCCKent]\n")
+    porcelain.add(str(root), paths=[str(path)])
+    porcelain.commit(str(root), message=b"add", author=b"Ann Author <ann@example.org>",
+                     committer=b"Ann Author <ann@example.org>")  # fmt: skip
+    path.write_text(path.read_text().replace("From git.", "Changed by someone."))
+    client.app.state.web.site.changed()  # type: ignore[attr-defined]
+    csrf = sign_in(client, "pat")
+    page = client.get("/posts/from-git/approve").text
+    assert "Who wrote this version is not known" in page
+    answer = client.post("/posts/from-git/approve", data={"csrf": csrf, "hash": "sha256:0"})
+    assert answer.status_code == 403 and "from-git" not in approvals(office)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from crosspost.core.states import Hold, State
@@ -166,3 +167,23 @@ def test_an_approver_retracts_from_the_history_page(client: TestClient, office: 
         "csrf": csrf, "post_id": "2026-12-01-safer-streets-funding", "channel": "PCCKent",
         "reason": "a wrong figure"})  # fmt: skip
     assert asked.status_code == 200 and "Retract a published post?" in asked.text
+
+
+@pytest.mark.parametrize("until", ["2h", "tomorrow", "2026-13-45 99:99", "2027-03-28 01:30",
+                                   "99999999999d", "2020-01-01 10:00"])  # fmt: skip
+def test_a_pause_end_that_is_not_a_time_to_come_is_refused_before_confirming(
+    client: TestClient, office: Path, until: str
+) -> None:
+    csrf = sign_in(client)
+    for confirmed in ("", "1"):
+        answer = client.post("/controls/pause", data={
+            "csrf": csrf, "reason": "r", "until": until, "confirmed": confirmed})  # fmt: skip
+        assert answer.status_code == 422 and "not a time crosspost can use" in answer.text
+    with ledger_of(office) as ledger:
+        assert not ledger.controls("pause")
+
+
+def test_a_history_date_out_of_range_is_an_error_not_a_crash(client: TestClient) -> None:
+    sign_in(client)
+    answer = client.get("/history?since=99999999999d")
+    assert answer.status_code == 200 and 'role="alert"' in answer.text
