@@ -17,21 +17,10 @@ from typing import Any
 import click
 
 from crosspost import __version__
+from crosspost.cli_options import config_option
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--config",
-        "config_path",
-        default="crosspost.yaml",
-        show_default=True,
-        envvar="CROSSPOST_CONFIG",
-        type=click.Path(dir_okay=False),
-        help="The config file (paths in it are relative to it). Env: CROSSPOST_CONFIG.",
-    )(func)
 
 
 def format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

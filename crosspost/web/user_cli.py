@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from crosspost.cli_options import config_option
+
 if TYPE_CHECKING:
     from crosspost.web.accounts import AccountStore
 
@@ -24,16 +26,9 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 
 
-def _config_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--config",
-        "config_path",
-        default="crosspost.yaml",
-        show_default=True,
-        envvar="CROSSPOST_CONFIG",
-        type=click.Path(dir_okay=False),
-        help="The config file; the accounts are kept beside its ledger. Env: CROSSPOST_CONFIG.",
-    )(func)
+_config_option = config_option(
+    help="The config file; the accounts are kept beside its ledger. Env: CROSSPOST_CONFIG."
+)
 
 
 def _password_stdin_option(func: Callable[..., Any]) -> Callable[..., Any]:
