@@ -54,6 +54,8 @@ def pause(
         raise ActionRefused(f"no channel '{channel}' in the config")
     if not reason.strip():
         raise ActionRefused("give the reason for the pause: the office sees it")
+    if until is not None and until <= ledger.clock():  # it would pause nothing
+        raise ActionRefused("the pause's end has passed: give a time still to come, or none")
     ledger.set_control(pause_key(channel), encode_pause(reason, by, ledger.clock(), until), by,
                        reason)  # fmt: skip
     return Paused(f"channel {channel}" if channel else "every channel", by, reason)

@@ -365,3 +365,11 @@ def test_status_before_any_daemon_names_what_will_be_held_and_broken_files(examp
     assert "will be held: approval is stale" in out
     assert "crosspost approve 2026-12-08-audit-and-victims-survey --by NAME" in out
     assert "nothing needs attention" not in out and "3 will be held" in out  # 3 channels
+
+
+def test_a_pause_that_would_end_in_the_past_is_refused(example: Path) -> None:
+    code, out = run(example, "pause", "--reason", "r", "--until", "2020-01-01 10:00",
+                    env={"USER": "sam"})  # fmt: skip
+    assert code == 1 and "has passed" in out
+    code, out = run(example, "status")
+    assert "PAUSED" not in out
