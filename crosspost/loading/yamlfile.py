@@ -241,7 +241,6 @@ def loads(text: str, path: Path, show_values: bool = True) -> Any:
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _line = yaml_words.line_of
-quoted = yaml_words.quoted
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:

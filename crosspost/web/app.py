@@ -532,10 +532,6 @@ def _commit(web: Web, session: Session, paths: list[Path], verb: str, post_id: s
     return True
 
 
-async def edit_page(web: Web, request: Request, session: Session) -> Response:
-    return await compose(web, request, session)
-
-
 async def delete(web: Web, request: Request, session: Session) -> Response:
     post = _post_or_404(web, request.path_params["post_id"])
     if not isinstance(_plain(post.file.read_text(encoding="utf-8")), dict):
@@ -837,7 +833,7 @@ ROUTES: list[Page] = [
     Page("/posts/new", "new", ("GET",), Role.AUTHOR, compose),
     Page("/posts/new", "create", ("POST",), Role.AUTHOR, save),
     Page("/preview", "preview", ("POST",), Role.AUTHOR, preview),
-    Page("/posts/{post_id}", "edit", ("GET",), Role.AUTHOR, edit_page),
+    Page("/posts/{post_id}", "edit", ("GET",), Role.AUTHOR, compose),
     Page("/posts/{post_id}", "update", ("POST",), Role.AUTHOR, save),
     Page("/posts/{post_id}/delete", "delete", ("GET", "POST"), Role.AUTHOR, delete),
     Page("/posts/{post_id}/approve", "approve", ("GET", "POST"), Role.APPROVER, approve),

@@ -217,11 +217,11 @@ def _local(iso: str | None, zone: Any) -> str:
 
 
 def banners(web: Any) -> list[str]:
-    """The pauses in force, for the banner on every page."""
+    """The pauses in force, for the banner on every page (read through the site's own
+    connection of this thread: no ledger is opened per page)."""
     from crosspost.scheduling.controls import pauses
 
-    path = web.config.state_path
-    if not path.exists():
+    ledger = web.site.ledger()
+    if ledger is None:
         return []
-    with Ledger(path) as ledger:
-        return [p.describe() for p in pauses(ledger, ledger.clock())]
+    return [p.describe() for p in pauses(ledger, ledger.clock())]
