@@ -5,6 +5,7 @@ wrong password, a disabled user and an expired session."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -27,6 +28,25 @@ def concrete(path: str) -> str:
 GUARDED = [(p, m) for p in ROUTES if p.role is not None for m in p.methods]
 
 
+def _everything(office: Path) -> dict[str, bytes]:
+    """Every file of the project but the session store (a sign-in writes sessions), and the
+    ledger's events: what a change would change."""
+    root = office.parent
+    files = {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*")) if p.is_file() and "accounts.db" not in p.name
+        and not p.name.endswith(("-wal", "-shm", ".guard", ".db"))
+    }  # fmt: skip
+    ledger = root / "var" / "crosspost.db"
+    if ledger.exists():
+        from crosspost.scheduling.ledger import Ledger
+
+        with Ledger(ledger) as opened:
+            files["events"] = repr([(e.kind, e.post_id, e.detail) for e in opened.events()])
+            files["controls"] = repr(opened.controls()).encode()
+    return files
+
+
 def test_only_the_sign_in_page_and_static_files_are_open() -> None:
     open_routes = {"/login", "/static/{name}", "/login/oidc", "/login/oidc/callback"}
     assert {p.path for p in ROUTES if p.role is None} == open_routes
@@ -44,15 +64,20 @@ def test_no_guarded_route_answers_without_sign_in(client: TestClient, page, meth
 
 @pytest.mark.parametrize(("page", "method"), GUARDED, ids=lambda v: getattr(v, "name", v))
 @pytest.mark.parametrize("role", list(Role))
-def test_the_role_matrix(client: TestClient, accounts: AccountStore, page, method, role) -> None:  # type: ignore[no-untyped-def]
+def test_the_role_matrix(  # type: ignore[no-untyped-def]
+    client: TestClient, accounts: AccountStore, office: Path, page, method, role
+) -> None:
     name = {Role.AUTHOR: "ann", Role.APPROVER: "pat", Role.ADMIN: "ada"}[role]
     csrf = sign_in(client, name)
     if method == "GET":
         answer = client.get(concrete(page.path))
         allowed = answer.status_code not in (401, 403)
-    else:  # a change without its CSRF token is refused, whoever asks
-        answer = client.request(method, concrete(page.path), data={"csrf": "forged"})
+    else:  # a change without its CSRF token is refused, whoever asks, and changes nothing
+        before = _everything(office)
+        forged = {"csrf": "forged", "confirmed": "1", "reason": "r"}  # as a full change would be
+        answer = client.request(method, concrete(page.path), data=forged)
         assert answer.status_code == 403
+        assert _everything(office) == before, (page.path, "changed by a forged request")
         assert ("security token" if role.allows(page.role) else "This needs the") in answer.text
         answer = client.request(method, concrete(page.path), data={"csrf": csrf})
         allowed = answer.status_code not in (401, 403)

@@ -25,6 +25,18 @@ def new_post(client: TestClient, csrf: str, **changes: object) -> str:
     return answer.headers["location"].split("/posts/", 1)[1].split("?", 1)[0]
 
 
+def from_git(client: TestClient, office: Path, author: bytes) -> Path:
+    """A post that arrived through git: committed by `author`; its file."""
+    root = office.parent
+    porcelain.init(str(root))
+    path = root / "queue" / "from-git.yaml"
+    path.write_text("publish_at: 2027-03-01 10:00\ntitle: From git.\nchannels: [PCCKent]\n")
+    porcelain.add(str(root), paths=[str(path)])
+    porcelain.commit(str(root), message=b"add", author=author, committer=author)
+    client.app.state.web.site.changed()  # type: ignore[attr-defined]
+    return path
+
+
 def test_an_approver_approves_what_an_author_wrote(client: TestClient, office: Path) -> None:
     post_id = new_post(client, sign_in(client, "ann"), author="Someone Else")  # a false author
     csrf = sign_in(client, "pat")
@@ -73,14 +85,7 @@ def test_an_edit_makes_the_approval_stale(client: TestClient, office: Path) -> N
 def test_a_post_from_git_is_written_by_its_commit_s_author(
     client: TestClient, office: Path
 ) -> None:
-    root = office.parent
-    porcelain.init(str(root))
-    path = root / "queue" / "from-git.yaml"
-    path.write_text("publish_at: 2027-03-01 10:00\ntitle: From git.\nchannels: [PCCKent]\n")
-    porcelain.add(str(root), paths=[str(path)])
-    porcelain.commit(str(root), message=b"add", author=b"Pat Approver <pat@example.org>",
-                     committer=b"Pat Approver <pat@example.org>")  # fmt: skip
-    client.app.state.web.site.changed()  # type: ignore[attr-defined]
+    from_git(client, office, b"Pat Approver <pat@example.org>")
     sign_in(client, "pat")
     page = client.get("/posts/from-git/approve")
     assert "Pat Approver &lt;pat@example.org&gt;" in page.text
@@ -136,13 +141,7 @@ def test_one_person_with_two_accounts_cannot_approve_what_they_wrote(
 def test_a_file_changed_outside_crosspost_and_not_committed_has_no_known_author(
     client: TestClient, office: Path
 ) -> None:
-    root = office.parent
-    porcelain.init(str(root))
-    path = root / "queue" / "from-git.yaml"
-    path.write_text("publish_at: 2027-03-01 10:00\ntitle: From git.\nchannels: [PCCKent]\n")
-    porcelain.add(str(root), paths=[str(path)])
-    porcelain.commit(str(root), message=b"add", author=b"Ann Author <ann@example.org>",
-                     committer=b"Ann Author <ann@example.org>")  # fmt: skip
+    path = from_git(client, office, b"Ann Author <ann@example.org>")
     path.write_text(path.read_text().replace("From git.", "Changed by someone."))
     client.app.state.web.site.changed()  # type: ignore[attr-defined]
     csrf = sign_in(client, "pat")
