@@ -412,7 +412,7 @@ def check_channels(
     expires soon, or a channel that fails, is alerted (once). `by`: who is checking (None:
     nobody named, so a hold is not lifted)."""
     from crosspost.scheduling.alerts import Alerter
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
 
     env = os.environ if environ is None else environ
     alerter = Alerter(config.alerts, env, timezone=config.timezone)
@@ -420,11 +420,11 @@ def check_channels(
     for key, channel in config.channels.items():
         label = f"{channel.rules.label} {channel.handle}"
         check = ChannelCheck(key, label, _channel_report(config, key, env))
-        if config.state_path.exists() and check.report.ok:
-            with Ledger(config.state_path) as ledger:
+        if config.ledger_spec.exists() and check.report.ok:
+            with open_ledger(config.ledger_spec) as ledger:
                 ledger.note_token(key, check.report.expires_at)
-        if check.report.ok and config.state_path.exists():
-            with Ledger(config.state_path) as ledger:
+        if check.report.ok and config.ledger_spec.exists():
+            with open_ledger(config.ledger_spec) as ledger:
                 if by is None:  # a hold is a control: lifted only with a name on record
                     check.hold_kept = ledger.control(hold_key(key)) is not None
                 else:
@@ -432,7 +432,7 @@ def check_channels(
                 if check.released is not None:
                     alerter.clear_channel_alert(ledger, key, Met.AUTH)
         if config.alerts.enabled:
-            with Ledger(config.state_path) as ledger:
+            with open_ledger(config.ledger_spec) as ledger:
                 if check.report.expires_at is not None:
                     alerter.token_expiring(
                         ledger, key, check.report.expires_at, handle=channel.handle
@@ -491,12 +491,12 @@ def publish_refusal(project: Project, post: Post, channels: list[str]) -> str | 
     from crosspost.checking.project import render_every_channel, render_one
     from crosspost.scheduling.controls import load_approvals, post_approval_hash
     from crosspost.scheduling.gate import decide
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
 
     config = project.config
     controls = Controls()
-    if config.state_path.exists():
-        with Ledger(config.state_path) as ledger:
+    if config.ledger_spec.exists():
+        with open_ledger(config.ledger_spec) as ledger:
             controls = Controls.read(ledger)
     approvals = load_approvals(config.approvals_path)
     now = datetime.now(UTC)
@@ -525,6 +525,7 @@ def publish_now(
     from crosspost.scheduling.controls import load_approvals
     from crosspost.scheduling.ledger import Ledger
     from crosspost.scheduling.publishing import dry_run_channel, owner_name, publish_delivery
+    from crosspost.scheduling.stores import open_ledger
 
     if post.status == "draft":
         raise ActionRefused(f"{post.id} is a draft: set status: ready to publish it")
@@ -533,7 +534,7 @@ def publish_now(
         raise ActionRefused(refusal)
     config = project.config
     out: list[PublishedNow] = []
-    ledger = Ledger(scratch / "dry.db") if dry_run else Ledger(config.state_path)
+    ledger = Ledger(scratch / "dry.db") if dry_run else open_ledger(config.ledger_spec)
     with ledger:
         for key in channels:
             channel = config.channels[key]

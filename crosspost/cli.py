@@ -199,11 +199,11 @@ def preview(
     _select_channels(project, list(project.config.channels), channels)
     rendered = render_all(project, post_ids or None, channels or None)
     if html_dir is not None:
-        from crosspost.scheduling.ledger import Ledger
+        from crosspost.scheduling.stores import open_ledger
         from crosspost.views.html import write_site
 
-        state = project.config.state_path
-        ledger = Ledger(state) if state.exists() else None
+        spec = project.config.ledger_spec
+        ledger = open_ledger(spec) if spec.exists() else None
         try:
             index = write_site(project, html_dir, ledger=ledger, now=project.now)
         finally:
@@ -331,11 +331,11 @@ def status(output_format: str, config_path: str) -> None:
     import json
 
     from crosspost.loading.config import load_config
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
     from crosspost.views.reports import format_status_text, status_report
 
     config = load_config(config_path)
-    with Ledger(config.state_path) as ledger:
+    with open_ledger(config.ledger_spec) as ledger:
         report = status_report(ledger, config, ledger.clock())
         if not any(report["counts"].values()):  # nothing planned yet: what the queue holds
             from crosspost.scheduling.gate import Controls
@@ -366,12 +366,12 @@ def history(since: str | None, output_format: str, config_path: str) -> None:
     Example: crosspost history --since 7d --format csv
     """  # fmt: skip
     from crosspost.loading.config import load_config
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
     from crosspost.views.reports import format_history, history_rows
 
     config = load_config(config_path)
     start = _since(since, config)
-    with Ledger(config.state_path) as ledger:
+    with open_ledger(config.ledger_spec) as ledger:
         rows = history_rows(ledger, config, since=start)
     click.echo(format_history(rows, output_format, config.timezone))
 
@@ -454,7 +454,7 @@ def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None
     from crosspost import actions
     from crosspost.checking.project import load_project
     from crosspost.scheduling.controls import visible_name
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
 
     if not visible_name(by):
         raise click.BadParameter("give the approver's name", param_hint="--by")
@@ -462,7 +462,8 @@ def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None
     post = _find_post(project, post_id)
     config = project.config
     by = _approver_on_the_server(config, by, post)
-    with Ledger(config.state_path) as ledger:  # opened first: nothing is saved if it cannot be
+    # opened first: nothing is saved if it cannot be
+    with open_ledger(config.ledger_spec) as ledger:
         done = _act(actions.approve, ledger, project, post, by=by, pinned=pinned)
     assert config.approvals_path is not None
     click.echo(f"✓ {post_id} approved by {done.by} for {', '.join(done.channels)} "
@@ -495,7 +496,7 @@ def pause(channel: str | None, reason: str, until: str | None, by: str, config_p
     from crosspost import actions
     from crosspost.core.times import TimeError, parse_publish_at
     from crosspost.loading.config import load_config
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
 
     config = load_config(config_path)
     end = None
@@ -504,7 +505,7 @@ def pause(channel: str | None, reason: str, until: str | None, by: str, config_p
             end = parse_publish_at(until, config.timezone)
         except TimeError as exc:
             raise click.BadParameter(str(exc), param_hint="--until") from None
-    with Ledger(config.state_path) as ledger:
+    with open_ledger(config.ledger_spec) as ledger:
         done = _act(actions.pause, ledger, config, by=by, reason=reason, channel=channel, until=end)
     click.echo(f"⏸ {done.scope} paused by {done.by}: {done.reason}")
     click.echo("  resume with: crosspost resume" + (f" --channel {channel}" if channel else ""))
@@ -531,10 +532,10 @@ def resume(channel: str | None, release_overdue: bool, by: str, config_path: str
     """  # fmt: skip
     from crosspost import actions
     from crosspost.loading.config import load_config
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
 
     config = load_config(config_path)
-    with Ledger(config.state_path) as ledger:
+    with open_ledger(config.ledger_spec) as ledger:
         done = _act(actions.resume, ledger, by=by, channel=channel, release_overdue=release_overdue)
     if done.lifted:
         click.echo(f"▶ resumed by {by}" + (f" (channel {channel})" if channel else ""))
@@ -573,11 +574,11 @@ def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config
     """  # fmt: skip
     from crosspost import actions
     from crosspost.loading.config import load_config
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
 
     config = load_config(config_path)
     late_after = int(config.daemon.lateness.total_seconds() // 60)
-    with Ledger(config.state_path) as ledger:
+    with open_ledger(config.ledger_spec) as ledger:
         done = _act(actions.release, ledger, config, post_id, by=by, channels=channels, late=late)
     for delivery, minutes in done.refused:
         click.echo(
@@ -619,10 +620,10 @@ def _approver_on_the_server(config: Any, by: str, post: Any) -> str:
 def _not_the_author(config: Any, post: Any, user: Any, accounts: Any) -> None:
     """The two-person rule on the command line too: an admin cannot approve what they wrote
     (known as in the web app: who saved it, or the last commit's author)."""
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
     from crosspost.web import authors
 
-    ledger = Ledger(config.state_path) if config.state_path.exists() else None
+    ledger = open_ledger(config.ledger_spec) if config.ledger_spec.exists() else None
     try:
         wrote = authors.author_of(ledger, post.id, post.file)
     finally:
@@ -685,10 +686,10 @@ def retract(
     """
     from crosspost import actions
     from crosspost.loading.config import load_config
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
 
     config = load_config(config_path)
-    with Ledger(config.state_path) as ledger:
+    with open_ledger(config.ledger_spec) as ledger:
         done = _act(actions.retract, ledger, config, post_id, by=by, reason=reason,
                     channels=channels)  # fmt: skip
     for one in done:
@@ -716,12 +717,12 @@ def export(since: str | None, out_path: str, config_path: str) -> None:
     """
     from crosspost.actions import export_events
     from crosspost.loading.config import load_config
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
 
     config = load_config(config_path)
     start = _since(since, config)
     path = Path(out_path)
-    with Ledger(config.state_path) as ledger:
+    with open_ledger(config.ledger_spec) as ledger:
         count = export_events(ledger, path, since=start)
     click.echo(f"✓ {count} events written to {path}")
 
@@ -844,12 +845,12 @@ def resolve(
     """  # fmt: skip
     from crosspost import actions
     from crosspost.loading.config import load_config
-    from crosspost.scheduling.ledger import Ledger
+    from crosspost.scheduling.stores import open_ledger
 
     if bool(remote_id) == not_published:
         raise click.UsageError("give exactly one of --published REMOTE_ID or --not-published")
     config = load_config(config_path)
-    with Ledger(config.state_path) as ledger:
+    with open_ledger(config.ledger_spec) as ledger:
         _act(actions.resolve, ledger, post_id, channel, by=by, remote_id=remote_id)
     if remote_id:
         click.echo(f"✓ {post_id} on {channel}: recorded as published ({remote_id})")

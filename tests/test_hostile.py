@@ -266,7 +266,7 @@ def test_a_stale_sender_does_not_write_over_what_came_after(tmp_path: Path) -> N
         first = ledger.claim("p", "x", "host:1:a", timedelta(minutes=1))
         assert first is not None
         ledger.set_state(first, "in_doubt", error="taken over", only_from=["claimed"])
-        again = ledger.set_state(first, "pending", error="late retry", claimed_by="host:1:a")
+        again = ledger.set_state(first, "pending", error="late retry", fenced=True)
         assert again.state == "in_doubt"  # the stale sender's retry was not written
         assert ledger.renew(first, "host:1:a", timedelta(minutes=1)) is False
 

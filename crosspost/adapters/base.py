@@ -7,11 +7,13 @@ and checks a rendered post offline. Failures are raised as the types in `crosspo
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from crosspost.adapters.rules import Finding, PlatformRules, check
 from crosspost.core.errors import (
     AuthError,
     ContentChanged,
+    LeaseLost,
     PartReceipt,
     PublishError,
     Rejected,
@@ -121,6 +124,55 @@ class CredentialReport:
 
 OnPart = Callable[[PartReceipt], None]
 OnNote = Callable[[str, str], None]
+
+
+def boot_clock() -> float:
+    """Seconds on a clock that runs on while the process is stopped or the machine is
+    suspended (CLOCK_BOOTTIME on Linux; monotonic elsewhere)."""
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(clock) if clock is not None else time.monotonic()
+
+
+class SendDeadline:
+    """Until when this process may still call the platform for the delivery it claimed: its
+    lease less a margin, moved on each time the lease is renewed. Past it, another server may
+    have taken the delivery over, so `check_deadline` refuses to send (`LeaseLost`)."""
+
+    def __init__(self, seconds: float, margin: float):
+        self.margin = margin
+        self.until = boot_clock() + seconds - margin
+
+    def renewed(self, started: float, seconds: float) -> None:
+        """The lease was renewed for `seconds` by a call that began at `started`."""
+        self.until = max(self.until, started + seconds - self.margin)
+
+    def left(self) -> float:
+        return self.until - boot_clock()
+
+
+_DEADLINE: contextvars.ContextVar[SendDeadline | None] = contextvars.ContextVar(
+    "crosspost_send_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def send_deadline(deadline: SendDeadline | None) -> Iterator[None]:
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def check_deadline() -> None:
+    """Raise LeaseLost when this send's claim may have been taken over (adapters call it
+    right before a request that publishes)."""
+    deadline = _DEADLINE.get()
+    if deadline is not None and deadline.left() <= 0:
+        raise LeaseLost(
+            "not sent: this server's claim ran out before the platform was called (was the "
+            "process paused or the machine frozen?); another server may have it now"
+        )
 
 
 class Adapter:

@@ -26,6 +26,7 @@ from crosspost.adapters.base import (
     Receipt,
     RemotePost,
     Setting,
+    check_deadline,
 )
 from crosspost.adapters.rules import MB, PlatformRules
 from crosspost.core.errors import AuthError, PartReceipt, RateLimited, Rejected, TransientError
@@ -147,6 +148,10 @@ class FakeAdapter(Adapter):
                 "parts": [p.remote_id for p in parts],
                 "published_at": when.isoformat(),
             }
+            # the last moment before the platform "creates" the post, inside the outbox's
+            # lock, which a settlement's look-up takes too: a daemon that lost its claim
+            # while it waited never posts, so this channel is exactly-once by construction
+            check_deadline()
             with outbox.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             # as a real platform: a part is reported only once it exists (the ledger trusts a
@@ -172,9 +177,11 @@ class FakeAdapter(Adapter):
     def recent(self, limit: int = 50, since: datetime | None = None) -> list[RemotePost]:
         """Every part of every post, newest first; a thread's parts reply to the one before."""
         self._wait()
-        deleted = {r["deleted"] for r in self.records() if "deleted" in r}
+        with self._locked():  # never between another process's deadline check and its post
+            records = self.records()
+        deleted = {r["deleted"] for r in records if "deleted" in r}
         posts: list[RemotePost] = []
-        for record in self.records():
+        for record in records:
             if "id" not in record or record["id"] in deleted:
                 continue
             created = datetime.fromisoformat(record["published_at"])

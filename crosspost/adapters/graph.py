@@ -18,7 +18,14 @@ from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from crosspost.adapters.base import Adapter, CredentialReport, Receipt, RemotePost, fail
+from crosspost.adapters.base import (
+    Adapter,
+    CredentialReport,
+    Receipt,
+    RemotePost,
+    check_deadline,
+    fail,
+)
 from crosspost.core.errors import (
     AuthError,
     InDoubt,
@@ -240,6 +247,8 @@ class Graph:
     ) -> dict[str, Any]:
         """POST form fields (multipart when `files`); `publishing` when a timeout leaves the
         outcome unknown (the post may exist)."""
+        if publishing:
+            check_deadline()  # never post on a claim another server may have taken over
         return self.call("POST", path, fields=fields, files=files, publishing=publishing)
 
     def delete(self, path: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from crosspost.adapters.base import (
     Receipt,
     RemotePost,
     Setting,
+    check_deadline,
     comparable,
     fail,
 )
@@ -491,6 +492,7 @@ class XAdapter(Adapter):
             if parts:
                 arguments["in_reply_to_tweet_id"] = parts[-1].remote_id
             doing = f"posting to {self.handle}"
+            check_deadline()  # never post on a claim another server may have taken over
             with self._mapped(doing, sending=True, part=index, completed=parts):
                 remote_id = str(api.create_tweet(**arguments).data["id"])
             part = PartReceipt(index, remote_id, self.url(remote_id))

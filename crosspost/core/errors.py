@@ -69,6 +69,15 @@ class TransientError(PublishError):
     kind = Met.TRANSIENT
 
 
+class LeaseLost(TransientError):
+    """This process's claim ran out before the platform was called (it was paused, frozen or
+    cut off past its lease): nothing is sent, since another server may have taken it over."""
+
+    def __init__(self, message: str, **kwargs: object):
+        kwargs.setdefault("refused", "lease-lost")
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
 class ContentChanged(TransientError):
     """What is on disk is not what was checked and approved (an image replaced or linked out
     of the project since): nothing is sent; the post is checked again before it can go."""
@@ -129,6 +138,8 @@ class InDoubt(PublishError):
 # The only answers that may be retried after a publishing call was made: each says, in the
 # platform's documentation (docs/platforms.md has the sources), that nothing was created.
 REFUSALS = {
+    "lease-lost": "crosspost refused to send: its claim's lease had run out, so another server "
+    "may have taken the delivery over (checked before any request)",
     "not-sent": "the connection failed before the request left this machine (DNS, refused, "
     "connect timeout)",
     "content-changed": "crosspost refused to send: an image is not what was approved",

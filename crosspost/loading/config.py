@@ -17,6 +17,7 @@ from crosspost.core.times import zone_or_error
 from crosspost.loading import yamlfile
 from crosspost.loading.alert_settings import AlertSettings, parse_alerts
 from crosspost.loading.fields import Reader
+from crosspost.loading.state import StateSpec, parse_state
 
 if TYPE_CHECKING:
     from crosspost.adapters.base import Adapter, Setting
@@ -38,7 +39,8 @@ TOP_KEYS = (
     "sign_in",
 )
 BLACKOUT_KEYS = ("name", "start", "end", "channels", "reason", "allow_tags")
-DAEMON_KEYS = ("lateness", "sweep_interval", "settle_after", "lease", "retry")
+DAEMON_KEYS = ("lateness", "sweep_interval", "settle_after", "lease", "retry", "host_id")
+PG_LEASE = timedelta(seconds=60)  # several servers: a dead one's claims are taken over soon
 RETRY_KEYS = ("attempts", "first", "max")
 CHANNEL_KEYS = ("platform", "handle", "template", "quota", "credentials")
 CHANNEL_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -84,6 +86,7 @@ class DaemonSettings:
     sweep_interval: timedelta = timedelta(seconds=30)  # catch what a timer missed
     settle_after: timedelta = timedelta(minutes=2)  # look-ups may lag a fresh post
     lease: timedelta = timedelta(minutes=10)  # a claim older than this, unresolved, is in doubt
+    host_id: str | None = None  # this server's name in claims (else $CROSSPOST_HOST_ID, host name)
     retry_attempts: int = 8
     retry_first: timedelta = timedelta(minutes=1)
     retry_max: timedelta = timedelta(hours=1)
@@ -156,8 +159,14 @@ class Config:
     approvals_path: Path | None = None
     blackouts: list[Blackout] = field(default_factory=list)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    state: StateSpec | None = None  # where the ledger lives (None: SQLite at state_path)
     oidc: OidcSettings | None = None  # sign_in.oidc: None when only local accounts sign in
     warnings: list[Problem] = field(default_factory=list)  # shown by validate, never lost
+
+    @property
+    def ledger_spec(self) -> StateSpec:
+        """Where the ledger lives (SQLite at `state_path` unless the config says otherwise)."""
+        return self.state or StateSpec.sqlite(self.state_path)
 
     def blackout_for(self, channel: str, when: datetime | None, tags: list[str]) -> Blackout | None:
         return next((b for b in self.blackouts if b.holds(channel, when, tags)), None)
@@ -177,6 +186,9 @@ class Config:
                         )
                     )
         out += self.alerts.environment_problems(env)
+        for var, used_by, mark in self.state.env_refs if self.state else ():
+            if not env.get(var):
+                out.append(Problem(mark, f"environment variable {var} is not set ({used_by})"))
         for var, used_by, mark in self.oidc.env_refs if self.oidc else ():
             if not env.get(var):
                 out.append(
@@ -197,9 +209,9 @@ def load_config(path: Path | str) -> Config:
     zone = _timezone(reader, problems)
     queue_dir = _directory(reader, root, "queue", "queue", True)
     templates_dir = _directory(reader, root, "templates", "templates", True)
-    state_path = _directory(reader, root, "state", "var/crosspost.db", False)
+    state = parse_state(reader, root)
     channels = _channels(reader, problems)
-    daemon = _daemon(reader, problems)
+    daemon = _daemon(reader, problems, state.is_postgresql)
     require_approval = reader.boolean("require_approval") or False
     forbid_self = reader.boolean("forbid_self_approval") or False
     approvals_path = _directory(reader, root, "approvals", "approvals.yaml", False)
@@ -221,7 +233,8 @@ def load_config(path: Path | str) -> Config:
         timezone=zone,
         queue_dir=queue_dir,
         templates_dir=templates_dir,
-        state_path=state_path,
+        state_path=state.path,
+        state=state,
         channels=channels,
         mark=data.mark,
         warnings=problems.warnings,
@@ -343,17 +356,26 @@ def _blackouts(
     return out
 
 
-def _daemon(reader: Reader, problems: Problems) -> DaemonSettings:
+def _daemon(reader: Reader, problems: Problems, shared: bool = False) -> DaemonSettings:
     raw = reader.mapping("daemon")
+    # one SQLite ledger has one server: a long lease costs nothing; several servers on one
+    # PostgreSQL ledger take a dead one's claims over once its lease runs out (decisions.md)
+    values: dict[str, Any] = {"lease": PG_LEASE} if shared else {}
     if raw is None:
-        return DaemonSettings()
+        return DaemonSettings(**values)
     sub = Reader(raw, problems, "daemon settings")
     sub.check_keys(DAEMON_KEYS)
-    values: dict[str, Any] = {}
+    host_id = sub.text("host_id")
+    if host_id is not None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", host_id):
+            sub.error(raw.value_mark("host_id"), "host_id may hold only letters, digits, '_', "
+                      "'.' and '-' (at most 64)")  # fmt: skip
+        else:
+            values["host_id"] = host_id
     # lateness 0s would expire every post (a timer fires a few milliseconds late); a sweep
     # or a lease of 0s would spin or time out every send
     least = {"lateness": timedelta(minutes=1), "sweep_interval": timedelta(seconds=1),
-             "settle_after": timedelta(0), "lease": timedelta(minutes=1)}  # fmt: skip
+             "settle_after": timedelta(0), "lease": timedelta(seconds=5)}  # fmt: skip
     for key in ("lateness", "sweep_interval", "settle_after", "lease"):
         duration = sub.duration(key, minimum=least[key])
         if duration is not None:

@@ -12,9 +12,9 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -29,6 +29,7 @@ from crosspost.core.problems import ConfigError
 from crosspost.core.states import Act, Hold, Met, State, Status
 from crosspost.core.times import format_local
 from crosspost.loading.config import Config
+from crosspost.loading.state import StateSpec
 from crosspost.scheduling.alerts import Alerter, AlertSettings, alert_kind
 from crosspost.scheduling.controls import (
     PAUSE,
@@ -40,7 +41,9 @@ from crosspost.scheduling.controls import (
 from crosspost.scheduling.gate import HOLD_PREFIX, TWIN_WINDOW, Controls, Verdict, decide, remedy
 from crosspost.scheduling.ledger import WAKE, Delivery, Ledger
 from crosspost.scheduling.planner import Plan, make_plan, reconcile
-from crosspost.scheduling.publishing import Outcome, dry_run_channel, owner_name, send
+from crosspost.scheduling.publishing import Outcome, dry_run_channel, host_id, owner_name, send
+from crosspost.scheduling.revision import is_ancestor, queue_revision
+from crosspost.scheduling.stores import open_ledger, read_controls
 
 log = logging.getLogger("crosspost.scheduling.daemon")
 
@@ -52,13 +55,13 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def owner_alive(owner: str | None) -> bool:
+def owner_alive(owner: str | None, host: str | None = None) -> bool:
     """False only when the owner is a process on this host that no longer exists."""
     if not owner:
         return False
-    host, _, rest = owner.partition(":")
+    owner_host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if owner_host != (host or host_id()) or not pid_text.isdigit():
         return True  # another machine: trust its lease
     try:
         os.kill(int(pid_text), 0)
@@ -69,8 +72,8 @@ def owner_alive(owner: str | None) -> bool:
     return True
 
 
-def on_this_host(owner: str | None) -> bool:
-    return bool(owner) and str(owner).partition(":")[0] == socket.gethostname()
+def on_this_host(owner: str | None, host: str | None = None) -> bool:
+    return bool(owner) and str(owner).partition(":")[0] == (host or host_id())
 
 
 class Daemon:
@@ -93,7 +96,12 @@ class Daemon:
         self.environ = environ
         self.echo = echo
         self.sleep = sleep
-        self.owner = owner_name("daemon-dry-run" if dry_run else "daemon")
+        self.role = "daemon-dry-run" if dry_run else "daemon"
+        self.host = host_id()
+        self.owner = owner_name(self.role, self.host)
+        self.plan_rev: str | None = None  # the queue's git commit, with several servers
+        self.behind: str | None = None  # why this server's checkout may not publish
+        self._last_beat = 0.0
         self.plan: Plan | None = None
         self.adapters: dict[str, Adapter] = {}
         self._lock = threading.RLock()
@@ -140,11 +148,22 @@ class Daemon:
             return Path(self._scratch.name) / "dry-run.db"  # never the real ledger
         return self.config.state_path
 
+    @property
+    def state(self) -> StateSpec:
+        if self._scratch is not None:
+            return StateSpec.sqlite(self.state_path)  # never the real ledger
+        return self.config.ledger_spec
+
+    @property
+    def shared(self) -> bool:
+        """Several servers may share this ledger (PostgreSQL)."""
+        return self.state.is_postgresql
+
     def ledger(self) -> Ledger:
         """This thread's connection to the ledger (SQLite connections stay in their thread)."""
         ledger = getattr(self._local, "ledger", None)
-        if ledger is None or ledger.path != self.state_path:
-            ledger = Ledger(self.state_path, clock=self.clock)
+        if ledger is None or not ledger.same_store(self.state):
+            ledger = open_ledger(self.state, clock=self.clock)
             self._local.ledger = ledger
             with self._lock:
                 self._ledgers.append(ledger)
@@ -181,6 +200,7 @@ class Daemon:
         errors holds its own deliveries (alerted) until it is fixed; everything else is
         planned from what is on disk now.
         """
+        first = self.plan is None
         try:
             plan = make_plan(
                 self.config_path, now=self.clock(), environ=self.environ, cache=self.cache
@@ -209,11 +229,17 @@ class Daemon:
             settings = AlertSettings() if self.dry_run else config.alerts
             self.alerter = Alerter(settings, self.environ, timezone=config.timezone)
             self.approvals = load_approvals(plan.project.config.approvals_path)
+        if first and config.daemon.host_id:  # named in the config: from the start, for good
+            self.host = host_id(config.daemon.host_id)
+            self.owner = owner_name(self.role, self.host)
         ledger = self.ledger()
         if self.dry_run and not ledger.controls():  # the real pauses and holds, read only
-            real = Ledger.read_controls(config.state_path, (PAUSE, HOLD_PREFIX))
+            real = read_controls(config.ledger_spec, (PAUSE, HOLD_PREFIX))
             for key, value in real.items():
                 ledger.set_control(key, value, self.owner, "as in the real ledger")
+        if self.shared and not self._sync_plan(ledger, config):
+            self.schedule_all()
+            return True  # behind another server's plan: plans and publishes nothing
         changes = reconcile(ledger, plan, actor=self.owner)
         for delivery, reason in changes.cancelled:
             log.warning("cancelled %s on %s: %s", delivery.post_id, delivery.channel, reason)
@@ -224,6 +250,48 @@ class Daemon:
         self.release_approved()
         self.schedule_all()
         return True
+
+    # --- several servers: one plan, heartbeats --------------------------------------------
+
+    def _sync_plan(self, ledger: Ledger, config: Config) -> bool:
+        """Record this checkout's revision as the plan, unless it is behind the newest one
+        another server recorded; False (and `behind` says why) when it is behind."""
+        rev = queue_revision(config.queue_dir)
+        self.plan_rev, self.behind = rev, None
+        if rev is None:
+            log.warning(
+                "the queue is not a git checkout: with several servers on one ledger, one "
+                "whose copy is out of step could publish a post deleted elsewhere (keep the "
+                "queue in git; docs/server.md)"
+            )
+            return True
+        for _ in range(5):
+            newest = ledger.newest_plan()
+            if newest is not None and not is_ancestor(config.queue_dir, newest[0], rev):
+                self.behind = (
+                    f"this server's queue (at {rev[:12]}) is behind the plan of {newest[1]} "
+                    f"(at {newest[0][:12]}): pull the queue on this server"
+                )
+                log.error("%s; nothing is published from here until then", self.behind)
+                return False
+            if ledger.register_plan(rev, self.host, newest[0] if newest else None):
+                return True
+        self.behind = "the plan keeps moving on other servers; trying again at the next sweep"
+        return False
+
+    def _plan_moved(self) -> bool:
+        """Whether this checkout or the newest plan moved since the last load."""
+        config = self.config
+        rev = queue_revision(config.queue_dir)
+        newest = self.ledger().newest_plan()
+        return rev != self.plan_rev or (rev is not None and (newest or (rev,))[0] != rev)
+
+    def beat(self) -> None:
+        """This daemon's sign of life in the ledger, for `status` on any server."""
+        try:
+            self.ledger().beat(self.owner, self.host, self.plan_rev, self.config.daemon.lease)
+        except Exception:
+            log.warning("could not record the heartbeat", exc_info=True)
 
     # --- timers ----------------------------------------------------------------------------
 
@@ -308,6 +376,7 @@ class Daemon:
             self.config.daemon.lease,
             backoff=self.config.daemon.backoff,
             approved_by=approval.by if (approval := self.approvals.get(rendered.post_id)) else None,
+            plan_rev=self.plan_rev,
         )
         self._after_send(ledger, rendered, adapter, outcome, now)
 
@@ -401,17 +470,19 @@ class Daemon:
         now = self.clock()
         for delivery in ledger.deliveries([State.CLAIMED]):
             expired = delivery.lease_until is not None and delivery.lease_until < now
+            alive = owner_alive(delivery.owner, self.host)
             # a sender alive on this host is still at it (its lease is renewed while it
             # sends): never taken over; one on another host, once its lease has run out
-            if owner_alive(delivery.owner) and (on_this_host(delivery.owner) or not expired):
+            if alive and (on_this_host(delivery.owner, self.host) or not expired):
                 continue
-            if expired or not owner_alive(delivery.owner):
-                why = "its claim expired" if expired else f"{delivery.owner} is gone"
-                done = ledger.set_state(
-                    delivery, State.IN_DOUBT, error_kind=Met.IN_DOUBT, actor=self.owner,
-                    only_from=[State.CLAIMED],
-                    error=f"a send was interrupted ({why}): it may or may not have happened",
-                )  # fmt: skip
+            why = "its claim expired" if expired else f"{delivery.owner} is gone"
+            # one step, refused if the claim changed hands or was renewed since it was read
+            done = ledger.set_state(
+                delivery, State.IN_DOUBT, error_kind=Met.IN_DOUBT, actor=self.owner,
+                fenced=True, expired_by=now if alive else None,
+                error=f"a send was interrupted ({why}): it may or may not have happened",
+            )  # fmt: skip
+            if done.state == State.IN_DOUBT and done.fence == delivery.fence:
                 log.warning("in doubt: %s on %s (%s)", delivery.post_id, delivery.channel, why)
                 self._alert(ledger, done)
         for delivery in ledger.deliveries([State.IN_DOUBT]):
@@ -450,7 +521,7 @@ class Daemon:
             why = f" ({settled.detail})" if settled.detail else ""
             ledger.set_state(
                 delivery, State.PENDING, error_kind=Met.IN_DOUBT, actor=self.owner,
-                only_from=[State.IN_DOUBT], retry_at=now,
+                fenced=True, retry_at=now,
                 error=f"not found on the account after the settling delay{why}: sending again",
             )  # fmt: skip
             log.warning("settled %s on %s: not found on the account, sending again", *key)
@@ -476,7 +547,7 @@ class Daemon:
             ledger.record_part(delivery, part)
             ledger.set_state(
                 delivery, State.PENDING, error_kind=Met.IN_DOUBT, actor=self.owner,
-                only_from=[State.IN_DOUBT], retry_at=now,
+                fenced=True, retry_at=now,
                 error=f"settled: part {part.index + 1} was published as {part.remote_id}; "
                 "the rest of the thread follows it",
             )  # fmt: skip
@@ -525,6 +596,11 @@ class Daemon:
     def sweep(self) -> None:
         """Settle what is in doubt, then publish whatever is due (what a timer missed)."""
         try:
+            if self.shared and self._plan_moved():
+                self._reload("the queue's revision moved")
+            if self.behind is not None:
+                log.error("not publishing: %s", self.behind)
+                return
             self.settle()
             self.deliver_due()
             self.alert_sweep()
@@ -652,7 +728,11 @@ class Daemon:
                 self._reload("watching")
         log.info("running; stop with SIGTERM or Ctrl-C, reload with SIGHUP")
         woken = _Wake(self.ledger())
+        every = min(self.config.daemon.sweep_interval, self.config.daemon.lease / 3)
         while not self.stopping.is_set():
+            if time.monotonic() - self._last_beat >= every.total_seconds():
+                self._last_beat = time.monotonic()
+                self.beat()
             if self.reload_requested.wait(0.2):
                 self.reload_requested.clear()
                 if not self.stopping.is_set():
@@ -663,6 +743,8 @@ class Daemon:
                 self.schedule_all()
         log.info("stopping: finishing any send in flight")
         self.scheduler.shutdown(wait=True)
+        with contextlib.suppress(Exception):
+            self.ledger().gone(self.owner)
         self.close()
         log.info("stopped")
         return 0

@@ -21,7 +21,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -75,6 +75,7 @@ class Delivery:
     thread: tuple[str, ...] = ()  # the texts of the thread's later parts
     notes: dict[str, str] = field(default_factory=dict)  # an adapter's notes for a retry
     warning: str | None = None  # published, but something after it failed (first comment)
+    fence: int = 0  # +1 on every claim: a write by an older claim's holder is refused
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -100,7 +101,7 @@ class Event:
     detail: str
 
 
-def _m1(db: sqlite3.Connection) -> None:
+def _m1(db: Any) -> None:
     db.execute(
         """
         CREATE TABLE deliveries (
@@ -153,7 +154,7 @@ def _m1(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE controls (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
-def _m2(db: sqlite3.Connection) -> None:
+def _m2(db: Any) -> None:
     """The daemon's needs: where a post came from, retry times, edits after publication."""
     db.execute("ALTER TABLE deliveries ADD COLUMN file TEXT")
     db.execute("ALTER TABLE deliveries ADD COLUMN retry_at TEXT")
@@ -161,7 +162,7 @@ def _m2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE deliveries ADD COLUMN claimed_at TEXT")
 
 
-def _m3(db: sqlite3.Connection) -> None:
+def _m3(db: Any) -> None:
     """Records for Freedom of Information requests: approver, images and alt text, retraction."""
     db.execute("ALTER TABLE deliveries ADD COLUMN approved_by TEXT")
     db.execute("ALTER TABLE deliveries ADD COLUMN media TEXT NOT NULL DEFAULT '[]'")
@@ -169,7 +170,7 @@ def _m3(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE deliveries ADD COLUMN retraction TEXT")
 
 
-def _m4(db: sqlite3.Connection) -> None:
+def _m4(db: Any) -> None:
     """Exactly once against the real platforms: the thread's texts (to settle a thread part
     by its words), what an adapter noted before a publishing call (Instagram's container),
     and what went wrong after publishing (a first comment that failed)."""
@@ -178,7 +179,7 @@ def _m4(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE deliveries ADD COLUMN warning TEXT")
 
 
-def _m5(db: sqlite3.Connection) -> None:
+def _m5(db: Any) -> None:
     """The ledger's identity, which its guard file beside it names too (`LedgerGuard`), and
     an index to find the same content published under another post id."""
     import uuid
@@ -189,11 +190,27 @@ def _m5(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO meta VALUES ('ledger_id', ?)", (uuid.uuid4().hex,))
 
 
-# Numbered migrations: append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5]
+def _m6(db: Any) -> None:
+    """Several servers on one ledger: a fencing token on every claim, the daemons' heartbeats,
+    and the queue revisions they planned from (the newest plan alone may publish)."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN fence INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "CREATE TABLE daemons (owner TEXT PRIMARY KEY, host_id TEXT NOT NULL, "
+        "pid INTEGER NOT NULL, started_at TEXT NOT NULL, last_beat TEXT NOT NULL, "
+        "plan_rev TEXT, lease_seconds INTEGER NOT NULL DEFAULT 0)"
+    )
+    db.execute(
+        "CREATE TABLE plans (rev TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, "
+        "host_id TEXT NOT NULL, at TEXT NOT NULL)"
+    )
 
 
-def _put_control(db: sqlite3.Connection, key: str, value: str | None) -> None:
+# Numbered migrations: append, never edit one that has shipped. The PostgreSQL ledger has the
+# same list with its own first step (ledger_pg.MIGRATIONS; a test keeps them in step).
+MIGRATIONS: list[Callable[[Any], None]] = [_m1, _m2, _m3, _m4, _m5, _m6]
+
+
+def _put_control(db: Any, key: str, value: str | None) -> None:
     """Set a control, or remove it when `value` is None (inside the caller's transaction)."""
     if value is None:
         db.execute("DELETE FROM controls WHERE key = ?", (key,))
@@ -262,8 +279,36 @@ class LedgerGuard:
         os.replace(tmp, self.path)
 
 
+@dataclass(frozen=True)
+class DaemonBeat:
+    """A daemon's last sign of life, for `status`."""
+
+    owner: str
+    host_id: str
+    pid: int
+    started_at: datetime
+    last_beat: datetime
+    plan_rev: str | None
+    lease: timedelta
+
+    def alive(self, now: datetime) -> bool:
+        return now - self.last_beat <= max(self.lease, timedelta(seconds=30))
+
+
 class Ledger:
-    """A SQLite ledger file."""
+    """A SQLite ledger file (and, through `PostgresLedger`, the same ledger on PostgreSQL).
+
+    Every write is one transaction that holds the store's write lock from its first read, so
+    a read-then-write is never raced. Writes about a delivery a sender or a settler makes are
+    compare-and-set on the state and fencing token they read (`_fenced`): a process that
+    lost its claim (paused past its lease, then continued) never records over its successor.
+    """
+
+    kind = "sqlite"
+    migrations = MIGRATIONS
+    _db_error: type[Exception] = sqlite3.DatabaseError
+
+    db: Any  # the connection: sqlite3's, or PostgresLedger's wrapper of psycopg's
 
     def __init__(self, path: Path | str, clock: Callable[[], datetime] = _now):
         self.path = Path(path)
@@ -364,8 +409,20 @@ class Ledger:
                 "publish again what went out since. " + restore
             )
 
+    def describe(self) -> str:
+        """The ledger, for messages (a file, or a database's address without a password)."""
+        return str(self.path)
+
+    def reopen(self) -> Ledger:
+        """Another handle on the same ledger, for another thread."""
+        return Ledger(self.path, clock=self.clock)
+
+    def same_store(self, spec: Any) -> bool:
+        """Whether this handle is on the ledger `spec` names (a config reloaded)."""
+        return getattr(spec, "kind", "sqlite") == "sqlite" and Path(spec.path) == self.path
+
     @staticmethod
-    def _published_count(db: sqlite3.Connection) -> int:
+    def _published_count(db: Any) -> int:
         row = db.execute("SELECT COUNT(*) FROM deliveries WHERE state = 'published'").fetchone()
         return int(row[0])
 
@@ -379,16 +436,16 @@ class Ledger:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Any]:
         """One IMMEDIATE transaction: the write lock is taken before anything is read. A
         database that cannot be written (read-only, full, damaged) is a LedgerError."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as exc:
+        except self._db_error as exc:
             raise self._unusable(exc) from None
         try:
             yield self.db
-        except sqlite3.DatabaseError as exc:
+        except self._db_error as exc:
             self._rollback()
             raise self._unusable(exc) from None
         except BaseException:
@@ -397,7 +454,7 @@ class Ledger:
         else:
             try:
                 self.db.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
+            except self._db_error as exc:
                 self._rollback()
                 raise self._unusable(exc) from None
 
@@ -405,7 +462,7 @@ class Ledger:
         with contextlib.suppress(sqlite3.Error):
             self.db.execute("ROLLBACK")
 
-    def _unusable(self, exc: sqlite3.DatabaseError) -> LedgerError:
+    def _unusable(self, exc: Exception) -> LedgerError:
         return LedgerError(
             f"cannot write to the ledger {self.path}: {exc} (is the disk full, or the file "
             "read-only for this user?); nothing was recorded"
@@ -418,12 +475,12 @@ class Ledger:
                 "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
             done = {r[0] for r in db.execute("SELECT version FROM schema_migrations")}
-            if done and max(done) > len(MIGRATIONS):
+            if done and max(done) > len(self.migrations):
                 raise LedgerError(
-                    f"the ledger {self.path} has schema version {max(done)}, newer than this "
-                    f"crosspost knows ({len(MIGRATIONS)}): upgrade crosspost"
+                    f"the ledger {self.describe()} has schema version {max(done)}, newer than "
+                    f"this crosspost knows ({len(self.migrations)}): upgrade crosspost"
                 )
-            for number, migration in enumerate(MIGRATIONS, start=1):
+            for number, migration in enumerate(self.migrations, start=1):
                 if number not in done:
                     migration(db)
                     db.execute(
@@ -438,7 +495,7 @@ class Ledger:
 
     # --- deliveries ------------------------------------------------------------------------
 
-    def _row(self, row: sqlite3.Row | None) -> Delivery | None:
+    def _row(self, row: Any) -> Delivery | None:
         if row is None:
             return None
         return Delivery(
@@ -471,6 +528,7 @@ class Ledger:
             thread=tuple(json.loads(row["thread"])),
             notes=json.loads(row["notes"]),
             warning=row["warning"],
+            fence=row["fence"],
         )
 
     def get(self, post_id: str, channel: str) -> Delivery | None:
@@ -547,9 +605,7 @@ class Ledger:
         assert found is not None
         return found
 
-    def _replan(
-        self, db: sqlite3.Connection, row: sqlite3.Row, content: tuple, now: str | None, actor: str
-    ) -> None:
+    def _replan(self, db: Any, row: Any, content: tuple, now: str | None, actor: str) -> None:
         """A pending delivery edited before it went out takes the new time and content."""
         # an adapter's notes belong to the old content (a container with the old caption
         # must never be published): they go with it; the edit was never tried on time: a
@@ -563,9 +619,7 @@ class Ledger:
         )
         self._event(db, actor, "replanned", row["post_id"], row["channel"], f"due {content[0]}")
 
-    def _reopen(
-        self, db: sqlite3.Connection, row: sqlite3.Row, content: tuple, now: str | None, actor: str
-    ) -> None:
+    def _reopen(self, db: Any, row: Any, content: tuple, now: str | None, actor: str) -> None:
         """A failed, cancelled or expired delivery whose post was edited is planned afresh."""
         db.execute(
             "UPDATE deliveries SET state = 'pending', due_at = ?, content_hash = ?, "
@@ -586,12 +640,15 @@ class Ledger:
         owner: str,
         lease: timedelta,
         states: Sequence[str] = CLAIMABLE,
+        plan_rev: str | None = None,
     ) -> Delivery | None:
         """Atomically take a delivery for sending; None if it is not in a claimable state.
 
         The claim is committed before this returns, so it survives a crash during the send.
         An emergency pause is checked in the same transaction: a paused delivery is held
-        instead, so nothing is sent once a pause is recorded.
+        instead, so nothing is sent once a pause is recorded. With `plan_rev`, only while
+        that queue revision is the newest any daemon planned from (several servers: one
+        whose checkout fell behind never publishes what was since deleted or edited).
         """
         from crosspost.scheduling.controls import PAUSE
         from crosspost.scheduling.gate import pause_holding
@@ -603,6 +660,10 @@ class Ledger:
             ).fetchone()
             if row is None or row["state"] not in states:
                 return None
+            if plan_rev is not None:
+                newest = db.execute("SELECT rev FROM plans ORDER BY seq DESC LIMIT 1").fetchone()
+                if newest is not None and newest["rev"] != plan_rev:
+                    return None
             controls = {
                 r["key"]: r["value"]
                 for r in db.execute("SELECT * FROM controls WHERE key LIKE ?", (PAUSE + "%",))
@@ -618,26 +679,50 @@ class Ledger:
                 return None
             db.execute(
                 "UPDATE deliveries SET state = 'claimed', owner = ?, lease_until = ?, "
-                "claimed_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                "claimed_at = ?, attempts = attempts + 1, fence = fence + 1, updated_at = ? "
+                "WHERE id = ?",
                 (owner, iso_utc(now + lease), iso_utc(now), iso_utc(now), row["id"]),
             )
-            self._event(db, owner, "claimed", post_id, channel, f"attempt {row['attempts'] + 1}")
+            self._event(
+                db, owner, "claimed", post_id, channel,
+                f"attempt {row['attempts'] + 1}, fence {row['fence'] + 1}",
+            )  # fmt: skip
         return self.get(post_id, channel)
 
     def renew(self, delivery: Delivery, owner: str, lease: timedelta) -> bool:
         """Extend a claim this owner still holds (a long send: a GIF X is processing, an
-        Instagram container being polled); False when it is no longer theirs."""
+        Instagram container being polled); False when it is no longer theirs (its fencing
+        token is not the delivery's any more: another daemon took it over)."""
         with self._write() as db:
             done = db.execute(
                 "UPDATE deliveries SET lease_until = ? WHERE id = ? AND state = 'claimed' "
-                "AND owner = ?",
-                (iso_utc(self.clock() + lease), delivery.id, owner),
+                "AND owner = ? AND fence = ?",
+                (iso_utc(self.clock() + lease), delivery.id, owner, delivery.fence),
             ).rowcount
         return bool(done)
 
-    def record_part(self, delivery: Delivery, part: PartReceipt) -> None:
-        """Record one published part of a claimed delivery before the next is sent."""
+    def _fenced(self, db: Any, delivery: Delivery, what: str, actor: str | None = None) -> bool:
+        """Whether `delivery` is still in the state and under the fencing token its caller
+        read. If not, the late write is refused and the log says so (a `fenced` event)."""
+        row = db.execute(
+            "SELECT state, fence FROM deliveries WHERE id = ?", (delivery.id,)
+        ).fetchone()
+        if row is not None and row["state"] == delivery.state and row["fence"] == delivery.fence:
+            return True
+        now = f"{row['state']}, fence {row['fence']}" if row is not None else "gone"
+        self._event(
+            db, actor or delivery.owner or "?", "fenced", delivery.post_id, delivery.channel,
+            f"late write refused ({what}): it was {delivery.state}, fence {delivery.fence}; "
+            f"now {now}",
+        )  # fmt: skip
+        return False
+
+    def record_part(self, delivery: Delivery, part: PartReceipt) -> bool:
+        """Record one published part of a delivery before the next is sent; False (refused)
+        when the caller no longer holds it."""
         with self._write() as db:
+            if not self._fenced(db, delivery, f"part {part.index + 1}: {part.remote_id}"):
+                return False
             row = db.execute("SELECT parts FROM deliveries WHERE id = ?", (delivery.id,)).fetchone()
             parts = [p for p in json.loads(row["parts"]) if p[0] != part.index]
             parts.append([part.index, part.remote_id, part.url])
@@ -650,11 +735,14 @@ class Ledger:
                 db, delivery.owner or "?", "part_published", delivery.post_id, delivery.channel,
                 f"part {part.index + 1}: {part.remote_id}",
             )  # fmt: skip
+        return True
 
-    def record_note(self, delivery: Delivery, key: str, value: str) -> None:
+    def record_note(self, delivery: Delivery, key: str, value: str) -> bool:
         """Record what an adapter must know on a later attempt (committed before it makes
-        its publishing call)."""
+        its publishing call); False (refused) when the caller no longer holds the delivery."""
         with self._write() as db:
+            if not self._fenced(db, delivery, f"note {key}"):
+                return False
             row = db.execute("SELECT notes FROM deliveries WHERE id = ?", (delivery.id,)).fetchone()
             notes = json.loads(row["notes"])
             notes[key] = value
@@ -666,6 +754,7 @@ class Ledger:
                 db, delivery.owner or "?", "noted", delivery.post_id, delivery.channel,
                 f"{key}: {value}",
             )  # fmt: skip
+        return True
 
     def mark_published(
         self,
@@ -682,8 +771,13 @@ class Ledger:
         media: Sequence[tuple[str, str]] | None = None,
         warnings: Sequence[str] = (),
     ) -> Delivery:
+        """Record the delivery as published: only if it is still in the state, and under the
+        fencing token, that the caller read (else refused: a `fenced` event, and the row as
+        it is now is returned)."""
         warning = "; ".join(warnings) or None
         with self._write() as db:
+            if not self._fenced(db, delivery, f"published {remote_id}", actor):
+                return self._current(delivery)
             db.execute(
                 "UPDATE deliveries SET state = 'published', remote_id = ?, url = ?, "
                 "published_at = ?, parts = ?, comment_id = ?, owner = NULL, lease_until = NULL, "
@@ -732,32 +826,36 @@ class Ledger:
         retry_at: datetime | None = None,
         actor: str | None = None,
         only_from: Sequence[str] | None = None,
-        claimed_by: str | None = None,
+        fenced: bool = False,
+        expired_by: datetime | None = None,
     ) -> Delivery:
         """Move a delivery to `state` (releasing any claim), recording why.
 
         With `only_from`, nothing happens unless the delivery is in one of those states; with
-        `claimed_by`, unless it is still claimed by that owner (a sender whose claim was
-        taken over never writes over what came after). The check and the change are one
-        transaction.
+        `fenced`, unless it is still in the state and under the fencing token `delivery`
+        shows (a sender whose claim was taken over never writes over what came after: the
+        refusal is logged); with `expired_by`, unless its lease ran out by then (a takeover
+        never races a renewal). The checks and the change are one transaction.
         """
         if state not in STATES:
             raise ValueError(f"unknown state {state}")
-        if claimed_by is not None:
-            only_from = [State.CLAIMED]
         with self._write() as db:
-            if only_from is not None:
+            if fenced and not self._fenced(db, delivery, f"{state}: {error or ''}", actor):
+                return self._current(delivery)
+            if only_from is not None or expired_by is not None:
                 row = db.execute(
-                    "SELECT state, owner FROM deliveries WHERE id = ?", (delivery.id,)
+                    "SELECT state, lease_until FROM deliveries WHERE id = ?", (delivery.id,)
                 ).fetchone()
                 if (
                     row is None
-                    or row["state"] not in only_from
-                    or (claimed_by is not None and row["owner"] != claimed_by)
+                    or (only_from is not None and row["state"] not in only_from)
+                    or (
+                        expired_by is not None
+                        and row["lease_until"] is not None
+                        and row["lease_until"] >= iso_utc(expired_by)
+                    )
                 ):
-                    found = self.get(delivery.post_id, delivery.channel)
-                    assert found is not None
-                    return found
+                    return self._current(delivery)
             db.execute(
                 "UPDATE deliveries SET state = ?, owner = NULL, lease_until = NULL, "
                 "last_error = ?, error_kind = ?, retry_at = ?, updated_at = ? WHERE id = ?",
@@ -770,6 +868,10 @@ class Ledger:
         found = self.get(delivery.post_id, delivery.channel)
         assert found is not None
         return found
+
+    def _current(self, delivery: Delivery) -> Delivery:
+        found = self.get(delivery.post_id, delivery.channel)
+        return found if found is not None else delivery
 
     def mark_retracted(self, delivery: Delivery, retraction: str, actor: str) -> Delivery:
         """Record a retraction (or a request for one the platform cannot carry out)."""
@@ -855,10 +957,70 @@ class Ledger:
         with self._write() as db:
             _put_control(db, WAKE, f"{iso_utc(self.clock())} {os.getpid()} {next(_WAKES)}")
 
-    def data_version(self) -> int:
+    def data_version(self) -> Hashable:
         """Changes whenever another connection commits to the ledger (SQLite's own counter:
         cheap enough to ask several times a second)."""
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    # --- several daemons: heartbeats and the plan they publish from ------------------------
+
+    def beat(self, owner: str, host_id: str, plan_rev: str | None, lease: timedelta) -> None:
+        """A daemon's sign of life (each sweep), with the queue revision it planned from."""
+        now = iso_utc(self.clock())
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO daemons (owner, host_id, pid, started_at, last_beat, plan_rev, "
+                "lease_seconds) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner) DO UPDATE SET "
+                "last_beat = excluded.last_beat, plan_rev = excluded.plan_rev, "
+                "lease_seconds = excluded.lease_seconds",
+                (owner, host_id, os.getpid(), now, now, plan_rev, int(lease.total_seconds())),
+            )
+
+    def gone(self, owner: str) -> None:
+        """A daemon that stops cleanly leaves the list."""
+        with self._write() as db:
+            db.execute("DELETE FROM daemons WHERE owner = ?", (owner,))
+
+    def daemons(self) -> list[DaemonBeat]:
+        rows = self.db.execute("SELECT * FROM daemons ORDER BY host_id, owner").fetchall()
+        return [
+            DaemonBeat(
+                r["owner"],
+                r["host_id"],
+                int(r["pid"]),
+                datetime.fromisoformat(r["started_at"]),
+                datetime.fromisoformat(r["last_beat"]),
+                r["plan_rev"],
+                timedelta(seconds=int(r["lease_seconds"])),
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    def newest_plan(self) -> tuple[str, str] | None:
+        """The newest queue revision any daemon planned from, and its host: (rev, host_id)."""
+        row = self.db.execute("SELECT rev, host_id FROM plans ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row["rev"], row["host_id"]) if row else None
+
+    def register_plan(self, rev: str, host_id: str, newer_than: str | None) -> bool:
+        """Record `rev` as the newest plan, if the newest is still `newer_than` (which the
+        caller checked is an ancestor of `rev`) or `rev` itself. False: another daemon
+        registered a newer plan meanwhile (the caller looks again)."""
+        with self._write() as db:
+            row = db.execute("SELECT rev FROM plans ORDER BY seq DESC LIMIT 1").fetchone()
+            newest = row["rev"] if row else None
+            if newest == rev:
+                return True
+            if newest != newer_than:
+                return False
+            seq = db.execute("SELECT coalesce(max(seq), 0) + 1 AS n FROM plans").fetchone()["n"]
+            db.execute(
+                "INSERT INTO plans (rev, seq, host_id, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (rev) DO UPDATE SET seq = excluded.seq, host_id = excluded.host_id, "
+                "at = excluded.at",
+                (rev, seq, host_id, iso_utc(self.clock())),
+            )
+            self._event(db, host_id, "plan", None, None, f"newest queue revision {rev}")
+        return True
 
     def set_control(self, key: str, value: str | None, actor: str, why: str = "") -> None:
         """Set (or, with None, clear) a control, logging who and why."""

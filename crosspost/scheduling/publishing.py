@@ -11,8 +11,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from crosspost.adapters.base import Adapter
-from crosspost.core.errors import AuthError, InDoubt, PublishError, RateLimited, Rejected
+from crosspost.adapters.base import Adapter, SendDeadline, boot_clock, send_deadline
+from crosspost.core.errors import (
+    AuthError,
+    InDoubt,
+    LeaseLost,
+    PartReceipt,
+    PublishError,
+    RateLimited,
+    Rejected,
+)
 from crosspost.core.paths import in_project
 from crosspost.core.states import Hold, Met, State, Status
 from crosspost.loading.config import Channel
@@ -23,9 +31,15 @@ from crosspost.scheduling.ledger import Delivery, Ledger
 DEFAULT_LEASE = timedelta(minutes=10)
 
 
-def owner_name(role: str) -> str:
+def host_id(configured: str | None = None) -> str:
+    """This server's name in claims and heartbeats: $CROSSPOST_HOST_ID, else the config's
+    `daemon: host_id`, else the host name (two servers must never share one)."""
+    return os.environ.get("CROSSPOST_HOST_ID") or configured or socket.gethostname()
+
+
+def owner_name(role: str, host: str | None = None) -> str:
     """Who holds a claim: host, process and role, for the event log."""
-    return f"{socket.gethostname()}:{os.getpid()}:{role}"
+    return f"{host or host_id()}:{os.getpid()}:{role}"
 
 
 @dataclass
@@ -77,7 +91,7 @@ def publish_delivery(
             )  # fmt: skip
         delivery = ledger.set_state(
             delivery, State.IN_DOUBT, error_kind=Met.IN_DOUBT, actor=owner,
-            only_from=[State.CLAIMED],
+            fenced=True, expired_by=ledger.clock(),
             error=f"a claim by {delivery.owner} expired without a result: the send may or "
             "may not have happened",
         )  # fmt: skip
@@ -97,6 +111,7 @@ def send(
     states: tuple[str, ...] = (State.PENDING,),
     backoff: Callable[[int], timedelta | None] | None = None,
     approved_by: str | None = None,
+    plan_rev: str | None = None,
 ) -> Outcome:
     """Claim the delivery (committed), call the platform, record what happened.
 
@@ -105,7 +120,7 @@ def send(
     pending for them to try again.
     """
     post_id, key = rendered.post_id, adapter.channel.key
-    claimed = ledger.claim(post_id, key, owner, lease, states=states)
+    claimed = ledger.claim(post_id, key, owner, lease, states=states, plan_rev=plan_rev)
     if claimed is None:  # paused, or another process took it between our look and our claim
         current = ledger.get(post_id, key)
         state = current.state if current else "unknown"
@@ -113,21 +128,32 @@ def send(
             return Outcome(post_id, key, Status.HELD, current.last_error or Hold.PAUSED, current)
         status = Status.ALREADY if state == State.PUBLISHED else Status.BUSY
         return Outcome(post_id, key, status, f"taken by another process ({state})", current)
-    try:
-        with _heartbeat(ledger, claimed, owner, lease):
-            receipt = adapter.publish(
-                rendered,
-                resume=claimed.parts,
-                on_part=lambda part: ledger.record_part(claimed, part),
-                notes=claimed.notes,
-                on_note=lambda key, value: ledger.record_note(claimed, key, value),
+    seconds = lease.total_seconds()
+    deadline = SendDeadline(seconds, margin=seconds / 3)
+
+    def on_part(part: PartReceipt) -> None:
+        if not ledger.record_part(claimed, part):
+            raise InDoubt(
+                f"part {part.index + 1} was published, but this server's claim had been "
+                "taken over: the server that took it settles it"
             )
+
+    def on_note(name: str, value: str) -> None:
+        if not ledger.record_note(claimed, name, value):
+            raise LeaseLost("not sent: this server's claim was taken over by another")
+
+    try:
+        with _heartbeat(ledger, claimed, owner, lease, deadline), send_deadline(deadline):
+            receipt = adapter.publish(
+                rendered, resume=claimed.parts, on_part=on_part, notes=claimed.notes,
+                on_note=on_note,
+            )  # fmt: skip
     except PublishError as exc:
         return _failed(ledger, claimed, exc, adapter, backoff)
     except Exception as exc:  # a bug: the send may have happened, so never retry blindly
         message = adapter.clean(f"unexpected {type(exc).__name__}: {exc}")
         done = ledger.set_state(
-            claimed, State.IN_DOUBT, error=message, error_kind=Met.IN_DOUBT, claimed_by=owner
+            claimed, State.IN_DOUBT, error=message, error_kind=Met.IN_DOUBT, fenced=True
         )
         return Outcome(post_id, key, Status.IN_DOUBT, message, done)
     done = ledger.mark_published(
@@ -142,6 +168,12 @@ def send(
         warnings=receipt.warnings,
     )
     where = receipt.url or receipt.remote_id
+    if done.state != State.PUBLISHED or done.fence != claimed.fence:
+        return Outcome(
+            post_id, key, Status.IN_DOUBT,
+            f"published ({where}), but this server's claim had been taken over meanwhile: "
+            "the server that took it over settles it", done,
+        )  # fmt: skip
     if receipt.warnings:
         said = "; ".join(receipt.warnings)
         return Outcome(post_id, key, Status.PUBLISHED, f"published: {where} (but {said})", done)
@@ -149,24 +181,31 @@ def send(
 
 
 @contextlib.contextmanager
-def _heartbeat(ledger: Ledger, claimed: Delivery, owner: str, lease: timedelta) -> Iterator[None]:
-    """Renew the claim's lease while the send runs (a third of the lease at a time), so a
+def _heartbeat(
+    ledger: Ledger, claimed: Delivery, owner: str, lease: timedelta, deadline: SendDeadline
+) -> Iterator[None]:
+    """Renew the claim's lease while the send runs (a quarter of the lease at a time), so a
     long send — a GIF X is processing, an Instagram container being polled — is never taken
-    for an abandoned one and sent again by another daemon."""
-    if str(ledger.path) == ":memory:":
+    for an abandoned one and sent again by another daemon. Each renewal moves the send's
+    deadline on; a refused one (taken over) leaves it to run out."""
+    if ledger.kind == "sqlite" and str(ledger.path) == ":memory:":
         yield
         return
     stop = threading.Event()
-    every = max(lease.total_seconds() / 3, 1.0)
+    seconds = lease.total_seconds()
+    every = max(seconds / 4, 0.5)
 
     def beat() -> None:
-        from crosspost.scheduling.ledger import Ledger
-
         if stop.wait(every):
             return  # most sends end before the first beat: no second connection for them
-        with contextlib.suppress(Exception), Ledger(ledger.path, clock=ledger.clock) as own:
-            while own.renew(claimed, owner, lease) and not stop.wait(every):
-                pass
+        with contextlib.suppress(Exception), ledger.reopen() as own:
+            while True:
+                started = boot_clock()
+                if not own.renew(claimed, owner, lease):
+                    return
+                deadline.renewed(started, seconds)
+                if stop.wait(every):
+                    return
 
     thread = threading.Thread(target=beat, name="crosspost-lease", daemon=True)
     thread.start()
@@ -193,43 +232,38 @@ def _failed(
     kind = exc.kind
     post_id, key = claimed.post_id, claimed.channel
     now = ledger.clock()
-    mine = claimed.owner  # writes below only while the claim is still ours
     if isinstance(exc, InDoubt):
         done = ledger.set_state(
-            claimed, State.IN_DOUBT, error=message, error_kind=kind, claimed_by=mine
+            claimed, State.IN_DOUBT, error=message, error_kind=kind, fenced=True
         )
         return Outcome(post_id, key, Status.IN_DOUBT, f"outcome unknown: {message}", done)
     if exc.holds_channel:  # credentials, or an allowance used up for a long time
         if backoff is not None:  # the daemon holds the channel until `crosspost doctor` passes
             ledger.set_control(hold_key(key), f"{kind}: {message}", claimed.owner or "?", message)
             done = ledger.set_state(
-                claimed, State.HELD, error=message, error_kind=kind, claimed_by=mine
+                claimed, State.HELD, error=message, error_kind=kind, fenced=True
             )
             return Outcome(post_id, key, Status.HELD, f"channel held: {message}", done)
-        done = ledger.set_state(
-            claimed, State.FAILED, error=message, error_kind=kind, claimed_by=mine
-        )
+        done = ledger.set_state(claimed, State.FAILED, error=message, error_kind=kind, fenced=True)
         if isinstance(exc, AuthError):
             message = f"the channel's credentials need attention (run crosspost doctor): {message}"
         return Outcome(post_id, key, Status.FAILED, message, done)
     if isinstance(exc, Rejected):
-        done = ledger.set_state(
-            claimed, State.FAILED, error=message, error_kind=kind, claimed_by=mine
-        )
+        done = ledger.set_state(claimed, State.FAILED, error=message, error_kind=kind, fenced=True)
         return Outcome(post_id, key, Status.FAILED, f"rejected: {message}", done)
     # temporary: a passing fault or a rate limit
     delay = backoff(claimed.attempts) if backoff is not None else None
     if backoff is not None and delay is None:
         done = ledger.set_state(
             claimed, State.FAILED, error=f"gave up after {claimed.attempts} attempts: {message}",
-            error_kind=kind, claimed_by=mine,
+            error_kind=kind, fenced=True,
         )  # fmt: skip
         return Outcome(post_id, key, Status.FAILED, done.last_error or message, done)
     retry_at = now + delay if delay is not None else None
     if isinstance(exc, RateLimited) and exc.retry_at is not None:
         retry_at = exc.retry_at
     done = ledger.set_state(
-        claimed, State.PENDING, error=message, error_kind=kind, retry_at=retry_at, claimed_by=mine
+        claimed, State.PENDING, error=message, error_kind=kind, retry_at=retry_at, fenced=True
     )
     when = f" after {retry_at:%H:%M:%S} UTC" if retry_at else ""
     if isinstance(exc, RateLimited):

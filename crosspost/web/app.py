@@ -36,7 +36,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from crosspost.core.times import format_local
-from crosspost.scheduling.ledger import Ledger
+from crosspost.scheduling.stores import open_ledger
 from crosspost.views.html import STATES, months, post_text, weeks
 from crosspost.web import authors, controls, forms, oidc, store
 from crosspost.web.accounts import AccountStore, Role, Session
@@ -452,7 +452,7 @@ async def save(web: Web, request: Request, session: Session) -> Response:
         _remove(saved_images)
         return _refused(web, request, form, post_id, version, str(exc))
     web.site.changed()
-    with Ledger(web.config.state_path) as ledger:  # who wrote it, on record, with its version
+    with open_ledger(web.config.ledger_spec) as ledger:  # who wrote it, on record, with its version
         authors.record(ledger, session.user.name, post_id or path.stem, path)
     committed = _commit(web, session, [path, *saved_images], "Add" if old_text is None else "Edit",
                         post_id or path.stem)  # fmt: skip
@@ -565,7 +565,7 @@ async def approve(web: Web, request: Request, session: Session) -> Response:
     project = web.site.project()
     rendered = render_every_channel(project, post)
     digest = post_approval_hash(rendered)
-    with Ledger(web.config.state_path) as ledger:
+    with open_ledger(web.config.ledger_spec) as ledger:
         wrote = authors.author_of(ledger, post.id, post.file)
     user = session.user
     me = f"{user.display or user.name} ({user.name})"
@@ -574,7 +574,7 @@ async def approve(web: Web, request: Request, session: Session) -> Response:
     if request.method == "POST" and not own and not unknown:
         values = await _form(request)
         try:
-            with Ledger(web.config.state_path) as ledger:
+            with open_ledger(web.config.ledger_spec) as ledger:
                 actions.approve(
                     ledger, project, post, by=me, pinned=str(values.get("hash") or ""),
                     author=wrote.identity if wrote else None,

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from crosspost import actions
 from crosspost.core.times import format_local
-from crosspost.scheduling.ledger import Ledger
+from crosspost.scheduling.stores import open_ledger
 from crosspost.views.reports import format_history, history_rows, parse_since, status_report
 from crosspost.web.accounts import Role, Session
 
@@ -46,7 +46,7 @@ def who(session: Session) -> str:
 
 async def status_page(web: Any, request: Request, session: Session) -> Response:
     """What needs attention, with the control that resolves each."""
-    with Ledger(web.config.state_path) as ledger:
+    with open_ledger(web.config.ledger_spec) as ledger:
         report = status_report(ledger, web.config, ledger.clock())
     zone = web.config.timezone
     return web.page(
@@ -67,7 +67,7 @@ async def history_page(web: Any, request: Request, session: Session) -> Response
             since = parse_since(since_text, zone)
         except (ValueError, OverflowError) as exc:
             error = str(exc)
-    with Ledger(web.config.state_path) as ledger:
+    with open_ledger(web.config.ledger_spec) as ledger:
         rows = history_rows(ledger, web.config, since=since)
     fmt = request.query_params.get("format", "")
     if fmt in ("csv", "json") and error is None:
@@ -180,7 +180,7 @@ def _do(web: Any, name: str, f: dict[str, str], by: str) -> str:
             + (f", hold lifted ({c.released} back in the queue)" if c.released is not None else "")
             for c in checks
         )
-    with Ledger(config.state_path) as ledger:
+    with open_ledger(config.ledger_spec) as ledger:
         if name == "pause":
             until = _until(web, f["until"]) if f.get("until", "").strip() else None
             done = actions.pause(ledger, config, by=by, reason=f.get("reason", ""),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from crosspost.core.problems import Problem, Problems
 from crosspost.loading.posts import Post, load_text
 from crosspost.rendering.render import Rendered
 from crosspost.scheduling.ledger import Ledger
+from crosspost.scheduling.stores import open_ledger
 from crosspost.views import html
 
 
@@ -31,7 +32,7 @@ class Loaded:
     rendered: list[Rendered]
     entries: list[html.Entry]
     by_post: dict[str, list[html.Entry]]
-    stamp: tuple[int, int]  # (queue generation, ledger data version) it was made for
+    stamp: tuple[int, Hashable]  # (queue generation, ledger data version) it was made for
 
 
 @dataclass
@@ -78,16 +79,16 @@ class Site:
         return self._ledger_for(self.project())
 
     def _ledger_for(self, project: Project) -> Ledger | None:
-        path = project.config.state_path
-        if not path.exists():
+        spec = project.config.ledger_spec
+        if not spec.exists():
             return None
         ledger = getattr(self._local, "ledger", None)
-        if ledger is None or ledger.path != path:
-            ledger = Ledger(path)
+        if ledger is None or not ledger.same_store(spec):
+            ledger = open_ledger(spec)
             self._local.ledger = ledger
         return ledger
 
-    def _ledger_version(self, project: Project) -> int:
+    def _ledger_version(self, project: Project) -> Hashable:
         """The ledger's newest event id (-1: no ledger yet)."""
         ledger = self._ledger_for(project)
         return ledger.last_change() if ledger is not None else -1
