@@ -51,15 +51,98 @@ def make_images(folder: Path) -> None:
     (folder / "notes.jpg").write_text("these are meeting notes, not an image\n")
 
 
+STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked `both_stores` runs each test using the ledger on both stores."""
+    if metafunc.definition.get_closest_marker("both_stores") is None:
+        return
+    if "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", STORES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    from tests.pg import start_server
+
+    yield from start_server()
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the example project with an empty queue and the test images; returns its root."""
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which store the ledger is on: SQLite, unless the module runs on both."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def state_spec(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Where a test's ledger lives: a SQLite file, or a fresh schema on the PostgreSQL server."""
+    from crosspost.loading.state import StateSpec
+
+    if store_kind == "sqlite":
+        yield StateSpec.sqlite((tmp_path / "var" / "crosspost.db").resolve())
+        return
+    server = request.getfixturevalue("pg_server")
+    spec = server.spec(tmp_path)
+    # every config the test writes names a SQLite file: on this run, each one's ledger is
+    # this schema instead (in this process; a test's child processes get `use_store`)
+    from crosspost.loading import config as config_module
+
+    parse = config_module.parse_state
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setattr(
+        config_module, "parse_state",
+        lambda reader, root: spec if not parse(reader, root).is_postgresql else parse(reader, root),
+    )  # fmt: skip
+    try:
+        yield spec
+    finally:
+        server.drop(spec)
+    # nothing fell back to a SQLite ledger unseen (the web app's accounts.db aside)
+    stray = [p for p in tmp_path.rglob("*.db") if p.name != "accounts.db"]
+    assert not stray, f"a test on PostgreSQL made SQLite ledgers: {stray}"
+
+
+def use_store(root: Path, spec: Any, server: Any = None) -> None:
+    """Point the project's config at the ledger `spec` names."""
+    import re
+
+    config = root / "crosspost.yaml"
+    text = config.read_text(encoding="utf-8")
+    state = server.config_state(spec) if spec.is_postgresql else f"state: {spec.path}\n"
+    text = re.sub(r"^state:.*\n", "", text, flags=re.M)
+    config.write_text(state + text, encoding="utf-8")
+
+
+@pytest.fixture
+def project(tmp_path: Path, state_spec: Any) -> Path:
+    """A copy of the example project with an empty queue and the test images; returns its root.
+    Its ledger is the test's `state_spec` (SQLite at var/crosspost.db, unless the module runs
+    on both stores)."""
     shutil.copy(REPO / "config.example.yaml", tmp_path / "crosspost.yaml")
     shutil.copytree(REPO / "templates", tmp_path / "templates")
     shutil.copy(CASES / "templates" / "event.j2", tmp_path / "templates" / "event.j2")
     (tmp_path / "queue").mkdir()
     make_images(tmp_path / "queue" / "media")
     return tmp_path
+
+
+def ledger_of(root: Path, clock: Any = None) -> Any:
+    """The ledger of the project at `root`, on whichever store its config names."""
+    from crosspost.loading.config import load_config
+    from crosspost.scheduling.stores import open_ledger
+
+    spec = load_config(root / "crosspost.yaml").ledger_spec
+    return open_ledger(spec, **({"clock": clock} if clock else {}))
+
+
+@pytest.fixture
+def open_store(state_spec: Any) -> Any:
+    """Open the test's ledger (`open_store(clock=...)`), on whichever store it is."""
+    from crosspost.scheduling.stores import open_ledger
+
+    return lambda clock=None: open_ledger(state_spec, **({"clock": clock} if clock else {}))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,12 +16,14 @@ from crosspost.scheduling.ledger import Ledger
 
 from .test_daemon import Clock
 
+pytestmark = pytest.mark.both_stores
+
 T0 = datetime(2027, 1, 15, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def ledger(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with Ledger(tmp_path / "l.db", clock=Clock(T0)) as opened:
+def ledger(open_store: Any):  # type: ignore[no-untyped-def]
+    with open_store(Clock(T0)) as opened:
         yield opened
 
 

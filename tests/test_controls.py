@@ -8,17 +8,22 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from crosspost.cli import main
-from crosspost.scheduling.ledger import Ledger
+from tests.conftest import ledger_of
+from tests.test_ledger import OPEN, spec_arg
 
 from .conftest import NOW, Hook
 from .test_daemon import Clock, daemon, outbox, post, state, write_config
 from .test_daemon_process import Daemon as Process
 from .test_daemon_process import make_site, wait_for
+
+pytestmark = pytest.mark.both_stores
 
 
 def cli(root: Path, *args: str) -> tuple[int, str]:
@@ -36,8 +41,8 @@ def add_to_config(root: Path, text: str) -> None:
 # --- pause -------------------------------------------------------------------------------
 
 
-def test_a_pause_is_checked_inside_the_claim(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.db") as ledger:
+def test_a_pause_is_checked_inside_the_claim(open_store: Any) -> None:
+    with open_store() as ledger:
         ledger.ensure("p", "x", None, "h", "t")
         ledger.set_control("pause", json.dumps({"reason": "incident", "by": "Sam"}), "Sam", "")
         assert ledger.claim("p", "x", "daemon", timedelta(minutes=5)) is None
@@ -69,7 +74,7 @@ def test_pause_with_a_real_daemon_holds_until_an_explicit_release(tmp_path: Path
         code, _ = proc.stop()
     assert code == 0
     assert len(outbox(root)) == 1
-    with Ledger(root / "var" / "ledger.db") as ledger:
+    with ledger_of(root) as ledger:
         kinds = [(e.kind, e.actor) for e in ledger.events() if e.kind == "control"]
     assert kinds == [("control", "Sam"), ("control", "Sam")]  # pause and resume, with who
 
@@ -113,7 +118,7 @@ def test_approve_then_edit_is_held_as_stale_and_approving_again_publishes(site: 
     d = daemon(site, clock)
     d.deliver_due()
     assert state(site, "p") == "held" and outbox(site) == []
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         held = ledger.get("p", "x")
         assert held is not None and "approval is stale" in (held.last_error or "")
     code, _ = cli(site, "approve", "p", "--by", "Jo")
@@ -190,17 +195,16 @@ def test_blackout_config_errors_are_located(site: Path) -> None:
     assert code == 2 and "ends before it starts" in out
 
 
-def test_pause_is_visible_to_another_process_at_once(tmp_path: Path) -> None:
-    # the CLI and a daemon are separate processes sharing the ledger file
-    with Ledger(tmp_path / "l.db") as ledger:
+def test_pause_is_visible_to_another_process_at_once(open_store: Any, state_spec: Any) -> None:
+    # the CLI and a daemon are separate processes sharing the ledger
+    with open_store() as ledger:
         ledger.ensure("p", "x", None, "h", "t")
-    script = (
-        "import sys, json; from crosspost.scheduling.ledger import Ledger; "
-        "l = Ledger(sys.argv[1]); "
-        "l.set_control('pause:x', json.dumps({'reason': 'r', 'by': 'b'}), 'b', 'r')"
+    script = OPEN + (
+        "l = open_ledger(spec)\n"
+        "l.set_control('pause:x', json.dumps({'reason': 'r', 'by': 'b'}), 'b', 'r')\n"
     )
-    subprocess.run([sys.executable, "-c", script, str(tmp_path / "l.db")], check=True)
-    with Ledger(tmp_path / "l.db") as ledger:
+    subprocess.run([sys.executable, "-c", script, spec_arg(state_spec)], check=True)
+    with open_store() as ledger:
         assert ledger.claim("p", "x", "daemon", timedelta(minutes=1)) is None
 
 
@@ -251,7 +255,7 @@ def test_a_late_approval_does_not_publish_late(site: Path) -> None:
     d.load("approvals changed")
     d.deliver_due()
     assert state(site, "p") == "expired" and outbox(site) == []
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         expired = ledger.get("p", "x")
     assert expired is not None and "crosspost release p --channel x --late" in (
         expired.last_error or ""
@@ -263,7 +267,7 @@ def test_a_late_approval_does_not_publish_late(site: Path) -> None:
     clock.now = datetime.now(UTC) + timedelta(seconds=1)
     d.deliver_due()
     assert state(site, "p") == "published" and len(outbox(site)) == 1
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         released = [e for e in ledger.events() if e.detail == "released late by Sam"]
     assert [(e.actor, e.kind) for e in released] == [("Sam", "pending")]
 
@@ -316,7 +320,7 @@ def test_a_send_resolved_as_not_published_goes_again_however_late(site: Path) ->
     post(site, "p", _london(due), extra="channels: [x]\n")
     clock = Clock(due)
     d = daemon(site, clock)
-    with Ledger(site / "var" / "ledger.db", clock=clock) as ledger:
+    with ledger_of(site, clock) as ledger:
         claimed = ledger.claim("p", "x", "other-host:1:daemon", timedelta(minutes=5))
         assert claimed is not None
         ledger.set_state(claimed, "in_doubt", error="timed out", error_kind="in_doubt")

@@ -15,9 +15,11 @@ from click.testing import CliRunner
 
 from crosspost.cli import main
 from crosspost.scheduling.daemon import Daemon
-from crosspost.scheduling.ledger import Ledger
+from tests.conftest import ledger_of
 
 from .conftest import CONFIG, write_config  # noqa: F401 -- used by other test modules
+
+pytestmark = pytest.mark.both_stores
 
 
 class Clock:
@@ -52,7 +54,7 @@ def daemon(root: Path, clock: Clock) -> Daemon:
 
 
 def state(root: Path, post_id: str, channel: str = "x") -> str:
-    with Ledger(root / "var" / "ledger.db") as ledger:
+    with ledger_of(root) as ledger:
         found = ledger.get(post_id, channel)
         return found.state if found else "absent"
 
@@ -108,7 +110,7 @@ def test_downtime_short_is_published_long_is_expired(site: Path) -> None:
     assert state(site, "recent") == "published"
     assert state(site, "old") == "expired"
     assert [r["post_id"] for r in outbox(site)] == ["recent"]
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         expired = ledger.get("old", "x")
         assert expired is not None and "not published late" in (expired.last_error or "")
 
@@ -119,7 +121,7 @@ def test_transient_errors_back_off_then_publish_once(site: Path) -> None:
     clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
     d = daemon(site, clock)
     d.deliver_due()
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         first = ledger.get("p", "x")
         assert first is not None and first.state == "pending"
         assert first.retry_at == clock.now + timedelta(minutes=1)
@@ -128,7 +130,7 @@ def test_transient_errors_back_off_then_publish_once(site: Path) -> None:
     assert outbox(site) == []
     clock.now += timedelta(seconds=1)
     d.deliver_due()  # second failure: two minutes now
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         second = ledger.get("p", "x")
         assert second is not None and second.retry_at == clock.now + timedelta(minutes=2)
     clock.now += timedelta(minutes=2)
@@ -143,7 +145,7 @@ def test_rate_limit_waits_for_the_reset(site: Path) -> None:
     clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
     d = daemon(site, clock)
     d.deliver_due()
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         waiting = ledger.get("p", "x")
         assert waiting is not None and waiting.retry_at == clock.now + timedelta(seconds=60)
     clock.now += timedelta(seconds=60)
@@ -163,7 +165,7 @@ def test_auth_error_holds_that_channel_only(site: Path) -> None:
     assert state(site, "a") == "held" and state(site, "b") == "held"
     assert state(site, "a", "fb") == "published" and state(site, "b", "fb") == "published"
     assert outbox(site) == []
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         assert "hold:x" in ledger.controls("hold:")
 
 
@@ -184,7 +186,7 @@ def test_edits_deletions_and_drafts_are_reconciled(site: Path) -> None:
     assert state(site, "deleted") == "cancelled" and state(site, "drafted") == "cancelled"
     assert state(site, "moved") == "pending"
     assert [r["text"] for r in outbox(site)] == ["New words"]
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         gone = ledger.get("deleted", "x")
         assert gone is not None and "post file queue/deleted.yaml was deleted" in (
             gone.last_error or ""
@@ -200,7 +202,7 @@ def test_edit_after_publishing_is_reported_not_republished(site: Path) -> None:
     d.load("edit")
     d.deliver_due()
     assert len(outbox(site)) == 1
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         done = ledger.get("p", "x")
         assert done is not None and done.state == "published" and done.edited_hash
 
@@ -228,7 +230,7 @@ def test_a_broken_file_holds_only_its_own_posts(site: Path, broken: str) -> None
     (site / "queue" / "gone.yaml").unlink()
     assert d.load("edits") is True
     assert state(site, "p") == "held" and state(site, "gone") == "cancelled"
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         held = ledger.get("p", "x")
     assert held is not None and "queue/p.yaml has errors" in (held.last_error or "")
     clock.at("2027-01-15T10:00+00:00")
@@ -265,7 +267,7 @@ def test_an_approvals_file_with_a_merge_conflict_approves_nothing(site: Path) ->
     d = daemon(site, clock)
     d.deliver_due()
     assert state(site, "p") == "held" and outbox(site) == []
-    with Ledger(site / "var" / "ledger.db") as ledger:
+    with ledger_of(site) as ledger:
         held = ledger.get("p", "x")
     assert held is not None and "merge conflict" in (held.last_error or "")
     before = approvals.read_text()
@@ -284,7 +286,7 @@ def test_an_orphaned_claim_is_settled_by_looking_at_the_account(site: Path) -> N
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     owner = f"{os.uname().nodename}:{dead}:daemon"
-    with Ledger(site / "var" / "ledger.db", clock=clock) as ledger:
+    with ledger_of(site, clock) as ledger:
         for post_id in ("sent", "lost"):
             ledger.claim(post_id, "x", owner, timedelta(minutes=10))
     # the dead daemon had sent one of them before it died
@@ -317,7 +319,7 @@ def test_without_a_look_up_a_send_in_doubt_waits_for_a_person(
     post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
     clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
     d = daemon(site, clock)
-    with Ledger(site / "var" / "ledger.db", clock=clock) as ledger:
+    with ledger_of(site, clock) as ledger:
         claimed = ledger.claim("p", "x", "elsewhere:1:daemon", timedelta(minutes=1))
         assert claimed is not None
     clock.now += timedelta(minutes=5)  # the lease ran out
@@ -339,7 +341,7 @@ def test_a_look_up_that_cannot_reach_back_settles_nothing(
         post(site, name, "2027-01-15 10:00", extra="channels: [x]\n")
     clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
     d = daemon(site, clock)
-    with Ledger(site / "var" / "ledger.db", clock=clock) as ledger:
+    with ledger_of(site, clock) as ledger:
         ledger.claim("lost", "x", "elsewhere:1:daemon", timedelta(seconds=1))
     for name in ("a", "b", "c"):  # the account posted more than one look-up can read since
         d.adapter("x").publish(d.plan.deliveries[(name, "x")])  # type: ignore[union-attr]

@@ -27,9 +27,11 @@ import responses
 from click.testing import CliRunner
 
 from crosspost.cli import main
-from crosspost.scheduling.ledger import Ledger
+from tests.conftest import ledger_of
 
 from .conftest import canary_environ, make_adapter
+
+pytestmark = pytest.mark.both_stores
 
 TWEETS = "https://api.twitter.com/2/tweets"
 ME = "https://api.twitter.com/2/users/me"
@@ -71,7 +73,7 @@ def run_once(root: Path) -> tuple[int, str]:
 
 
 def delivery(root: Path, post_id: str, channel: str) -> Any:
-    with Ledger(root / "var" / "crosspost.db") as ledger:
+    with ledger_of(root) as ledger:
         return ledger.get(post_id, channel)
 
 
@@ -452,7 +454,7 @@ def test_the_x_monthly_cap_holds_the_channel_with_one_alert(
     assert code == 1
     assert [delivery(site, n, "PCCKent").state for n in ("one", "two")] == ["held", "held"]
     assert len([c for c in api.calls if c.request.url == TWEETS]) == 1  # no futile retries
-    with Ledger(site / "var" / "crosspost.db") as ledger:
+    with ledger_of(site) as ledger:
         assert (ledger.control("hold:PCCKent") or "").startswith("capped: ")
     titles = [p["title"] for p in hook.payloads()]
     assert any("allowance for the app is used up" in t for t in titles), titles

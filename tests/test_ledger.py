@@ -1,17 +1,23 @@
-"""The ledger: a real SQLite file, its state machine, migrations and the append-only log."""
+"""The ledger: its state machine, migrations and the append-only log, on a real SQLite file
+and on a real PostgreSQL server (every test taking `open_store` or `state_spec` runs on both)."""
 
 from __future__ import annotations
 
-import sqlite3
+import json
 import subprocess
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from crosspost.core.errors import PartReceipt
 from crosspost.scheduling.ledger import MIGRATIONS, Ledger, LedgerError
+from crosspost.scheduling.stores import open_ledger
+
+pytestmark = pytest.mark.both_stores
 
 T0 = datetime(2027, 1, 15, 10, 0, tzinfo=UTC)
 
@@ -35,20 +41,17 @@ def test_file_is_wal_with_full_sync_and_migrated(tmp_path: Path) -> None:
         assert rows == len(MIGRATIONS)
 
 
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.db"
-    Ledger(path).close()
-    db = sqlite3.connect(path)
-    db.execute("INSERT INTO schema_migrations VALUES (99, 'later')")
-    db.commit()
-    db.close()
+def test_newer_schema_is_refused(open_store: Any) -> None:
+    with open_store() as ledger:
+        assert ledger.schema_version == len(ledger.migrations) == len(MIGRATIONS)
+        ledger.db.execute("INSERT INTO schema_migrations VALUES (99, 'later')")
     with pytest.raises(LedgerError, match="schema version 99"):
-        Ledger(path)
+        open_store()
 
 
-def test_claim_then_publish_then_nothing_more(tmp_path: Path) -> None:
+def test_claim_then_publish_then_nothing_more(open_store: Any) -> None:
     clock = Clock()
-    with Ledger(tmp_path / "l.db", clock=clock) as ledger:
+    with open_store(clock) as ledger:
         d = ledger.ensure("p1", "PCCKent", T0, "sha256:a", "Hello")
         assert d.state == "pending"
         claimed = ledger.claim("p1", "PCCKent", "me", timedelta(minutes=5))
@@ -69,16 +72,16 @@ def test_claim_then_publish_then_nothing_more(tmp_path: Path) -> None:
         assert kinds == ["planned", "claimed", "published", "edited_after_publishing"]
 
 
-def test_pending_delivery_follows_edits(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.db") as ledger:
+def test_pending_delivery_follows_edits(open_store: Any) -> None:
+    with open_store() as ledger:
         ledger.ensure("p1", "KentPCC", T0, "sha256:a", "One")
         moved = ledger.ensure("p1", "KentPCC", T0 + timedelta(hours=1), "sha256:b", "Two")
         assert moved.due_at == T0 + timedelta(hours=1) and moved.text == "Two"
         assert [e.kind for e in ledger.events()] == ["planned", "replanned"]
 
 
-def test_parts_are_recorded_as_they_go(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.db") as ledger:
+def test_parts_are_recorded_as_they_go(open_store: Any) -> None:
+    with open_store() as ledger:
         ledger.ensure("t", "PCCKent", T0, "sha256:a", "1/3")
         claimed = ledger.claim("t", "PCCKent", "me", timedelta(minutes=5))
         assert claimed is not None
@@ -90,45 +93,64 @@ def test_parts_are_recorded_as_they_go(tmp_path: Path) -> None:
         assert retry is not None and retry.parts == failed.parts and retry.attempts == 2
 
 
-def test_event_log_is_append_only(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.db") as ledger:
+def test_event_log_is_append_only(open_store: Any) -> None:
+    with open_store() as ledger:
         ledger.event("alice", "note", detail="hello")
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            ledger.db.execute("UPDATE events SET detail = 'changed'")
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            ledger.db.execute("DELETE FROM events")
+        changes = ["UPDATE events SET detail = 'changed'", "DELETE FROM events"]
+        if ledger.kind == "postgresql":
+            changes.append("TRUNCATE events")  # which row triggers alone would not see
+        for change in changes:
+            with pytest.raises(LedgerError, match="append-only"), ledger._write() as db:
+                db.execute(change)
         assert [e.detail for e in ledger.events()] == ["hello"]
 
 
-def test_unknown_state_is_refused(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.db") as ledger:
+def test_unknown_state_is_refused(open_store: Any) -> None:
+    with open_store() as ledger:
         d = ledger.ensure("p", "c", T0, "h", "t")
         with pytest.raises(ValueError):
             ledger.set_state(d, "sent")
 
 
-CLAIMER = """
-import sys
+def spec_arg(spec: Any) -> str:
+    """A StateSpec for a child process's command line."""
+    data = asdict(spec)
+    data["path"] = str(spec.path)
+    data.pop("env_refs")
+    return json.dumps(data)
+
+
+OPEN = """
+import json, sys
+from pathlib import Path
+from crosspost.loading.state import StateSpec
+from crosspost.scheduling.stores import open_ledger
+data = json.loads(sys.argv[1])
+spec = StateSpec(**{**data, "path": Path(data["path"])})
+"""
+
+CLAIMER = (
+    OPEN
+    + """
 from datetime import timedelta
-from crosspost.scheduling.ledger import Ledger
-ledger = Ledger(sys.argv[1])
+ledger = open_ledger(spec)
 won = 0
 for i in range(int(sys.argv[3])):
     if ledger.claim(f"p{i}", "c", sys.argv[2], timedelta(minutes=5)) is not None:
         won += 1
 print(won)
 """
+)
 
 
-def test_two_processes_never_claim_the_same_delivery(tmp_path: Path) -> None:
-    path = tmp_path / "l.db"
+def test_two_processes_never_claim_the_same_delivery(state_spec: Any) -> None:
     count = 200
-    with Ledger(path) as ledger:
+    with open_ledger(state_spec) as ledger:
         for i in range(count):
             ledger.ensure(f"p{i}", "c", T0, "h", "t")
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", CLAIMER, str(path), name, str(count)],
+            [sys.executable, "-c", CLAIMER, spec_arg(state_spec), name, str(count)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -136,7 +158,7 @@ def test_two_processes_never_claim_the_same_delivery(tmp_path: Path) -> None:
     ]
     wins = [int(p.communicate(timeout=60)[0]) for p in procs]
     assert sum(wins) == count  # every delivery claimed exactly once between them
-    with Ledger(path) as ledger:
+    with open_ledger(state_spec) as ledger:
         claims = [e for e in ledger.events() if e.kind == "claimed"]
         assert len(claims) == count
         assert len({e.post_id for e in claims}) == count

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from crosspost.cli import main
-from crosspost.scheduling.ledger import Ledger
+from tests.conftest import ledger_of
 
 FAKE_CONFIG = """\
 timezone: Europe/London
@@ -75,7 +75,7 @@ def test_publish_once_then_nothing(fake_project: Path) -> None:
     assert out.count("already published") == 2 and "(nothing sent)" in out
     assert len(outbox(fake_project, "x.jsonl")) == 1 and len(outbox(fake_project, "fb.jsonl")) == 1
 
-    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+    with ledger_of(fake_project) as ledger:
         d = ledger.get("funding", "PCCKent")
         assert d is not None and d.state == "published"
         assert d.remote_id == x["id"] and d.url == f"fake://PCCKent/{x['id']}"
@@ -114,7 +114,7 @@ def test_failures_are_typed_recorded_and_retryable_when_it_helps(
     (project / "queue" / "funding.yaml").write_text(POST + "channels: [other]\n")
     code, out = run(project, "publish", "funding")
     assert code == 1 and says in out
-    with Ledger(project / "var" / "ledger.db") as ledger:
+    with ledger_of(project) as ledger:
         d = ledger.get("funding", "other")
         assert d is not None and d.state == state and d.error_kind == outcome
     assert outbox(project, "o.jsonl") == []
@@ -126,7 +126,7 @@ def test_failures_are_typed_recorded_and_retryable_when_it_helps(
 def test_an_expired_claim_is_in_doubt_and_nothing_is_sent(fake_project: Path) -> None:
     from datetime import timedelta
 
-    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+    with ledger_of(fake_project) as ledger:
         ledger.ensure("funding", "PCCKent", None, "h", "t")
         ledger.claim("funding", "PCCKent", "crashed-host:1:daemon", timedelta(seconds=-1))
     code, out = run(fake_project, "publish", "funding", "--channel", "PCCKent")
@@ -141,7 +141,7 @@ def test_an_expired_claim_is_in_doubt_and_nothing_is_sent(fake_project: Path) ->
 def test_a_live_claim_elsewhere_is_left_alone(fake_project: Path) -> None:
     from datetime import timedelta
 
-    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+    with ledger_of(fake_project) as ledger:
         ledger.ensure("funding", "PCCKent", None, "h", "t")
         ledger.claim("funding", "PCCKent", "other-host:9:daemon", timedelta(minutes=5))
     code, out = run(fake_project, "publish", "funding", "--channel", "PCCKent")
@@ -196,7 +196,7 @@ def test_status_and_history_read_the_ledger(fake_project: Path) -> None:
 def test_resolve_settles_a_delivery_in_doubt(fake_project: Path) -> None:
     from datetime import timedelta
 
-    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+    with ledger_of(fake_project) as ledger:
         ledger.ensure("funding", "PCCKent", None, "h", "t")
         claimed = ledger.claim("funding", "PCCKent", "gone:1:daemon", timedelta(minutes=5))
         assert claimed is not None
@@ -207,7 +207,7 @@ def test_resolve_settles_a_delivery_in_doubt(fake_project: Path) -> None:
     assert code == 0 and "back in the queue" in out
     code, out = run(fake_project, "resolve", "funding", "--channel", "PCCKent", "--published", "9")
     assert code == 1 and "is pending, not in doubt" in out
-    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+    with ledger_of(fake_project) as ledger:
         again = ledger.get("funding", "PCCKent")
         assert again is not None and again.state == "pending"
         ledger.set_state(again, "in_doubt", error="timeout")
@@ -216,20 +216,20 @@ def test_resolve_settles_a_delivery_in_doubt(fake_project: Path) -> None:
         "--by", "Sam",
     )  # fmt: skip
     assert code == 0
-    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+    with ledger_of(fake_project) as ledger:
         done = ledger.get("funding", "PCCKent")
         assert done is not None and done.state == "published" and done.remote_id == "12345"
         assert any(e.actor == "Sam" and e.kind == "published" for e in ledger.events())
 
 
 def test_doctor_lifts_a_channel_hold_once_the_credentials_work(fake_project: Path) -> None:
-    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+    with ledger_of(fake_project) as ledger:
         d = ledger.ensure("funding", "PCCKent", None, "h", "t")
         ledger.set_control("hold:PCCKent", "auth: token revoked", "daemon", "401")
         ledger.set_state(d, "held", error="channel held", error_kind="held")
     code, out = run(fake_project, "doctor")
     assert code == 0 and "channel hold lifted: 1 deliveries back in the queue" in out
-    with Ledger(fake_project / "var" / "ledger.db") as ledger:
+    with ledger_of(fake_project) as ledger:
         assert ledger.controls("hold:") == {}
         back = ledger.get("funding", "PCCKent")
         assert back is not None and back.state == "pending"

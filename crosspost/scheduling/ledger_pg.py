@@ -172,6 +172,15 @@ def _pool(spec: StateSpec, password: str | None) -> Any:
         return pool
 
 
+def close_pool(spec: StateSpec) -> None:
+    """Close the pool for this database and schema (a test that drops its schema)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.pop((spec.dsn, spec.schema), None)
+    if pool is not None:
+        with contextlib.suppress(Exception):
+            pool.close(timeout=2)
+
+
 def close_pools() -> None:
     """Close every pool (a process about to exit, a test that dropped its database)."""
     with _POOLS_LOCK:
