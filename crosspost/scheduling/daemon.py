@@ -599,8 +599,7 @@ class Daemon:
             if self.shared and self._plan_moved():
                 self._reload("the queue's revision moved")
             if self.behind is not None:
-                log.error("not publishing: %s", self.behind)
-                return
+                return  # said when it fell behind (load); `status` says it too
             self.settle()
             self.deliver_due()
             self.alert_sweep()

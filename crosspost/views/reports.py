@@ -86,12 +86,19 @@ def status_report(
 
     stale = [c for c in in_progress if c["lease_expired"]]
     held_channels = [c for c in channels if c["held"]]
+    daemons = _daemons(ledger, now)
     return {
         "now": _iso(now),
         "timezone": config.timezone.key,
         "needs_attention": bool(
-            any(problems.values()) or stale or held_channels or paused or tokens
+            any(problems.values())
+            or stale
+            or held_channels
+            or paused
+            or tokens
+            or any(d["behind"] for d in daemons if d["alive"])
         ),
+        "daemons": daemons,
         "tokens_expiring": tokens,
         "counts": _counts(everything),
         "channels": channels,
@@ -225,6 +232,25 @@ def _published(config: Config, d: Delivery) -> dict[str, Any]:
 TOKEN_WARNING_DAYS = 14
 
 
+def _daemons(ledger: Ledger, now: datetime) -> list[dict[str, Any]]:
+    """Every daemon that has beaten on this ledger: host, pid, last heartbeat, whether it is
+    alive, and the queue revision it plans from (`behind` when that is not the newest)."""
+    newest = ledger.newest_plan()
+    out = []
+    for beat in ledger.daemons():
+        behind = bool(newest and beat.plan_rev and beat.plan_rev != newest[0])
+        out.append(
+            {
+                "owner": beat.owner, "host": beat.host_id, "pid": beat.pid,
+                "started_at": _iso(beat.started_at), "last_beat": _iso(beat.last_beat),
+                "alive": beat.alive(now), "plan_rev": beat.plan_rev, "behind": behind,
+                "newest_plan": newest[0] if newest else None,
+                "newest_plan_host": newest[1] if newest else None,
+            }
+        )  # fmt: skip
+    return out
+
+
 def _tokens(values: dict[str, str], now: datetime) -> list[dict[str, Any]]:
     """Channels whose token expires within two weeks (or has), as the last check found."""
     out = []
@@ -301,6 +327,7 @@ def format_status_text(report: dict[str, Any], zone: ZoneInfo) -> str:
         _status_in_progress,
         _status_upcoming,
         _status_queued,
+        _status_daemons,
     ):
         write(out, report)
     out.lines.append("")
@@ -336,6 +363,28 @@ class _StatusText:
         """Start a section: a blank line, then its title."""
         self.lines.append("")
         self.lines.append(title)
+
+
+def _status_daemons(out: _StatusText, report: dict[str, Any]) -> None:
+    """The daemons on this ledger (several servers): alive or silent, and at which plan."""
+    daemons = report.get("daemons") or []
+    if not daemons:
+        return
+    out.section("Daemons")
+    for d in daemons:
+        mark = "✓" if d["alive"] else "✗"
+        state = "alive" if d["alive"] else "silent"
+        rev = f"plan {d['plan_rev'][:12]}" if d["plan_rev"] else "queue not in git"
+        line = (
+            f"  {mark} {d['host']} (pid {d['pid']}) · {state}, last heartbeat "
+            f"{out.when(d['last_beat'])} · {rev}"
+        )
+        out.lines.append(line)
+        if d["behind"]:
+            out.lines.append(
+                f"    ! behind the plan of {d['newest_plan_host']} (at "
+                f"{d['newest_plan'][:12]}): it publishes nothing until its queue is pulled"
+            )
 
 
 def _attempts(n: int) -> str:

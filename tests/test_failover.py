@@ -1,0 +1,253 @@
+"""Several servers on one PostgreSQL ledger, as real processes: daemons with different host
+ids, SIGKILLed and SIGSTOPped past their lease, publish every delivery exactly once (the fake
+channels' outboxes stand for the platforms); a late writer is refused by its fencing token;
+a server whose checkout is behind never publishes what was deleted elsewhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crosspost.core.states import State
+from crosspost.scheduling.stores import open_ledger
+
+from .test_daemon_process import EXE, make_site, sent, wait_for
+
+pytestmark = pytest.mark.postgresql
+
+
+class Host:
+    """`crosspost run` as the daemon of one server (its own CROSSPOST_HOST_ID)."""
+
+    def __init__(self, root: Path, host: str):
+        self.root, self.host = root, host
+        self.lines: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+        self.start()
+
+    def start(self) -> None:
+        env = {**os.environ, "CROSSPOST_HOST_ID": self.host}
+        self.proc = subprocess.Popen(
+            [EXE, "run", "--config", str(self.root / "crosspost.yaml"), "--log-format", "json"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True, env=env,
+        )  # fmt: skip
+        proc = self.proc
+
+        def read() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                self.lines.append(line)
+
+        import threading
+
+        threading.Thread(target=read, daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def signal(self, sig: int) -> None:
+        os.killpg(self.pid, sig)
+
+    def kill_and_restart(self) -> None:
+        self.signal(signal.SIGKILL)
+        assert self.proc is not None
+        self.proc.wait()
+        self.start()
+
+    def stop(self) -> tuple[int, str]:
+        assert self.proc is not None
+        with_cont = self.proc.poll() is None
+        if with_cont:
+            self.signal(signal.SIGCONT)  # never leave one stopped
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return self.proc.returncode, "".join(self.lines)
+
+
+@pytest.fixture
+def shared(pg_server: Any, tmp_path: Path) -> Any:
+    spec = pg_server.spec(tmp_path)
+    yield spec
+    pg_server.drop(spec)
+
+
+def on_postgresql(root: Path, server: Any, spec: Any, lease: str = "6s") -> None:
+    """The daemon section and ledger of a make_site project, for several servers."""
+    config = root / "crosspost.yaml"
+    text = config.read_text().replace("state: var/ledger.db\n", server.config_state(spec))
+    config.write_text(text.replace("lease: 1m", f"lease: {lease}"))
+
+
+def ledger_state(spec: Any) -> Counter[str]:
+    with open_ledger(spec) as ledger:
+        return Counter(str(d.state) for d in ledger.deliveries())
+
+
+def failover_run(root: Path, server: Any, spec: Any, posts: int, rounds: int, seed: int) -> None:
+    rng = random.Random(seed)
+    make_site(root, posts, spread=6.0, start_in=4.0, latency=0.05)
+    on_postgresql(root, server, spec)
+    total = posts * 2
+    hosts = [Host(root, "host-a"), Host(root, "host-b")]
+    try:
+        time.sleep(4.5)  # the first deliveries fall due
+        for _ in range(rounds):
+            killed, stopped = rng.sample(hosts, 2)
+            time.sleep(rng.uniform(0.2, 1.0))
+            killed.kill_and_restart()  # same host id: its dead pid's claims go at once
+            stopped.signal(signal.SIGSTOP)  # another host's view: only its lease ends it
+            time.sleep(6 + 3)
+            stopped.signal(signal.SIGCONT)
+        done = wait_for(lambda: ledger_state(spec)[State.PUBLISHED] == total, 120)
+        assert done, f"published {ledger_state(spec)} of {total}"
+    finally:
+        results = [h.stop() for h in hosts]
+    assert [code for code, _ in results] == [0, 0], [err[-3000:] for _, err in results]
+    counts = sent(root)
+    assert len(counts) == total, "a delivery is missing"
+    assert set(counts.values()) == {1}, [k for k, v in counts.items() if v > 1]
+    with open_ledger(spec) as ledger:
+        actors = {e.actor.split(":")[0] for e in ledger.events() if e.kind == "published"}
+        assert actors == {"host-a", "host-b"}  # both really worked
+        assert {d.state for d in ledger.deliveries()} == {State.PUBLISHED}
+
+
+def test_two_hosts_sigkill_and_sigstop_every_delivery_exactly_once(
+    tmp_path: Path, pg_server: Any, shared: Any
+) -> None:
+    failover_run(tmp_path, pg_server, shared, posts=150, rounds=2, seed=3)
+
+
+@pytest.mark.slow
+def test_two_hosts_failover_long(tmp_path: Path, pg_server: Any, shared: Any) -> None:
+    failover_run(tmp_path, pg_server, shared, posts=300, rounds=6, seed=4)
+
+
+def events(spec: Any, kind: str) -> list[Any]:
+    with open_ledger(spec) as ledger:
+        return [e for e in ledger.events() if e.kind == kind]
+
+
+def test_paused_owner_late_writes_are_refused_by_the_fence(
+    tmp_path: Path, pg_server: Any, shared: Any
+) -> None:
+    """A claims the post and is frozen inside its (slow) send; B takes the claim over once
+    A's lease ran out, finds nothing on the account, and publishes. A is continued: it must
+    neither post (its send deadline passed) nor record anything (its fence is outdated)."""
+    make_site(tmp_path, 1, spread=0, start_in=3.0, latency=4)
+    on_postgresql(tmp_path, pg_server, shared)
+    config = tmp_path / "crosspost.yaml"
+    config.write_text(config.read_text().split("  fb:\n")[0])  # one channel: x
+    a = Host(tmp_path, "host-a")
+    b: Host | None = None
+    try:
+        assert wait_for(lambda: events(shared, "claimed"), 20)
+        a.signal(signal.SIGSTOP)
+        b = Host(tmp_path, "host-b")
+        assert wait_for(lambda: ledger_state(shared)[State.PUBLISHED] == 1, 40)
+        a.signal(signal.SIGCONT)
+        assert wait_for(lambda: events(shared, "fenced"), 20), a.lines[-20:]
+        time.sleep(1.0)
+    finally:
+        results = [h.stop() for h in (a, b) if h is not None]
+    assert [code for code, _ in results] == [0] * len(results)
+    assert sum(sent(tmp_path).values()) == 1  # A never posted
+    with open_ledger(shared) as ledger:
+        delivery = ledger.get("p0000", "x")
+        assert delivery is not None and delivery.state == State.PUBLISHED
+        assert delivery.fence == 2 and delivery.owner is None
+        published = [e for e in ledger.events() if e.kind == "published"]
+        fenced = [e for e in ledger.events() if e.kind == "fenced"]
+    assert [e.actor.split(":")[0] for e in published] == ["host-b"]
+    assert fenced and all(e.actor.startswith("host-a:") for e in fenced)
+    assert "now published, fence 2" in fenced[0].detail
+    assert any("claim ran out" in line for line in a.lines)  # LeaseLost, before posting
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}  # fmt: skip
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def test_stale_checkout_deleted_post_is_not_published_by_the_other_host(
+    tmp_path: Path, pg_server: Any, shared: Any
+) -> None:
+    """Host A's checkout deletes p0001 and moves on; host B's checkout has not pulled yet
+    and still holds it. B must publish nothing of its stale copy."""
+    origin = tmp_path / "origin"
+    make_site(origin, 3, spread=0, start_in=12.0, latency=0)
+    on_postgresql(origin, pg_server, shared)
+    (origin / ".gitignore").write_text("var/\n")
+    git(origin, "init", "-q", "-b", "main")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-qm", "three posts")
+    a_root, b_root = tmp_path / "a", tmp_path / "b"
+    git(tmp_path, "clone", "-q", str(origin), str(a_root))
+    git(tmp_path, "clone", "-q", str(origin), str(b_root))
+    for root in (a_root, b_root):  # one platform for both servers: the same outbox
+        config = root / "crosspost.yaml"
+        config.write_text(config.read_text().replace("var/", f"{tmp_path}/platform/"))
+    b = Host(b_root, "host-b")  # starts first: its revision is the plan for now
+    a: Host | None = None
+    try:
+        assert wait_for(lambda: any('"message": "running' in line for line in b.lines), 20)
+        (a_root / "queue" / "p0001.yaml").unlink()
+        git(a_root, "commit", "-qam", "withdraw p0001")
+        a = Host(a_root, "host-a")
+        assert wait_for(lambda: any("behind the plan of host-a" in x for x in b.lines), 20)
+        outbox = tmp_path / "platform"
+        assert wait_for(lambda: _records(outbox) >= 4, 40)  # p0000, p0002 on x and fb
+        time.sleep(3)  # B had every chance to publish its stale copy
+        code, out = _status(a_root)  # while both run: B is behind, and says so
+        assert code == 0 and "host-b" in out and "behind the plan of host-a" in out, out
+    finally:
+        results = [h.stop() for h in (a, b) if h is not None]
+    assert [code for code, _ in results] == [0] * len(results)
+    posted = Counter(r["post_id"] for r in _read(tmp_path / "platform"))
+    assert posted == {"p0000": 2, "p0002": 2}
+    with open_ledger(shared) as ledger:
+        p1 = [d for d in ledger.deliveries() if d.post_id == "p0001"]
+        assert {d.state for d in p1} <= {State.CANCELLED, State.PENDING}
+        assert ledger.newest_plan() == (git(a_root, "rev-parse", "HEAD"), "host-a")
+        assert ledger.daemons() == []  # both stopped cleanly, and left the list
+
+
+def _read(folder: Path) -> list[dict[str, Any]]:
+    out = []
+    for name in ("x.jsonl", "fb.jsonl"):
+        path = folder / name
+        if path.exists():
+            out += [json.loads(line) for line in path.read_text().splitlines() if '"id"' in line]
+    return out
+
+
+def _records(folder: Path) -> int:
+    return len(_read(folder))
+
+
+def _status(root: Path) -> tuple[int, str]:
+    done = subprocess.run(
+        [EXE, "status", "--config", str(root / "crosspost.yaml")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
