@@ -894,9 +894,11 @@ def _select_channels(project: Any, available: list[str], wanted: tuple[str, ...]
 
 
 def _add_user_commands() -> None:
+    from crosspost.ledger_cli import ledger
     from crosspost.web.user_cli import user
 
     main.add_command(user)
+    main.add_command(ledger)
 
 
 _add_user_commands()

@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("the web app's parts", {"web", "web.accounts", "web.store", "web.forms", "web.site",
                              "cli_options"}),
     ("the web app's pages", {"web.authors", "web.controls", "web.oidc"}),
-    ("the web app", {"web.app", "web.user_cli"}),
+    ("the web app", {"web.app", "web.user_cli", "ledger_cli"}),
     ("front ends and the plugin kit", {"web.server", "cli", "__main__", "testing"}),
 ]  # fmt: skip
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from crosspost.core.errors import PartReceipt
 from crosspost.core.states import CLAIMABLE, Act, State
@@ -354,6 +354,13 @@ class Ledger:
                 ) from None
         if self.guard is not None:
             self._check_guard()
+        moved = self.control("moved")
+        if moved is not None and self.kind == "sqlite":
+            self.close()
+            raise LedgerError(
+                f"the ledger {self.path} was copied to {moved} (crosspost ledger copy) and "
+                f"must not be used any more: set the config's state: to that database"
+            )
 
     def _refuse_damaged(self) -> None:
         """Before SQLite sees it: an empty file that was a ledger is not a new ledger."""
@@ -429,7 +436,7 @@ class Ledger:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> Ledger:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

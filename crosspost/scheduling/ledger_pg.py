@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from crosspost.core.times import iso_utc
 from crosspost.loading.state import StateSpec
 from crosspost.scheduling.ledger import (
     MIGRATIONS as SQLITE_MIGRATIONS,
@@ -301,3 +302,58 @@ def _reason(exc: BaseException) -> str:
     """One line, never the password (psycopg's messages name host, port and user only)."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+MOVED = "moved"  # control: this SQLite ledger was copied to PostgreSQL and must not be used
+
+
+def copy_ledger(source: Ledger, target: PostgresLedger, by: str) -> dict[str, int]:
+    """Copy a SQLite ledger into an empty PostgreSQL one (`crosspost ledger copy`): its
+    identity, controls, deliveries and event log, ids kept, in one transaction, then mark the
+    source as moved, so that a daemon left running on it refuses to publish. Returns the rows
+    copied per table."""
+    if source.kind != "sqlite":
+        raise LedgerError("the ledger to copy from must be a SQLite file")
+    alive = [d for d in source.daemons() if d.alive(source.clock())]
+    if alive:
+        names = ", ".join(f"{d.host_id} (pid {d.pid})" for d in alive)
+        raise LedgerError(
+            f"a daemon is running on {source.describe()}: {names}. Stop every daemon first "
+            "(systemctl stop crosspost), then copy"
+        )
+    copied: dict[str, int] = {}
+    with target._write() as db:
+        busy = db.execute(
+            "SELECT (SELECT count(*) FROM deliveries) + (SELECT count(*) FROM events) AS n"
+        ).fetchone()["n"]
+        if busy:
+            raise LedgerError(
+                f"the ledger {target.describe()} already holds deliveries or events: copy "
+                "only into a new, empty one"
+            )
+        for table in ("meta", "controls", "deliveries", "events", "plans"):
+            columns = [r[1] for r in source.db.execute(f"PRAGMA table_info({table})")]
+            rows = source.db.execute(
+                f"SELECT {', '.join(columns)} FROM {table} ORDER BY 1"
+            ).fetchall()
+            if table == "meta":
+                db.execute("DELETE FROM meta")
+            marks = ", ".join("?" for _ in columns)
+            for row in rows:
+                db.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", tuple(row)
+                )
+            copied[table] = len(rows)
+        for table in ("deliveries", "events"):
+            db.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+            )
+        target._event(db, by, "copied", None, None, f"copied from {source.describe()}")
+    target.ledger_id = source.ledger_id
+    with target._write() as db:  # the guard beside it starts from what was copied
+        published = target._published_count(db)
+    assert target.guard is not None
+    target.guard.write(target.ledger_id, published, iso_utc(target.clock()) or "")
+    source.set_control(MOVED, target.describe(), by, "copied to PostgreSQL")
+    return copied
