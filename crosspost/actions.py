@@ -6,6 +6,7 @@ events. A refusal is an `ActionRefused` whose message says what to do instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -402,6 +403,62 @@ class ChannelCheck:
     hold_kept: bool = False  # it passed, but nobody named is checking: its hold stays
 
 
+SKEW_WARN = 2.0  # seconds between this server's clock and the database's: say so
+
+
+@dataclass
+class LedgerCheck:
+    """What `crosspost doctor` found of the ledger: reachable, its schema, the clocks."""
+
+    where: str
+    ok: bool
+    problems: list[str]
+    notes: list[str]
+
+
+def check_ledger(config: Config) -> LedgerCheck:
+    """Open the ledger the config names (which also migrates it) and report on it; with
+    PostgreSQL, how far this server's clock is from the database's, and the daemons seen."""
+    from crosspost.scheduling.ledger import LedgerError
+    from crosspost.scheduling.stores import open_ledger
+
+    spec = config.ledger_spec
+    missing = [p.message for p in config.environment_problems() if "ledger" in p.message]
+    if missing:
+        return LedgerCheck(spec.describe(), False, missing, [])
+    problems: list[str] = []
+    try:
+        with open_ledger(spec) as ledger:
+            notes = [f"schema version {ledger.schema_version}"]
+            if spec.is_postgresql:
+                _check_shared(ledger, config, problems, notes)
+    except LedgerError as exc:
+        return LedgerCheck(spec.describe(), False, [str(exc)], [])
+    return LedgerCheck(spec.describe(), not problems, problems, notes)
+
+
+def _check_shared(ledger: Ledger, config: Config, problems: list[str], notes: list[str]) -> None:
+    """Several servers: the clocks agree, the daemons beat, the queue is in git."""
+    from datetime import UTC, datetime
+
+    from crosspost.scheduling.revision import queue_revision
+
+    skew = (ledger.database_clock() - datetime.now(UTC)).total_seconds()
+    said = f"this server's clock is {abs(skew):.1f} s from the database's"
+    if abs(skew) > SKEW_WARN:
+        problems.append(said + ": run NTP (chrony) on every server (docs/server.md)")
+    else:
+        notes.append(said)
+    alive = [d for d in ledger.daemons() if d.alive(ledger.clock())]
+    hosts = ", ".join(sorted({d.host_id for d in alive}))
+    notes.append(f"{len(alive)} daemon(s) alive" + (f" on {hosts}" if hosts else ""))
+    if queue_revision(config.queue_dir) is None:
+        problems.append(
+            "the queue is not a git checkout: several servers need it in git, so that one "
+            "whose copy fell behind never publishes a post deleted elsewhere"
+        )
+
+
 def check_channels(
     config: Config, environ: Mapping[str, str] | None = None, *, by: str | None
 ) -> list[ChannelCheck]:
@@ -412,7 +469,7 @@ def check_channels(
     expires soon, or a channel that fails, is alerted (once). `by`: who is checking (None:
     nobody named, so a hold is not lifted)."""
     from crosspost.scheduling.alerts import Alerter
-    from crosspost.scheduling.stores import open_ledger
+    from crosspost.scheduling.ledger import LedgerError
 
     env = os.environ if environ is None else environ
     alerter = Alerter(config.alerts, env, timezone=config.timezone)
@@ -420,28 +477,38 @@ def check_channels(
     for key, channel in config.channels.items():
         label = f"{channel.rules.label} {channel.handle}"
         check = ChannelCheck(key, label, _channel_report(config, key, env))
-        if config.ledger_spec.exists() and check.report.ok:
-            with open_ledger(config.ledger_spec) as ledger:
-                ledger.note_token(key, check.report.expires_at)
-        if check.report.ok and config.ledger_spec.exists():
-            with open_ledger(config.ledger_spec) as ledger:
-                if by is None:  # a hold is a control: lifted only with a name on record
-                    check.hold_kept = ledger.control(hold_key(key)) is not None
-                else:
-                    check.released = lift_hold(ledger, key, by=by)
-                if check.released is not None:
-                    alerter.clear_channel_alert(ledger, key, Met.AUTH)
-        if config.alerts.enabled:
-            with open_ledger(config.ledger_spec) as ledger:
-                if check.report.expires_at is not None:
-                    alerter.token_expiring(
-                        ledger, key, check.report.expires_at, handle=channel.handle
-                    )
-                if not check.report.ok:
-                    said = "; ".join(check.report.problems)
-                    alerter.channel_alert(ledger, key, Met.AUTH, said, handle=channel.handle)
+        # when the ledger cannot be used, `check_ledger` says why; this check still stands
+        with contextlib.suppress(LedgerError):
+            _record_check(config, alerter, check, channel.handle, by)
         checks.append(check)
     return checks
+
+
+def _record_check(
+    config: Config, alerter: Any, check: ChannelCheck, handle: str | None, by: str | None
+) -> None:
+    """What a channel's check means for the ledger: the token's expiry noted, a hold lifted
+    (only with a name on record), and alerts (once)."""
+    from crosspost.scheduling.stores import open_ledger
+
+    if not (config.ledger_spec.exists() or config.alerts.enabled):
+        return
+    key, report = check.key, check.report
+    with open_ledger(config.ledger_spec) as ledger:
+        if report.ok:
+            ledger.note_token(key, report.expires_at)
+            if by is None:  # a hold is a control: lifted only with a name on record
+                check.hold_kept = ledger.control(hold_key(key)) is not None
+            else:
+                check.released = lift_hold(ledger, key, by=by)
+            if check.released is not None:
+                alerter.clear_channel_alert(ledger, key, Met.AUTH)
+        if config.alerts.enabled:
+            if report.expires_at is not None:
+                alerter.token_expiring(ledger, key, report.expires_at, handle=handle)
+            if not report.ok:
+                said = "; ".join(report.problems)
+                alerter.channel_alert(ledger, key, Met.AUTH, said, handle=handle)
 
 
 def _channel_report(config: Config, key: str, env: Mapping[str, str]) -> CredentialReport:

@@ -290,12 +290,18 @@ def doctor(by: str | None, config_path: str) -> None:
 
     Example: crosspost doctor --config crosspost.yaml
     """
-    from crosspost.actions import check_channels
+    from crosspost.actions import check_channels, check_ledger
     from crosspost.loading.config import load_config
 
-    bad = False
+    config = load_config(config_path)
+    ledger = check_ledger(config)
+    click.echo(f"{'✓' if ledger.ok else '✗'} ledger {ledger.where}" + (
+        f": {', '.join(ledger.notes)}" if ledger.notes else ""))  # fmt: skip
+    for problem in ledger.problems:
+        click.echo(f"    ✗ {problem}")
+    bad = not ledger.ok
     who = " ".join((by or os.environ.get("USER") or os.environ.get("LOGNAME") or "").split())
-    for check in check_channels(load_config(config_path), by=who or None):
+    for check in check_channels(config, by=who or None):
         report = check.report
         head = f"{'✓' if report.ok else '✗'} {check.key} ({check.label})"
         click.echo(head + (f": signed in as {report.account}" if report.account else ""))

@@ -88,9 +88,7 @@ def run(*args: str) -> tuple[int, str]:
 
 
 @pytest.mark.postgresql
-def test_migrate_reports_the_schema_version_on_both_stores(
-    tmp_path: Path, pg_server: Any
-) -> None:
+def test_migrate_reports_the_schema_version_on_both_stores(tmp_path: Path, pg_server: Any) -> None:
     path = config_with(tmp_path, "state: var/l.db\n")
     code, out = run("ledger", "migrate", "--config", str(path))
     assert code == 0 and "schema version 6: up to date" in out and "var/l.db" in out
@@ -158,3 +156,30 @@ def test_copy_is_refused_while_a_daemon_runs_or_with_a_written_password(
             from crosspost.scheduling.ledger_pg import copy_ledger
 
             copy_ledger(source, None, "Sam")  # type: ignore[arg-type]
+
+
+@pytest.mark.postgresql
+def test_doctor_checks_the_shared_ledger(tmp_path: Path, pg_server: Any) -> None:
+    spec = pg_server.spec(tmp_path)
+    try:
+        path = config_with(tmp_path, pg_server.config_state(spec))
+        code, out = run("doctor", "--config", str(path))
+        assert f"ledger {spec.describe()}: schema version 6" in out
+        assert "s from the database's" in out and "0 daemon(s) alive" in out
+        assert "the queue is not a git checkout" in out and code == 1  # several servers
+        os.environ["CROSSPOST_TEST_PG_PASSWORD"], saved = (
+            "wrong",
+            os.environ["CROSSPOST_TEST_PG_PASSWORD"],
+        )
+        try:
+            from crosspost.scheduling.ledger_pg import close_pool
+
+            close_pool(spec)
+            code, out = run("doctor", "--config", str(path))
+        finally:
+            os.environ["CROSSPOST_TEST_PG_PASSWORD"] = saved
+            close_pool(spec)
+        assert code == 1 and "✗ ledger" in out and "cannot connect" in out
+        assert "wrong" not in out.replace("went wrong", "")
+    finally:
+        pg_server.drop(spec)

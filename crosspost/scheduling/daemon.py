@@ -237,6 +237,8 @@ class Daemon:
             real = read_controls(config.ledger_spec, (PAUSE, HOLD_PREFIX))
             for key, value in real.items():
                 ledger.set_control(key, value, self.owner, "as in the real ledger")
+        if first and self.shared:
+            self._check_clock(ledger)
         if self.shared and not self._sync_plan(ledger, config):
             self.schedule_all()
             return True  # behind another server's plan: plans and publishes nothing
@@ -278,6 +280,19 @@ class Daemon:
                 return True
         self.behind = "the plan keeps moving on other servers; trying again at the next sweep"
         return False
+
+    def _check_clock(self, ledger: Ledger) -> None:
+        """Several servers judge leases and due times by their own clocks: say so when this
+        one is off from the database's (docs/server.md: NTP on every server)."""
+        try:
+            skew = (ledger.database_clock() - _utcnow()).total_seconds()
+        except Exception:
+            return
+        if abs(skew) > 2:
+            log.warning(
+                "this server's clock is %.1f s from the database's: leases and due times "
+                "will disagree between servers; run NTP (chrony) on every server", abs(skew)
+            )  # fmt: skip
 
     def _plan_moved(self) -> bool:
         """Whether this checkout or the newest plan moved since the last load."""

@@ -420,6 +420,10 @@ class Ledger:
         """The ledger, for messages (a file, or a database's address without a password)."""
         return str(self.path)
 
+    def database_clock(self) -> datetime:
+        """Now by the store's clock (a file has none: this machine's)."""
+        return datetime.now(UTC)
+
     def reopen(self) -> Ledger:
         """Another handle on the same ledger, for another thread."""
         return Ledger(self.path, clock=self.clock)

@@ -160,6 +160,12 @@ def _pool(spec: StateSpec, password: str | None) -> Any:
                 kwargs["options"] = f"-c search_path={spec.schema}"
             info = conninfo.make_conninfo(spec.dsn, **kwargs)
 
+            # one connection first, outside the pool: a wrong password or an unreachable
+            # host is said at once, not after the pool's retries run out
+            import psycopg
+
+            psycopg.connect(info).close()
+
             def configure(conn: Any) -> None:
                 conn.autocommit = True
                 conn.row_factory = _row_factory
@@ -213,8 +219,9 @@ class PostgresLedger(Ledger):
         self.ledger_id = ""
         self.guard = LedgerGuard(spec.path)
         self._lock_key = f"crosspost.ledger:{spec.schema or 'public'}"
-        self._pool = _pool(spec, spec.password(environ))
+        self._conn = None
         try:
+            self._pool = _pool(spec, spec.password(environ))
             self._conn = self._pool.getconn(timeout=30)
         except Exception as exc:
             raise LedgerError(
