@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from argon2 import PasswordHasher  # noqa: E402
 import warnings  # noqa: E402
+
+from argon2 import PasswordHasher  # noqa: E402
 
 warnings.simplefilter("ignore", DeprecationWarning)  # the test client's httpx notice
 from starlette.testclient import TestClient  # noqa: E402
@@ -101,8 +102,10 @@ def main() -> None:
     print(line("post list", listing, 150))
     print(line("post list, searched", search, 150))
     print(line("live preview", preview, 100))
-    print(f"page after a file change: {', '.join(f'{ms / 1000:.2f} s' for ms in reloads)} "
-          "(only what changed is read again)")
+    print(
+        f"page after a file change: {', '.join(f'{ms / 1000:.2f} s' for ms in reloads)} "
+        "(only what changed is read again)"
+    )
 
 
 if __name__ == "__main__":
