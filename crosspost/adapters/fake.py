@@ -103,6 +103,18 @@ class FakeAdapter(Adapter):
         counter.write_text(str(calls + 1))
         return script[calls] if calls < len(script) else "ok"
 
+    def _scripted_failure(self, outcome: str) -> None:
+        if outcome == "transient":
+            raise TransientError("fake: scripted transient failure")
+        if outcome == "rate_limited":
+            raise RateLimited(
+                "fake: scripted rate limit", retry_at=self.now() + timedelta(seconds=60)
+            )
+        if outcome == "auth":
+            raise AuthError("fake: scripted authentication failure")
+        if outcome == "rejected":
+            raise Rejected("fake: scripted rejection")
+
     def publish(
         self,
         rendered: Any,
@@ -115,16 +127,7 @@ class FakeAdapter(Adapter):
         self._wait()
         with self._locked() as outbox:
             outcome = self._next_outcome()
-            if outcome == "transient":
-                raise TransientError("fake: scripted transient failure")
-            if outcome == "rate_limited":
-                raise RateLimited(
-                    "fake: scripted rate limit", retry_at=self.now() + timedelta(seconds=60)
-                )
-            if outcome == "auth":
-                raise AuthError("fake: scripted authentication failure")
-            if outcome == "rejected":
-                raise Rejected("fake: scripted rejection")
+            self._scripted_failure(outcome)
             for media in rendered.media:  # read as a real platform would: only as approved
                 self.media_bytes(media)
             when = self.now()

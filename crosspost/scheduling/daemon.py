@@ -706,15 +706,7 @@ class Daemon:
         self._install_signals()  # first: a stop asked for during start-up is honoured
         self.load("start")
         if rehearse:
-            start = self.rehearse()
-            if start is None:
-                self.echo("rehearsal: nothing in the queue is ready with a time")
-            else:
-                when = format_local(start, self.config.timezone)
-                self.echo(
-                    f"rehearsal: the clock is set to {when}, {REHEARSAL_LEAD.seconds} s before "
-                    "the first post, and runs at normal speed from there"
-                )
+            self._start_rehearsal()
         # settle what an earlier run left in doubt before any timer can publish something
         # new: the look-up reads the account's latest posts, and must still reach them
         self.settle()
@@ -741,6 +733,28 @@ class Daemon:
             if self.watching.wait(5):
                 self._reload("watching")
         log.info("running; stop with SIGTERM or Ctrl-C, reload with SIGHUP")
+        self._main_loop()
+        log.info("stopping: finishing any send in flight")
+        self.scheduler.shutdown(wait=True)
+        with contextlib.suppress(Exception):
+            self.ledger().gone(self.owner)
+        self.close()
+        log.info("stopped")
+        return 0
+
+    def _start_rehearsal(self) -> None:
+        start = self.rehearse()
+        if start is None:
+            self.echo("rehearsal: nothing in the queue is ready with a time")
+            return
+        when = format_local(start, self.config.timezone)
+        self.echo(
+            f"rehearsal: the clock is set to {when}, {REHEARSAL_LEAD.seconds} s before "
+            "the first post, and runs at normal speed from there"
+        )
+
+    def _main_loop(self) -> None:
+        """Until stopped: heartbeats, reloads asked for, and a person's actions noticed."""
         woken = _Wake(self.ledger())
         every = min(self.config.daemon.sweep_interval, self.config.daemon.lease / 3)
         while not self.stopping.is_set():
@@ -755,13 +769,6 @@ class Daemon:
                 # a release, resume, resolve or lifted hold: its deliveries are due now
                 log.info("a person acted on the ledger: scheduling what is due now")
                 self.schedule_all()
-        log.info("stopping: finishing any send in flight")
-        self.scheduler.shutdown(wait=True)
-        with contextlib.suppress(Exception):
-            self.ledger().gone(self.owner)
-        self.close()
-        log.info("stopped")
-        return 0
 
     def _reload(self, why: str) -> None:
         """Load again; a failure is logged and the daemon carries on with the last good plan."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from crosspost.adapters.base import Adapter, SendDeadline, boot_clock, send_deadline
+from crosspost.adapters.base import Adapter, Receipt, SendDeadline, boot_clock, send_deadline
 from crosspost.core.errors import (
     AuthError,
     InDoubt,
@@ -122,26 +122,10 @@ def send(
     post_id, key = rendered.post_id, adapter.channel.key
     claimed = ledger.claim(post_id, key, owner, lease, states=states, plan_rev=plan_rev)
     if claimed is None:  # paused, or another process took it between our look and our claim
-        current = ledger.get(post_id, key)
-        state = current.state if current else "unknown"
-        if current is not None and current.error_kind == Hold.PAUSED and state == State.HELD:
-            return Outcome(post_id, key, Status.HELD, current.last_error or Hold.PAUSED, current)
-        status = Status.ALREADY if state == State.PUBLISHED else Status.BUSY
-        return Outcome(post_id, key, status, f"taken by another process ({state})", current)
+        return _not_claimed(ledger, post_id, key)
     seconds = lease.total_seconds()
     deadline = SendDeadline(seconds, margin=seconds / 3)
-
-    def on_part(part: PartReceipt) -> None:
-        if not ledger.record_part(claimed, part):
-            raise InDoubt(
-                f"part {part.index + 1} was published, but this server's claim had been "
-                "taken over: the server that took it settles it"
-            )
-
-    def on_note(name: str, value: str) -> None:
-        if not ledger.record_note(claimed, name, value):
-            raise LeaseLost("not sent: this server's claim was taken over by another")
-
+    on_part, on_note = _recorders(ledger, claimed)
     try:
         with _heartbeat(ledger, claimed, owner, lease, deadline), send_deadline(deadline):
             receipt = adapter.publish(
@@ -167,6 +151,43 @@ def send(
         media=[(m.rel, m.alt) for m in rendered.media],
         warnings=receipt.warnings,
     )
+    return _published(claimed, done, receipt)
+
+
+def _recorders(
+    ledger: Ledger, claimed: Delivery
+) -> tuple[Callable[[PartReceipt], None], Callable[[str, str], None]]:
+    """What the adapter calls as it goes: a part published, a note before a publishing call.
+    Each is written only while the claim is still this sender's; if not, the send stops."""
+
+    def on_part(part: PartReceipt) -> None:
+        if not ledger.record_part(claimed, part):
+            raise InDoubt(
+                f"part {part.index + 1} was published, but this server's claim had been "
+                "taken over: the server that took it settles it"
+            )
+
+    def on_note(name: str, value: str) -> None:
+        if not ledger.record_note(claimed, name, value):
+            raise LeaseLost("not sent: this server's claim was taken over by another")
+
+    return on_part, on_note
+
+
+def _not_claimed(ledger: Ledger, post_id: str, key: str) -> Outcome:
+    """Why a claim was not had: held by a pause, published already, or another's now."""
+    current = ledger.get(post_id, key)
+    state = current.state if current else "unknown"
+    if current is not None and current.error_kind == Hold.PAUSED and state == State.HELD:
+        return Outcome(post_id, key, Status.HELD, current.last_error or Hold.PAUSED, current)
+    status = Status.ALREADY if state == State.PUBLISHED else Status.BUSY
+    return Outcome(post_id, key, status, f"taken by another process ({state})", current)
+
+
+def _published(claimed: Delivery, done: Delivery, receipt: Receipt) -> Outcome:
+    """A send that went out: recorded, or (its claim taken over meanwhile) left to the
+    server that took it over, which settles it by reading the account."""
+    post_id, key = claimed.post_id, claimed.channel
     where = receipt.url or receipt.remote_id
     if done.state != State.PUBLISHED or done.fence != claimed.fence:
         return Outcome(
