@@ -115,7 +115,9 @@ class BlueskyAdapter(Adapter):
     settings = {
         "service": Setting("url", default=DEFAULT_SERVICE, help="the account's PDS"),
         "link_card": Setting(
-            "choice", default="yes", choices=("yes", "no"),
+            "choice",
+            default="yes",
+            choices=("yes", "no"),
             help="show the post's link as a card when it has no images",
         ),  # fmt: skip
     }
@@ -174,8 +176,11 @@ class BlueskyAdapter(Adapter):
         content = getattr(response, "content", None)
         said = getattr(content, "message", None) or getattr(content, "error", None)
         where = f"{doing}: Bluesky answered {status}" if status else doing
-        if isinstance(exc, e.UnauthorizedError) or said in ("AuthenticationRequired",
-                                                             "ExpiredToken", "InvalidToken"):
+        if isinstance(exc, e.UnauthorizedError) or said in (
+            "AuthenticationRequired",
+            "ExpiredToken",
+            "InvalidToken",
+        ):
             return AuthError(
                 f"{where}: the handle or app password was refused; create an app password "
                 f"in Bluesky ({APP_PASSWORDS}) and set it in the environment",
@@ -281,9 +286,11 @@ class BlueskyAdapter(Adapter):
             found = self.client().com.atproto.repo.get_record(params)
         except e.BadRequestError as exc:  # RecordNotFound: certainly not there
             content = getattr(exc.response, "content", None)
-            if getattr(content, "error", None) == "RecordNotFound" or "not found" in str(
-                getattr(content, "message", "")
-            ).lower() or "could not locate" in str(getattr(content, "message", "")).lower():
+            if (
+                getattr(content, "error", None) == "RecordNotFound"
+                or "not found" in str(getattr(content, "message", "")).lower()
+                or "could not locate" in str(getattr(content, "message", "")).lower()
+            ):
                 return None
             raise fail(self.error(exc, "reading a post back"), self) from None
         except Exception as exc:  # noqa: BLE001

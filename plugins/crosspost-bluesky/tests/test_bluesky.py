@@ -68,16 +68,15 @@ class Pds:
         route(method="GET", url__startswith=f"{PDS}/xrpc/com.atproto.repo.listRecords").mock(
             side_effect=self.list
         )
-        route(
-            method="GET", url__startswith=f"{PDS}/xrpc/com.atproto.identity.resolveHandle"
-        ).mock(side_effect=self.resolve)
+        route(method="GET", url__startswith=f"{PDS}/xrpc/com.atproto.identity.resolveHandle").mock(
+            side_effect=self.resolve
+        )
 
     def session(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         if body["identifier"] != HANDLE or body["password"] != SECRET:
-            return httpx.Response(
-                401, json={"error": "AuthenticationRequired", "message": "Invalid identifier or password"}
-            )
+            said = {"error": "AuthenticationRequired", "message": "Invalid identifier or password"}
+            return httpx.Response(401, json=said)
         return httpx.Response(200, json={
             "accessJwt": jwt(7200), "refreshJwt": jwt(86400), "handle": HANDLE, "did": DID,
             "active": True,
@@ -195,7 +194,9 @@ def test_record_keys_are_tids_that_keep_their_time() -> None:
 
 POST = """\
 publish_at: 2027-01-15 10:00
-title: "Safer streets in Kent 👮🏽‍♀️: the Commissioner visits Folkestone. Thanks @trafficpolice.bsky.social and @nobody.example #SaferStreets #Kent https://www.kent-pcc.gov.uk/news"
+title: "Safer streets in Kent 👮🏽‍♀️: the Commissioner visits Folkestone. Thanks \\
+  @trafficpolice.bsky.social and @nobody.example #SaferStreets #Kent \\
+  https://www.kent-pcc.gov.uk/news"
 media:
   - {path: media/pier.jpg, alt: "The Commissioner with officers on Folkestone harbour arm"}
 """
@@ -207,9 +208,7 @@ def test_a_post_with_link_hashtags_mention_emoji_and_an_image(tmp_path: Path, pd
     rendered = render_sample(root)
     notes: dict[str, str] = {}
     parts = []
-    receipt = adapter(root).publish(
-        rendered, on_note=notes.__setitem__, on_part=parts.append
-    )
+    receipt = adapter(root).publish(rendered, on_note=notes.__setitem__, on_part=parts.append)
     assert check_receipt(receipt) == []
     [put] = pds.puts
     record = put["record"]
@@ -276,9 +275,7 @@ def test_a_link_without_images_becomes_a_card(tmp_path: Path, pds: Pds) -> None:
 
 
 def test_a_thread_of_three_replies_with_root_and_parent(tmp_path: Path, pds: Pds) -> None:
-    root = project(
-        tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\nthread: [Two., Three.]\n"
-    )
+    root = project(tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\nthread: [Two., Three.]\n")
     notes: dict[str, str] = {}
     receipt = adapter(root).publish(render_sample(root), on_note=notes.__setitem__)
     assert check_receipt(receipt, texts=3) == []
@@ -293,9 +290,7 @@ def test_a_thread_of_three_replies_with_root_and_parent(tmp_path: Path, pds: Pds
 
 
 def test_a_thread_resumes_after_its_recorded_parts(tmp_path: Path, pds: Pds) -> None:
-    root = project(
-        tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\nthread: [Two., Three.]\n"
-    )
+    root = project(tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\nthread: [Two., Three.]\n")
     notes: dict[str, str] = {}
     parts: list[Any] = []
     pds_lose = adapter(root)
@@ -308,9 +303,7 @@ def test_a_thread_resumes_after_its_recorded_parts(tmp_path: Path, pds: Pds) -> 
     assert len(pds.records) == 3 and receipt.parts[0] == parts[0]
 
 
-def test_a_send_that_times_out_after_it_was_accepted_is_one_post(
-    tmp_path: Path, pds: Pds
-) -> None:
+def test_a_send_that_times_out_after_it_was_accepted_is_one_post(tmp_path: Path, pds: Pds) -> None:
     root = project(tmp_path, POST)
     image(root)
     pds.lose_answers = 1
@@ -361,9 +354,7 @@ def test_a_wrong_app_password_holds_the_channel_and_says_what_to_create(
 
 
 def test_recent_reads_the_account_back(tmp_path: Path, pds: Pds) -> None:
-    root = project(
-        tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\nthread: [Two.]\n"
-    )
+    root = project(tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\nthread: [Two.]\n")
     a = adapter(root)
     receipt = a.publish(render_sample(root))
     found = {p.remote_id: p for p in a.recent()}
