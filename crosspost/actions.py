@@ -528,6 +528,8 @@ def _online_report(adapter: Adapter, channel: Channel, env: Mapping[str, str]) -
     missing = [(var, used_by) for var, used_by, _ in channel.env_refs if not env.get(var)]
     if missing:
         problems = [f"environment variable {var} is not set (for {used})" for var, used in missing]
+        if adapter.setup_help:
+            problems.append(adapter.setup_help)
         problems.append(
             f"{CREDENTIALS_DOC} says where each {channel.rules.label} value is found and how to "
             "give it to the server; then run crosspost doctor again"

@@ -186,6 +186,9 @@ class Adapter:
     can_look_up: ClassVar[bool] = True
     # the most recent posts one look-up can read (a platform's page, or what paging allows)
     look_up_limit: ClassVar[int] = 100
+    # what to create where for the credentials, in a comms officer's words (`doctor` shows
+    # it when they are not set): e.g. "In the Bluesky app: Settings → ... → App passwords"
+    setup_help: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -252,6 +255,12 @@ class Adapter:
         return float(value) if value is not None else DEFAULT_TIMEOUT
 
     # --- the interface ---------------------------------------------------------------------
+
+    @classmethod
+    def mockup_notes(cls, settings: dict[str, Any]) -> list[str]:
+        """Lines the preview's mock-up shows above the post, from the channel's settings:
+        what the platform's readers see first (Mastodon's content warning, who can see it)."""
+        return []
 
     @classmethod
     def rules_for(cls, settings: dict[str, Any]) -> PlatformRules:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup, escape
@@ -92,6 +92,7 @@ class Entry:
     reason: str | None = None  # why it is in its state (held, failed ...)
     approval: str | None = None  # why it is not approved (require_approval only)
     item: Markup | None = None  # its calendar entry (macros.html.j2's delivery), made once
+    notes: list[str] = field(default_factory=list)  # the adapter's mockup_notes
 
     @property
     def anchor(self) -> str:
@@ -181,9 +182,18 @@ def entries_of(
                 url=delivery.url if delivery is not None and state == State.PUBLISHED else None,
                 reason=reason,
                 approval=approvals.get(r.post_id),
+                notes=mockup_notes(config.channels[r.channel]),
             )
         )
     return entries
+
+
+def mockup_notes(channel: Any) -> list[str]:
+    """What the platform shows readers before the post, from the adapter (never fatal)."""
+    try:
+        return [str(n) for n in channel.adapter.mockup_notes(channel.settings)]
+    except Exception:  # a plugin's bug must not break the preview
+        return []
 
 
 def _render_repeated(env: jinja2.Environment, entries: list[Entry]) -> dict[str, Markup]:

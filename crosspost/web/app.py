@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from crosspost.core.times import format_local
 from crosspost.scheduling.stores import open_ledger
-from crosspost.views.html import STATES, months, post_text, weeks
+from crosspost.views.html import STATES, mockup_notes, months, post_text, weeks
 from crosspost.web import authors, controls, forms, oidc, store
 from crosspost.web.accounts import AccountStore, Role, Session
 from crosspost.web.site import Checked, Site
@@ -798,6 +798,7 @@ def _cards(web: Web, checked: Checked) -> list[dict[str, Any]]:
                 "unit": rules.unit,
                 "links": rules.links_clickable,
                 "link_preview": bool(r.link) and not r.media,
+                "notes": mockup_notes(channel),
                 "when": format_local(r.publish_at, web.config.timezone)
                 if r.publish_at
                 else "no time set",

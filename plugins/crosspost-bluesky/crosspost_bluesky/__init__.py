@@ -122,6 +122,11 @@ class BlueskyAdapter(Adapter):
         ),  # fmt: skip
     }
     credentials = ("identifier", "app_password")
+    setup_help = (
+        "In the Bluesky app, signed in as the office's account: Settings → Privacy and "
+        "security → App passwords → Add App Password (never the account's own password); "
+        "the identifier is the handle, e.g. kentpcc.bsky.social"
+    )
     look_up_limit = 100
 
     def __init__(self, *args: Any, **kwargs: Any):
