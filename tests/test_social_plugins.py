@@ -152,3 +152,24 @@ def test_doctor_says_what_to_create_where(site_packages: Path, office: Path) -> 
     out = done.stdout
     assert "BSKY_ID" in out and "MASTODON_TOKEN" in out  # nothing set: each variable named
     assert "App passwords" in out and "Development" in out, out
+
+
+PUBLIC = {
+    "crosspost.adapters.base", "crosspost.adapters.rules", "crosspost.core.errors",
+    "crosspost.testing", "crosspost.loading.config",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(PLUGINS))
+def test_the_plugins_use_only_the_public_contract(name: str) -> None:
+    """What a third party may import from crosspost (docs/plugins.md), and nothing else."""
+    import ast
+
+    used = set()
+    for source in PLUGINS[name].rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("crosspost."):
+                used.add(node.module)
+            elif isinstance(node, ast.Import):
+                used.update(a.name for a in node.names if a.name.startswith("crosspost."))
+    assert used and used <= PUBLIC, used - PUBLIC
