@@ -251,3 +251,58 @@ def _status(root: Path) -> tuple[int, str]:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     return done.returncode, done.stdout + done.stderr
+
+
+def test_a_plan_recorded_while_another_server_plans_wins(
+    tmp_path: Path, pg_server: Any, shared: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Host A checked that its checkout (R1) was the newest plan; before it wrote anything,
+    host B recorded R2 (a correction to p0000, a new p0002). A's planning must write nothing
+    of R1: no correction undone, no new post cancelled."""
+    from datetime import UTC, datetime, timedelta
+
+    import crosspost.scheduling.daemon as daemon_module
+
+    origin = tmp_path / "origin"
+    make_site(origin, 2, spread=0, start_in=3600.0, latency=0)
+    on_postgresql(origin, pg_server, shared)
+    config = origin / "crosspost.yaml"
+    config.write_text(config.read_text().replace("var/", f"{tmp_path}/platform/"))
+    (origin / ".gitignore").write_text("var/\n")
+    git(origin, "init", "-q", "-b", "main")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-qm", "R1")
+    a_root, b_root = tmp_path / "a", tmp_path / "b"
+    git(tmp_path, "clone", "-q", str(origin), str(a_root))
+    git(tmp_path, "clone", "-q", str(origin), str(b_root))
+    first = b_root / "queue" / "p0000.yaml"
+    first.write_text(first.read_text().replace("Post number 0", "CORRECTED post 0"))
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="milliseconds")
+    (b_root / "queue" / "p0002.yaml").write_text(f"publish_at: '{soon}'\ntitle: New post 2\n")
+    git(b_root, "add", "-A")
+    git(b_root, "commit", "-qm", "R2")
+    monkeypatch.setenv("CROSSPOST_HOST_ID", "host-a")
+    a = daemon_module.Daemon(a_root / "crosspost.yaml", echo=lambda s: None)
+    monkeypatch.setenv("CROSSPOST_HOST_ID", "host-b")
+    b = daemon_module.Daemon(b_root / "crosspost.yaml", echo=lambda s: None)
+    real = daemon_module.reconcile
+
+    def b_plans_first(ledger: Any, plan: Any, actor: str = "", plan_rev: Any = None) -> Any:
+        if actor.startswith("host-a:"):
+            b.load("start")  # between A's check of the plan and A's first write
+        return real(ledger, plan, actor=actor, plan_rev=plan_rev)
+
+    monkeypatch.setattr(daemon_module, "reconcile", b_plans_first)
+    try:
+        a.load("start")
+        assert a.reload_requested.is_set()  # A found out, and loads again
+        monkeypatch.setattr(daemon_module, "reconcile", real)
+        a.load("again")
+        assert a.behind is not None and "behind the plan of host-b" in a.behind
+        with open_ledger(shared) as ledger:
+            x = {d.post_id: d for d in ledger.deliveries() if d.channel == "x"}
+        assert x["p0000"].text == "CORRECTED post 0" and x["p0002"].state == State.PENDING
+        assert not [e for e in events(shared, "replanned") if e.actor.startswith("host-a")]
+    finally:
+        a.close()
+        b.close()

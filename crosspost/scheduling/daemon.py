@@ -39,7 +39,7 @@ from crosspost.scheduling.controls import (
     post_approval_hash,
 )
 from crosspost.scheduling.gate import HOLD_PREFIX, TWIN_WINDOW, Controls, Verdict, decide, remedy
-from crosspost.scheduling.ledger import WAKE, Delivery, Ledger
+from crosspost.scheduling.ledger import WAKE, Delivery, Ledger, PlanMoved
 from crosspost.scheduling.planner import Plan, make_plan, reconcile
 from crosspost.scheduling.publishing import Outcome, dry_run_channel, host_id, owner_name, send
 from crosspost.scheduling.revision import is_ancestor, queue_revision
@@ -242,7 +242,12 @@ class Daemon:
         if self.shared and not self._sync_plan(ledger, config):
             self.schedule_all()
             return True  # behind another server's plan: plans and publishes nothing
-        changes = reconcile(ledger, plan, actor=self.owner)
+        try:
+            changes = reconcile(ledger, plan, actor=self.owner, plan_rev=self.plan_rev)
+        except PlanMoved as exc:
+            log.warning("%s: loading again", exc)
+            self.reload_requested.set()
+            return True
         for delivery, reason in changes.cancelled:
             log.warning("cancelled %s on %s: %s", delivery.post_id, delivery.channel, reason)
         for delivery in changes.held_broken:

@@ -226,6 +226,11 @@ class LedgerError(Exception):
     """The ledger cannot be used (unreadable file, newer schema than this program)."""
 
 
+class PlanMoved(LedgerError):
+    """Another server recorded a newer plan while this one was planning: nothing more of
+    this one's (older) plan is written; it loads again, and is behind until it pulls."""
+
+
 class LedgerGuard:
     """A record kept outside the database, beside it (`<ledger>.guard`): the ledger's identity
     and how many deliveries it has recorded as published.
@@ -569,6 +574,7 @@ class Ledger:
         actor: str = "planner",
         thread: Sequence[str] = (),
         media: Sequence[tuple[str, str]] = (),
+        plan_rev: str | None = None,
     ) -> Delivery:
         """The delivery for (post, channel), created pending if new. Never reopens a settled one.
 
@@ -582,6 +588,7 @@ class Ledger:
         media_json = json.dumps([list(m) for m in media], ensure_ascii=False)
         content = (due, content_hash, text, file, thread_json, media_json)
         with self._write() as db:
+            self._still_newest(db, plan_rev)
             row = db.execute(
                 "SELECT * FROM deliveries WHERE post_id = ? AND channel = ?", (post_id, channel)
             ).fetchone()
@@ -712,6 +719,19 @@ class Ledger:
             ).rowcount
         return bool(done)
 
+    @staticmethod
+    def _still_newest(db: Any, plan_rev: str | None) -> None:
+        """A write made by planning from `plan_rev` happens only while it is the newest plan
+        (checked inside the write's transaction): PlanMoved otherwise."""
+        if plan_rev is None:
+            return
+        newest = db.execute("SELECT rev FROM plans ORDER BY seq DESC LIMIT 1").fetchone()
+        if newest is not None and newest["rev"] != plan_rev:
+            raise PlanMoved(
+                f"another server recorded a newer plan ({newest['rev'][:12]}) than this "
+                f"server's ({plan_rev[:12]}) while it was planning"
+            )
+
     def _fenced(self, db: Any, delivery: Delivery, what: str, actor: str | None = None) -> bool:
         """Whether `delivery` is still in the state and under the fencing token its caller
         read. If not, the late write is refused and the log says so (a `fenced` event)."""
@@ -839,6 +859,7 @@ class Ledger:
         only_from: Sequence[str] | None = None,
         fenced: bool = False,
         expired_by: datetime | None = None,
+        plan_rev: str | None = None,
     ) -> Delivery:
         """Move a delivery to `state` (releasing any claim), recording why.
 
@@ -851,6 +872,7 @@ class Ledger:
         if state not in STATES:
             raise ValueError(f"unknown state {state}")
         with self._write() as db:
+            self._still_newest(db, plan_rev)
             if fenced and not self._fenced(db, delivery, f"{state}: {error or ''}", actor):
                 return self._current(delivery)
             if only_from is not None or expired_by is not None:

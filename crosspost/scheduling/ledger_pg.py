@@ -130,14 +130,52 @@ def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], _Row]:
     return row_type
 
 
-class _Connection:
-    """A psycopg connection that takes the ledger's SQL as written for SQLite (`?` marks)."""
+class _Result:
+    """A statement's answer, read in full before its connection goes back to the pool."""
 
-    def __init__(self, conn: Any):
-        self.conn = conn
+    def __init__(self, cursor: Any):
+        self.rowcount = cursor.rowcount
+        self.rows = list(cursor.fetchall()) if cursor.description is not None else []
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        return self.conn.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(args))
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
+
+
+def _sql(sql: str) -> str:
+    """The ledger's SQL as written for SQLite (`?` marks) in psycopg's words (`%s`)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _Pooled:
+    """The ledger's `db`: each statement on a connection borrowed from the pool (inside a
+    write transaction, that transaction's connection). A connection the server ended (a
+    restart, a fail-over, an idle timeout) is discarded by the pool and the statement tried
+    once more on a fresh one, so a daemon rides out a database restart."""
+
+    def __init__(self, ledger: PostgresLedger):
+        self.ledger = ledger
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> _Result:
+        conn = self.ledger._tx_conn
+        if conn is not None:
+            return _Result(conn.execute(_sql(sql), tuple(args)))
+        import psycopg
+
+        for attempt in (1, 2):
+            try:
+                with self.ledger._borrow() as conn:
+                    return _Result(conn.execute(_sql(sql), tuple(args)))
+            except psycopg.OperationalError:
+                if attempt == 2:
+                    raise
+                self.ledger._discard_broken()
+        raise AssertionError("unreachable")
 
 
 _POOLS: dict[tuple[str, str], Any] = {}
@@ -172,7 +210,7 @@ def _pool(spec: StateSpec, password: str | None) -> Any:
 
             pool = ConnectionPool(
                 info, min_size=1, max_size=spec.pool, configure=configure, open=False,
-                check=ConnectionPool.check_connection, name=f"crosspost-{spec.schema or 'ledger'}",
+                name=f"crosspost-{spec.schema or 'ledger'}",
             )  # fmt: skip
             pool.open(wait=False)
             _POOLS[key] = pool
@@ -219,26 +257,48 @@ class PostgresLedger(Ledger):
         self.ledger_id = ""
         self.guard = LedgerGuard(spec.path)
         self._lock_key = f"crosspost.ledger:{spec.schema or 'public'}"
-        self._conn = None
+        self._tx_conn: Any = None
+        self._closed = False
         try:
             self._pool = _pool(spec, spec.password(environ))
-            self._conn = self._pool.getconn(timeout=30)
         except Exception as exc:
             raise LedgerError(
                 f"cannot connect to the ledger's database {spec.describe()}: {_reason(exc)}"
             ) from None
-        self.db = _Connection(self._conn)
+        self.db = _Pooled(self)
         try:
-            if spec.schema:
-                with self._write() as db:
-                    db.execute(f'CREATE SCHEMA IF NOT EXISTS "{spec.schema}"')
             self._migrate()
             with contextlib.suppress(OSError):
                 spec.path.parent.mkdir(parents=True, exist_ok=True)
             self._check_guard()
-        except BaseException:
-            self.close()
+        except psycopg.Error as exc:
+            raise self._unusable(exc) from None
+
+    @contextmanager
+    def _borrow(self) -> Iterator[Any]:
+        if self._closed:
+            raise LedgerError(f"the ledger {self.describe()} is closed")
+        try:
+            cm = self._pool.connection(timeout=30)
+            conn = cm.__enter__()
+        except Exception as exc:
+            if isinstance(exc, self._db_error) and not _pool_timeout(exc):
+                raise
+            raise LedgerError(
+                f"cannot connect to the ledger's database {self.describe()}: {_reason(exc)}"
+            ) from None
+        try:
+            yield conn
+        except BaseException as exc:
+            cm.__exit__(type(exc), exc, exc.__traceback__)
             raise
+        else:
+            cm.__exit__(None, None, None)
+
+    def _discard_broken(self) -> None:
+        """After a connection the server ended: the pool's idle ones likely were too."""
+        with contextlib.suppress(Exception):
+            self._pool.check()
 
     def describe(self) -> str:
         return self.spec.describe()
@@ -250,47 +310,94 @@ class PostgresLedger(Ledger):
         return spec == self.spec
 
     def close(self) -> None:
-        conn, self._conn = getattr(self, "_conn", None), None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                self._pool.putconn(conn)
+        self._closed = True  # it holds no connection: each operation borrowed and returned one
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
         """One transaction holding the ledger's write lock (an advisory lock, released at
-        commit or rollback) from its first statement: what SQLite's BEGIN IMMEDIATE does."""
-        if self._conn is None:
-            raise LedgerError(f"the ledger {self.describe()} is closed")
-        try:
-            self.db.execute("BEGIN")
-            self.db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self._lock_key,))
-        except self._db_error as exc:
-            self._rollback()
-            raise self._unusable(exc) from None
-        try:
-            yield self.db
-        except self._db_error as exc:
-            self._rollback()
-            raise self._unusable(exc) from None
-        except BaseException:
-            self._rollback()
-            raise
-        else:
-            try:
-                self.db.execute("COMMIT")
-            except self._db_error as exc:
-                self._rollback()
-                raise self._unusable(exc) from None
+        commit or rollback) from its first statement: what SQLite's BEGIN IMMEDIATE does.
+        A connection the server ended before the transaction began is replaced once."""
+        import psycopg
+
+        if self._tx_conn is not None:
+            raise LedgerError("a ledger transaction is already open on this handle")
+        for attempt in (1, 2):
+            with self._borrow() as conn:
+                try:
+                    conn.execute("BEGIN")
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._lock_key,))
+                except psycopg.OperationalError as exc:
+                    if attempt == 1:
+                        self._discard_broken()
+                        continue  # the pool discards it; a fresh one next
+                    raise self._unusable(exc) from None
+                except self._db_error as exc:
+                    _rollback(conn)
+                    raise self._unusable(exc) from None
+                self._tx_conn = conn
+                try:
+                    yield self.db
+                except self._db_error as exc:
+                    _rollback(conn)
+                    raise self._unusable(exc) from None
+                except BaseException:
+                    _rollback(conn)
+                    raise
+                else:
+                    try:
+                        conn.execute("COMMIT")
+                    except self._db_error as exc:
+                        _rollback(conn)
+                        raise self._unusable(exc) from None
+                finally:
+                    self._tx_conn = None
+                return
 
     def _rollback(self) -> None:
-        with contextlib.suppress(Exception):
-            self.db.execute("ROLLBACK")
+        pass  # each transaction rolls back its own connection (`_write`)
 
     def _unusable(self, exc: Exception) -> LedgerError:
         return LedgerError(
             f"cannot write to the ledger's database {self.describe()}: {_reason(exc)}; "
             "nothing was recorded"
         )
+
+    def _migrate(self) -> None:
+        """Only when behind: a daemon's role may read and write rows but not change tables
+        (docs/server.md §16), so an up-to-date schema is read, never touched."""
+        known = len(self.migrations)
+        found = self.db.execute(
+            "SELECT to_regclass('schema_migrations') IS NOT NULL AS made"
+        ).fetchone()["made"]
+        if found:
+            version = self.schema_version
+            if version > known:
+                raise LedgerError(
+                    f"the ledger {self.describe()} has schema version {version}, newer than "
+                    f"this crosspost knows ({known}): upgrade crosspost on this server"
+                )
+            if version == known:
+                return
+        try:
+            schema = self.spec.schema
+            made = (
+                schema
+                and self.db.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = ?", (schema,)
+                ).fetchone()
+            )
+            if schema and not made:  # (even IF NOT EXISTS needs the right to create one)
+                with self._write() as db:
+                    db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            super()._migrate()
+        except LedgerError as exc:
+            if "permission denied" in str(exc):
+                raise LedgerError(
+                    f"the ledger {self.describe()} needs its schema brought up to version "
+                    f"{known}, and this database role may not change tables: run `crosspost "
+                    "ledger migrate` with the owner's role (docs/server.md §16)"
+                ) from None
+            raise
 
     @property
     def schema_version(self) -> int:
@@ -303,6 +410,15 @@ class PostgresLedger(Ledger):
 
     def database_clock(self) -> datetime:
         return self.db.execute("SELECT now() AS now").fetchone()["now"]
+
+
+def _rollback(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn.execute("ROLLBACK")
+
+
+def _pool_timeout(exc: BaseException) -> bool:
+    return type(exc).__name__ == "PoolTimeout"
 
 
 def _reason(exc: BaseException) -> str:

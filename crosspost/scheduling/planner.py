@@ -138,22 +138,27 @@ def steps(plan: Plan, known: Mapping[tuple[str, str], Delivery]) -> list[Step]:
     return out
 
 
-def reconcile(ledger: Ledger, plan: Plan, actor: str = "planner") -> Changes:
-    """Make the ledger's open deliveries match the plan."""
+def reconcile(
+    ledger: Ledger, plan: Plan, actor: str = "planner", plan_rev: str | None = None
+) -> Changes:
+    """Make the ledger's open deliveries match the plan. With `plan_rev` (several servers),
+    every write checks in its transaction that this is still the newest plan (PlanMoved)."""
     changes = Changes(planned=len(plan.deliveries))
     known = {(d.post_id, d.channel): d for d in ledger.deliveries()}
     for step in steps(plan, known):
-        _carry_out(ledger, plan, step, actor, changes)
+        _carry_out(ledger, plan, step, actor, changes, plan_rev)
     return changes
 
 
-def _carry_out(ledger: Ledger, plan: Plan, step: Step, actor: str, changes: Changes) -> None:
+def _carry_out(
+    ledger: Ledger, plan: Plan, step: Step, actor: str, changes: Changes, plan_rev: str | None
+) -> None:
     """Write one step to the ledger (each guarded by the state it was decided from)."""
     if step.do is Do.UNHOLD:
         assert step.delivery is not None
         ledger.set_state(
             step.delivery, State.PENDING, actor=actor, only_from=[State.HELD],
-            error="its file was fixed: planned again", error_kind=Act.FIXED,
+            error="its file was fixed: planned again", error_kind=Act.FIXED, plan_rev=plan_rev,
         )  # fmt: skip
     elif step.do is Do.PLAN:
         rendered = plan.deliveries[step.key]
@@ -166,12 +171,13 @@ def _carry_out(ledger: Ledger, plan: Plan, step: Step, actor: str, changes: Chan
             actor=actor,
             thread=rendered.thread,
             media=[(m.rel, m.alt) for m in rendered.media],
+            plan_rev=plan_rev,
         )
     elif step.do is Do.HOLD:
         assert step.delivery is not None
         held = ledger.set_state(
             step.delivery, State.HELD, actor=actor, only_from=OPEN_STATES, error_kind=BROKEN,
-            error=step.why,
+            error=step.why, plan_rev=plan_rev,
         )  # fmt: skip
         if held.state == State.HELD:
             changes.held_broken.append(held)
@@ -179,7 +185,7 @@ def _carry_out(ledger: Ledger, plan: Plan, step: Step, actor: str, changes: Chan
         assert step.delivery is not None
         ledger.set_state(
             step.delivery, State.CANCELLED, error=step.why, error_kind=Act.CANCELLED,
-            actor=actor, only_from=OPEN_STATES,
+            actor=actor, only_from=OPEN_STATES, plan_rev=plan_rev,
         )  # fmt: skip
         changes.cancelled.append((step.delivery, step.why))
 
