@@ -428,7 +428,7 @@ def check_ledger(config: Config) -> LedgerCheck:
         return LedgerCheck(spec.describe(), False, missing, [])
     problems: list[str] = []
     try:
-        with open_ledger(spec) as ledger:
+        with open_ledger(spec, migrate=False) as ledger:
             notes = [f"schema version {ledger.schema_version}"]
             if spec.is_postgresql:
                 _check_shared(ledger, config, problems, notes)
@@ -494,7 +494,7 @@ def _record_check(
     if not (config.ledger_spec.exists() or config.alerts.enabled):
         return
     key, report = check.key, check.report
-    with open_ledger(config.ledger_spec) as ledger:
+    with open_ledger(config.ledger_spec, migrate=False) as ledger:
         if report.ok:
             ledger.note_token(key, report.expires_at)
             if by is None:  # a hold is a control: lifted only with a name on record
@@ -558,15 +558,13 @@ def publish_refusal(project: Project, post: Post, channels: list[str]) -> str | 
     from datetime import UTC, datetime
 
     from crosspost.checking.project import render_every_channel, render_one
-    from crosspost.scheduling.controls import load_approvals, post_approval_hash
-    from crosspost.scheduling.gate import decide
-    from crosspost.scheduling.stores import open_ledger
+    from crosspost.scheduling.controls import PAUSE, load_approvals, post_approval_hash
+    from crosspost.scheduling.gate import HOLD_PREFIX, decide
+    from crosspost.scheduling.stores import read_controls
 
     config = project.config
-    controls = Controls()
-    if config.ledger_spec.exists():
-        with open_ledger(config.ledger_spec) as ledger:
-            controls = Controls.read(ledger)
+    # read only: a dry run (and a refusal) changes nothing, on either store
+    controls = Controls(read_controls(config.ledger_spec, (PAUSE, HOLD_PREFIX)))
     approvals = load_approvals(config.approvals_path)
     now = datetime.now(UTC)
     for key in channels:
@@ -603,7 +601,9 @@ def publish_now(
         raise ActionRefused(refusal)
     config = project.config
     out: list[PublishedNow] = []
-    ledger = Ledger(scratch / "dry.db") if dry_run else open_ledger(config.ledger_spec)
+    ledger = (
+        Ledger(scratch / "dry.db") if dry_run else open_ledger(config.ledger_spec, migrate=False)
+    )
     with ledger:
         for key in channels:
             channel = config.channels[key]

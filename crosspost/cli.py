@@ -203,7 +203,7 @@ def preview(
         from crosspost.views.html import write_site
 
         spec = project.config.ledger_spec
-        ledger = open_ledger(spec) if spec.exists() else None
+        ledger = open_ledger(spec, migrate=False) if spec.exists() else None
         try:
             index = write_site(project, html_dir, ledger=ledger, now=project.now)
         finally:
@@ -341,7 +341,7 @@ def status(output_format: str, config_path: str) -> None:
     from crosspost.views.reports import format_status_text, status_report
 
     config = load_config(config_path)
-    with open_ledger(config.ledger_spec) as ledger:
+    with open_ledger(config.ledger_spec, migrate=False) as ledger:
         report = status_report(ledger, config, ledger.clock())
         if not any(report["counts"].values()):  # nothing planned yet: what the queue holds
             from crosspost.scheduling.gate import Controls
@@ -377,7 +377,7 @@ def history(since: str | None, output_format: str, config_path: str) -> None:
 
     config = load_config(config_path)
     start = _since(since, config)
-    with open_ledger(config.ledger_spec) as ledger:
+    with open_ledger(config.ledger_spec, migrate=False) as ledger:
         rows = history_rows(ledger, config, since=start)
     click.echo(format_history(rows, output_format, config.timezone))
 
@@ -469,7 +469,7 @@ def approve(post_id: str, by: str, pinned: str | None, config_path: str) -> None
     config = project.config
     by = _approver_on_the_server(config, by, post)
     # opened first: nothing is saved if it cannot be
-    with open_ledger(config.ledger_spec) as ledger:
+    with open_ledger(config.ledger_spec, migrate=False) as ledger:
         done = _act(actions.approve, ledger, project, post, by=by, pinned=pinned)
     assert config.approvals_path is not None
     click.echo(f"✓ {post_id} approved by {done.by} for {', '.join(done.channels)} "
@@ -511,7 +511,7 @@ def pause(channel: str | None, reason: str, until: str | None, by: str, config_p
             end = parse_publish_at(until, config.timezone)
         except TimeError as exc:
             raise click.BadParameter(str(exc), param_hint="--until") from None
-    with open_ledger(config.ledger_spec) as ledger:
+    with open_ledger(config.ledger_spec, migrate=False) as ledger:
         done = _act(actions.pause, ledger, config, by=by, reason=reason, channel=channel, until=end)
     click.echo(f"⏸ {done.scope} paused by {done.by}: {done.reason}")
     click.echo("  resume with: crosspost resume" + (f" --channel {channel}" if channel else ""))
@@ -541,7 +541,7 @@ def resume(channel: str | None, release_overdue: bool, by: str, config_path: str
     from crosspost.scheduling.stores import open_ledger
 
     config = load_config(config_path)
-    with open_ledger(config.ledger_spec) as ledger:
+    with open_ledger(config.ledger_spec, migrate=False) as ledger:
         done = _act(actions.resume, ledger, by=by, channel=channel, release_overdue=release_overdue)
     if done.lifted:
         click.echo(f"▶ resumed by {by}" + (f" (channel {channel})" if channel else ""))
@@ -584,7 +584,7 @@ def release(post_id: str, channels: tuple[str, ...], late: bool, by: str, config
 
     config = load_config(config_path)
     late_after = int(config.daemon.lateness.total_seconds() // 60)
-    with open_ledger(config.ledger_spec) as ledger:
+    with open_ledger(config.ledger_spec, migrate=False) as ledger:
         done = _act(actions.release, ledger, config, post_id, by=by, channels=channels, late=late)
     for delivery, minutes in done.refused:
         click.echo(
@@ -629,7 +629,7 @@ def _not_the_author(config: Any, post: Any, user: Any, accounts: Any) -> None:
     from crosspost.scheduling.stores import open_ledger
     from crosspost.web import authors
 
-    ledger = open_ledger(config.ledger_spec) if config.ledger_spec.exists() else None
+    ledger = open_ledger(config.ledger_spec, migrate=False) if config.ledger_spec.exists() else None
     try:
         wrote = authors.author_of(ledger, post.id, post.file)
     finally:
@@ -695,7 +695,7 @@ def retract(
     from crosspost.scheduling.stores import open_ledger
 
     config = load_config(config_path)
-    with open_ledger(config.ledger_spec) as ledger:
+    with open_ledger(config.ledger_spec, migrate=False) as ledger:
         done = _act(actions.retract, ledger, config, post_id, by=by, reason=reason,
                     channels=channels)  # fmt: skip
     for one in done:
@@ -728,7 +728,7 @@ def export(since: str | None, out_path: str, config_path: str) -> None:
     config = load_config(config_path)
     start = _since(since, config)
     path = Path(out_path)
-    with open_ledger(config.ledger_spec) as ledger:
+    with open_ledger(config.ledger_spec, migrate=False) as ledger:
         count = export_events(ledger, path, since=start)
     click.echo(f"✓ {count} events written to {path}")
 
@@ -856,7 +856,7 @@ def resolve(
     if bool(remote_id) == not_published:
         raise click.UsageError("give exactly one of --published REMOTE_ID or --not-published")
     config = load_config(config_path)
-    with open_ledger(config.ledger_spec) as ledger:
+    with open_ledger(config.ledger_spec, migrate=False) as ledger:
         _act(actions.resolve, ledger, post_id, channel, by=by, remote_id=remote_id)
     if remote_id:
         click.echo(f"✓ {post_id} on {channel}: recorded as published ({remote_id})")

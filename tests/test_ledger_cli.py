@@ -66,6 +66,8 @@ def test_a_postgresql_state_is_read_with_its_password_as_a_reference(tmp_path: P
         ("state:\n  postgresql: postgresql://u@db/c\n  schema: Office-Kent\n", "lower-case"),
         ("state:\n  postgresql: mysql://u@db/c\n", "must be an address like"),
         ("state:\n  postgresql: postgresql://u@db/c\n  colour: red\n", "colour"),
+        ("state: postgresql://u@db/c?sslmode=require&password=hunter2-CANARY\n",
+         "holds a secret (password=)"),
     ],
 )  # fmt: skip
 def test_a_bad_state_is_refused_at_its_line_without_showing_a_password(
@@ -163,6 +165,14 @@ def test_doctor_checks_the_shared_ledger(tmp_path: Path, pg_server: Any) -> None
     spec = pg_server.spec(tmp_path)
     try:
         path = config_with(tmp_path, pg_server.config_state(spec))
+        code, out = run("doctor", "--config", str(path))  # a new database: nothing changed
+        assert code == 1 and "run `crosspost ledger migrate`, first" in out
+        with pg_server.connect() as admin:
+            made = admin.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = %s", (spec.schema,)
+            ).fetchone()[0]
+        assert made == 0  # doctor changed nothing in the shared database
+        assert run("ledger", "migrate", "--config", str(path))[0] == 0
         code, out = run("doctor", "--config", str(path))
         assert f"ledger {spec.describe()}: schema version 6" in out
         assert "s from the database's" in out and "0 daemon(s) alive" in out
@@ -181,5 +191,28 @@ def test_doctor_checks_the_shared_ledger(tmp_path: Path, pg_server: Any) -> None
             close_pool(spec)
         assert code == 1 and "✗ ledger" in out and "cannot connect" in out
         assert "wrong" not in out.replace("went wrong", "")
+    finally:
+        pg_server.drop(spec)
+
+
+@pytest.mark.postgresql
+def test_a_dry_run_and_status_never_change_the_shared_database(
+    tmp_path: Path, pg_server: Any
+) -> None:
+    spec = pg_server.spec(tmp_path)
+    try:
+        path = config_with(tmp_path, pg_server.config_state(spec))
+        (tmp_path / "templates" / "x.j2").write_text("{{ title }}")
+        (tmp_path / "templates" / "fb.j2").write_text("{{ title }}")
+        (tmp_path / "queue" / "p.yaml").write_text("publish_at: 2027-01-15 10:00\ntitle: Hi\n")
+        code, out = run("publish", "p", "--dry-run", "--config", str(path))
+        assert code == 0, out
+        run("status", "--config", str(path))
+        run("preview", "--html", str(tmp_path / "site"), "--config", str(path))
+        with pg_server.connect() as admin:
+            made = admin.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = %s", (spec.schema,)
+            ).fetchone()[0]
+        assert made == 0
     finally:
         pg_server.drop(spec)

@@ -193,6 +193,7 @@ open_ledger(spec).close()
 )
 
 
+@pytest.mark.fresh_schema
 def test_processes_migrating_a_new_ledger_at_once_all_get_it(state_spec: Any) -> None:
     """Eight daemons started together on an empty database (or file): each migration runs
     once, and every one of them opens the ledger."""
@@ -212,3 +213,33 @@ def test_processes_migrating_a_new_ledger_at_once_all_get_it(state_spec: Any) ->
     with open_ledger(state_spec) as ledger:
         versions = [r[0] for r in ledger.db.execute("SELECT version FROM schema_migrations")]
         assert sorted(versions) == list(range(1, len(ledger.migrations) + 1))
+
+
+def test_a_channel_hold_is_read_inside_the_claim(open_store: Any) -> None:
+    """Like a pause: once a channel is held, no claim on it goes through."""
+    with open_store() as ledger:
+        ledger.ensure("p", "x", T0, "h", "text")
+        ledger.set_control("hold:x", "auth: the token was revoked", "daemon", "")
+        assert ledger.claim("p", "x", "a", LEASE) is None
+        held = ledger.get("p", "x")
+        assert held.state == State.HELD and held.error_kind == "held"
+        assert "channel held: auth: the token was revoked" in (held.last_error or "")
+
+
+def test_a_late_sender_cannot_hold_the_channel(open_store: Any) -> None:
+    """A sender whose claim was taken over gets an authentication error: it may not hold
+    the channel for every server (the hold is written with its fenced change, or not)."""
+    clock = Clock()
+    with open_store(clock) as ledger:
+        first, second = _taken_over(ledger, clock)
+        refused = ledger.set_state(
+            first, State.HELD, error="auth", error_kind="auth", fenced=True,
+            control=("hold:x", "auth: refused"),
+        )  # fmt: skip
+        assert refused.state == State.CLAIMED and refused.fence == second.fence
+        assert ledger.control("hold:x") is None
+        done = ledger.set_state(
+            second, State.HELD, error="auth", error_kind="auth", fenced=True,
+            control=("hold:x", "auth: refused"),
+        )  # fmt: skip
+        assert done.state == State.HELD and ledger.control("hold:x") == "auth: refused"

@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from crosspost.core.envref import ENV_REF
 from crosspost.core.problems import Mark
@@ -147,6 +147,16 @@ def _postgresql(
             reader.error(mark, "the password is given twice (in the address and as 'password')")
         else:
             var = found.group(1)
+    secret_params = {"password", "passfile", "sslpassword"} & {
+        name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)
+    }
+    if secret_params:
+        reader.error(
+            mark,
+            f"the PostgreSQL address holds a secret ({', '.join(sorted(secret_params))}=): "
+            "give the password as ${NAME} instead (docs/server.md §16)",
+        )
+        parts = parts._replace(query="")
     netloc = f"{user}{at}{host}" if at else host
     dsn = urlunsplit(parts._replace(netloc=netloc))
     if "${" in dsn:

@@ -212,13 +212,7 @@ class Daemon:
                 raise
             log.error("the config has errors (%s): keeping the last good plan", why)
             return False
-        for problem in plan.errors:
-            log.error("%s", problem)
-        if plan.broken_files:  # their deliveries are held (reconcile), never sent as they were
-            log.error(
-                "files with errors: their posts are held until fixed: %s",
-                ", ".join(sorted(plan.broken_files)),
-            )
+        _log_problems(plan)
         if self.dry_run:
             self._dry_channels(plan.project.config)
         config = plan.project.config
@@ -860,6 +854,16 @@ class _Wake:
         except Exception:  # a busy or damaged ledger: the sweeper still runs
             log.debug("could not read the ledger's wake control", exc_info=True)
             return False
+
+
+def _log_problems(plan: Plan) -> None:
+    for problem in plan.errors:
+        log.error("%s", problem)
+    if plan.broken_files:  # their deliveries are held (reconcile), never sent as they were
+        log.error(
+            "files with errors: their posts are held until fixed: %s",
+            ", ".join(sorted(plan.broken_files)),
+        )
 
 
 def delivery_key(delivery: Delivery) -> tuple[str, str]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from crosspost.core.errors import PartReceipt
-from crosspost.core.states import CLAIMABLE, Act, State
+from crosspost.core.states import CLAIMABLE, Act, Hold, State
 from crosspost.core.times import from_iso, iso_utc
 
 STATES = tuple(State)
@@ -663,13 +663,13 @@ class Ledger:
         """Atomically take a delivery for sending; None if it is not in a claimable state.
 
         The claim is committed before this returns, so it survives a crash during the send.
-        An emergency pause is checked in the same transaction: a paused delivery is held
-        instead, so nothing is sent once a pause is recorded. With `plan_rev`, only while
-        that queue revision is the newest any daemon planned from (several servers: one
-        whose checkout fell behind never publishes what was since deleted or edited).
+        An emergency pause and a channel hold are checked in the same transaction: such a
+        delivery is held instead, so nothing is sent once either is recorded. With
+        `plan_rev`, only while that queue revision is the newest any daemon planned from
+        (several servers: one whose checkout fell behind never publishes what was since
+        deleted or edited).
         """
         from crosspost.scheduling.controls import PAUSE
-        from crosspost.scheduling.gate import pause_holding
 
         now = self.clock()
         with self._write() as db:
@@ -686,14 +686,15 @@ class Ledger:
                 r["key"]: r["value"]
                 for r in db.execute("SELECT * FROM controls WHERE key LIKE ?", (PAUSE + "%",))
             }
-            pause = pause_holding(controls, channel, now)  # the gate's word, in this transaction
-            if pause is not None:
+            holding = self._holding(db, controls, channel, now)
+            if holding is not None:
+                why, kind = holding
                 db.execute(
-                    "UPDATE deliveries SET state = 'held', last_error = ?, error_kind = 'paused', "
+                    "UPDATE deliveries SET state = 'held', last_error = ?, error_kind = ?, "
                     "owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
-                    (f"held: {pause.describe()}", iso_utc(now), row["id"]),
+                    (f"held: {why}", str(kind), iso_utc(now), row["id"]),
                 )
-                self._event(db, owner, "held", post_id, channel, pause.describe())
+                self._event(db, owner, "held", post_id, channel, why)
                 return None
             db.execute(
                 "UPDATE deliveries SET state = 'claimed', owner = ?, lease_until = ?, "
@@ -706,6 +707,20 @@ class Ledger:
                 f"attempt {row['attempts'] + 1}, fence {row['fence'] + 1}",
             )  # fmt: skip
         return self.get(post_id, channel)
+
+    @staticmethod
+    def _holding(
+        db: Any, controls: dict[str, str], channel: str, now: datetime
+    ) -> tuple[str, Hold] | None:
+        """What holds a claim back, read in its transaction: a pause, or the channel held."""
+        from crosspost.scheduling.gate import hold_key, pause_holding
+
+        pause = pause_holding(controls, channel, now)  # the gate's word
+        if pause is not None:
+            return pause.describe(), Hold.PAUSED
+        held = db.execute("SELECT value FROM controls WHERE key = ?", (hold_key(channel),))
+        row = held.fetchone()
+        return (f"channel held: {row['value']}", Hold.CHANNEL) if row is not None else None
 
     def renew(self, delivery: Delivery, owner: str, lease: timedelta) -> bool:
         """Extend a claim this owner still holds (a long send: a GIF X is processing, an
@@ -860,6 +875,7 @@ class Ledger:
         fenced: bool = False,
         expired_by: datetime | None = None,
         plan_rev: str | None = None,
+        control: tuple[str, str] | None = None,
     ) -> Delivery:
         """Move a delivery to `state` (releasing any claim), recording why.
 
@@ -867,7 +883,8 @@ class Ledger:
         `fenced`, unless it is still in the state and under the fencing token `delivery`
         shows (a sender whose claim was taken over never writes over what came after: the
         refusal is logged); with `expired_by`, unless its lease ran out by then (a takeover
-        never races a renewal). The checks and the change are one transaction.
+        never races a renewal). `control` (key, value) is set with the change, and only with
+        it (a sender that holds its channel). The checks and the change are one transaction.
         """
         if state not in STATES:
             raise ValueError(f"unknown state {state}")
@@ -875,20 +892,8 @@ class Ledger:
             self._still_newest(db, plan_rev)
             if fenced and not self._fenced(db, delivery, f"{state}: {error or ''}", actor):
                 return self._current(delivery)
-            if only_from is not None or expired_by is not None:
-                row = db.execute(
-                    "SELECT state, lease_until FROM deliveries WHERE id = ?", (delivery.id,)
-                ).fetchone()
-                if (
-                    row is None
-                    or (only_from is not None and row["state"] not in only_from)
-                    or (
-                        expired_by is not None
-                        and row["lease_until"] is not None
-                        and row["lease_until"] >= iso_utc(expired_by)
-                    )
-                ):
-                    return self._current(delivery)
+            if not self._may_change(db, delivery, only_from, expired_by):
+                return self._current(delivery)
             db.execute(
                 "UPDATE deliveries SET state = ?, owner = NULL, lease_until = NULL, "
                 "last_error = ?, error_kind = ?, retry_at = ?, updated_at = ? WHERE id = ?",
@@ -898,9 +903,31 @@ class Ledger:
                 db, actor or delivery.owner or "?", state, delivery.post_id, delivery.channel,
                 error or "",
             )  # fmt: skip
+            if control is not None:
+                _put_control(db, *control)
+                self._event(
+                    db, actor or delivery.owner or "?", "control", None, None,
+                    f"{control[0]}={control[1]}: {error or ''}".rstrip(": "),
+                )  # fmt: skip
         found = self.get(delivery.post_id, delivery.channel)
         assert found is not None
         return found
+
+    @staticmethod
+    def _may_change(
+        db: Any, delivery: Delivery, only_from: Sequence[str] | None, expired_by: datetime | None
+    ) -> bool:
+        """set_state's conditions, read in its transaction: still in one of `only_from`, and
+        (a takeover) its lease ran out by `expired_by`."""
+        if only_from is None and expired_by is None:
+            return True
+        row = db.execute(
+            "SELECT state, lease_until FROM deliveries WHERE id = ?", (delivery.id,)
+        ).fetchone()
+        if row is None or (only_from is not None and row["state"] not in only_from):
+            return False
+        lease = row["lease_until"]
+        return expired_by is None or lease is None or lease < iso_utc(expired_by)
 
     def _current(self, delivery: Delivery) -> Delivery:
         found = self.get(delivery.post_id, delivery.channel)

@@ -247,6 +247,7 @@ class PostgresLedger(Ledger):
         spec: StateSpec,
         clock: Callable[[], datetime] = _now,
         environ: Any = None,
+        migrate: bool = True,
     ):
         import psycopg
 
@@ -259,6 +260,7 @@ class PostgresLedger(Ledger):
         self._lock_key = f"crosspost.ledger:{spec.schema or 'public'}"
         self._tx_conn: Any = None
         self._closed = False
+        self._may_migrate = migrate
         try:
             self._pool = _pool(spec, spec.password(environ))
         except Exception as exc:
@@ -378,6 +380,12 @@ class PostgresLedger(Ledger):
                 )
             if version == known:
                 return
+        if not self._may_migrate:
+            raise LedgerError(
+                f"the ledger {self.describe()} is at schema version "
+                f"{self.schema_version if found else 0}, and this crosspost needs {known}: "
+                "start the daemon, or run `crosspost ledger migrate`, first"
+            )
         try:
             schema = self.spec.schema
             made = (

@@ -260,10 +260,12 @@ def _failed(
         return Outcome(post_id, key, Status.IN_DOUBT, f"outcome unknown: {message}", done)
     if exc.holds_channel:  # credentials, or an allowance used up for a long time
         if backoff is not None:  # the daemon holds the channel until `crosspost doctor` passes
-            ledger.set_control(hold_key(key), f"{kind}: {message}", claimed.owner or "?", message)
             done = ledger.set_state(
-                claimed, State.HELD, error=message, error_kind=kind, fenced=True
-            )
+                claimed, State.HELD, error=message, error_kind=kind, fenced=True,
+                control=(hold_key(key), f"{kind}: {message}"),
+            )  # fmt: skip
+            if done.fence != claimed.fence or done.state != State.HELD:
+                return Outcome(post_id, key, Status.BUSY, "taken over by another server", done)
             return Outcome(post_id, key, Status.HELD, f"channel held: {message}", done)
         done = ledger.set_state(claimed, State.FAILED, error=message, error_kind=kind, fenced=True)
         if isinstance(exc, AuthError):

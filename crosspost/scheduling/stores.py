@@ -13,14 +13,20 @@ from crosspost.scheduling.ledger import Ledger, _now
 def open_ledger(
     spec: StateSpec | Path | str,
     clock: Callable[[], datetime] = _now,
+    *,
+    migrate: bool = True,
 ) -> Ledger:
-    """The ledger `spec` names: a SQLite file or a PostgreSQL database."""
+    """The ledger `spec` names: a SQLite file or a PostgreSQL database. With `migrate=False`
+    (the front ends: status, previews, the web app), a shared database whose schema is
+    behind is refused with what to do, never changed: on PostgreSQL only the daemon and
+    `crosspost ledger migrate` change the schema (a SQLite file is always brought up to
+    date: it has one server)."""
     if not isinstance(spec, StateSpec):
         return Ledger(spec, clock=clock)
     if spec.is_postgresql:
         from crosspost.scheduling.ledger_pg import PostgresLedger
 
-        return PostgresLedger(spec, clock=clock)
+        return PostgresLedger(spec, clock=clock, migrate=migrate)
     return Ledger(spec.path, clock=clock)
 
 

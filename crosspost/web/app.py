@@ -452,7 +452,9 @@ async def save(web: Web, request: Request, session: Session) -> Response:
         _remove(saved_images)
         return _refused(web, request, form, post_id, version, str(exc))
     web.site.changed()
-    with open_ledger(web.config.ledger_spec) as ledger:  # who wrote it, on record, with its version
+    with open_ledger(
+        web.config.ledger_spec, migrate=False
+    ) as ledger:  # who wrote it, on record, with its version
         authors.record(ledger, session.user.name, post_id or path.stem, path)
     committed = _commit(web, session, [path, *saved_images], "Add" if old_text is None else "Edit",
                         post_id or path.stem)  # fmt: skip
@@ -565,7 +567,7 @@ async def approve(web: Web, request: Request, session: Session) -> Response:
     project = web.site.project()
     rendered = render_every_channel(project, post)
     digest = post_approval_hash(rendered)
-    with open_ledger(web.config.ledger_spec) as ledger:
+    with open_ledger(web.config.ledger_spec, migrate=False) as ledger:
         wrote = authors.author_of(ledger, post.id, post.file)
     user = session.user
     me = f"{user.display or user.name} ({user.name})"
@@ -574,7 +576,7 @@ async def approve(web: Web, request: Request, session: Session) -> Response:
     if request.method == "POST" and not own and not unknown:
         values = await _form(request)
         try:
-            with open_ledger(web.config.ledger_spec) as ledger:
+            with open_ledger(web.config.ledger_spec, migrate=False) as ledger:
                 actions.approve(
                     ledger, project, post, by=me, pinned=str(values.get("hash") or ""),
                     author=wrote.identity if wrote else None,

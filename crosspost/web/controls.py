@@ -46,7 +46,7 @@ def who(session: Session) -> str:
 
 async def status_page(web: Any, request: Request, session: Session) -> Response:
     """What needs attention, with the control that resolves each."""
-    with open_ledger(web.config.ledger_spec) as ledger:
+    with open_ledger(web.config.ledger_spec, migrate=False) as ledger:
         report = status_report(ledger, web.config, ledger.clock())
     zone = web.config.timezone
     return web.page(
@@ -67,7 +67,7 @@ async def history_page(web: Any, request: Request, session: Session) -> Response
             since = parse_since(since_text, zone)
         except (ValueError, OverflowError) as exc:
             error = str(exc)
-    with open_ledger(web.config.ledger_spec) as ledger:
+    with open_ledger(web.config.ledger_spec, migrate=False) as ledger:
         rows = history_rows(ledger, web.config, since=since)
     fmt = request.query_params.get("format", "")
     if fmt in ("csv", "json") and error is None:
@@ -180,7 +180,7 @@ def _do(web: Any, name: str, f: dict[str, str], by: str) -> str:
             + (f", hold lifted ({c.released} back in the queue)" if c.released is not None else "")
             for c in checks
         )
-    with open_ledger(config.ledger_spec) as ledger:
+    with open_ledger(config.ledger_spec, migrate=False) as ledger:
         if name == "pause":
             until = _until(web, f["until"]) if f.get("until", "").strip() else None
             done = actions.pause(ledger, config, by=by, reason=f.get("reason", ""),

@@ -84,7 +84,7 @@ class Site:
             return None
         ledger = getattr(self._local, "ledger", None)
         if ledger is None or not ledger.same_store(spec):
-            ledger = open_ledger(spec)
+            ledger = open_ledger(spec, migrate=False)
             self._local.ledger = ledger
         return ledger
 
