@@ -581,6 +581,21 @@ def publish_refusal(project: Project, post: Post, channels: list[str]) -> str | 
     return None
 
 
+def _refuse_if_behind(ledger: Ledger, config: Config) -> None:
+    """Several servers: a person on a server whose queue is behind the newest plan must not
+    publish its older copy (a post withdrawn or corrected elsewhere)."""
+    from crosspost.scheduling.revision import is_ancestor, queue_revision
+
+    newest = ledger.newest_plan()
+    rev = queue_revision(config.queue_dir)
+    if newest is None or rev is None or is_ancestor(config.queue_dir, newest[0], rev):
+        return
+    raise ActionRefused(
+        f"this server's queue (at {rev[:12]}) is behind the plan of {newest[1]} (at "
+        f"{newest[0][:12]}): pull the queue first (git pull), then publish"
+    )
+
+
 def publish_now(
     project: Project, post: Post, channels: list[str], *, dry_run: bool, scratch: Path
 ) -> list[PublishedNow]:
@@ -605,6 +620,8 @@ def publish_now(
         Ledger(scratch / "dry.db") if dry_run else open_ledger(config.ledger_spec, migrate=False)
     )
     with ledger:
+        if not dry_run and config.ledger_spec.is_postgresql:
+            _refuse_if_behind(ledger, config)
         for key in channels:
             channel = config.channels[key]
             rendered = render_one(project, post, key)

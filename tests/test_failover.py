@@ -220,6 +220,12 @@ def test_stale_checkout_deleted_post_is_not_published_by_the_other_host(
         time.sleep(3)  # B had every chance to publish its stale copy
         code, out = _status(a_root)  # while both run: B is behind, and says so
         assert code == 0 and "host-b" in out and "behind the plan of host-a" in out, out
+        # nor may a person publish B's stale copy by hand
+        done = subprocess.run(
+            [EXE, "publish", "p0001", "--config", str(b_root / "crosspost.yaml")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode != 0 and "behind the plan of host-a" in done.stdout + done.stderr
     finally:
         results = [h.stop() for h in (a, b) if h is not None]
     assert [code for code, _ in results] == [0] * len(results)
