@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -35,8 +36,9 @@ class Clock:
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Path:
-    """A copy of the repository's example project; returns the config file."""
+def office(tmp_path: Path, state_spec: Any) -> Path:
+    """A copy of the repository's example project; returns the config file. Its ledger is
+    the test's `state_spec` (a module marked both_stores runs on PostgreSQL too)."""
     root = tmp_path / "office"
     root.mkdir()
     shutil.copy(REPO / "config.example.yaml", root / "crosspost.yaml")

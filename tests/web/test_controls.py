@@ -11,12 +11,15 @@ from starlette.testclient import TestClient
 
 from crosspost.core.states import Hold, State
 from crosspost.scheduling.ledger import Ledger
+from tests.conftest import ledger_of as project_ledger
 
 from .conftest import sign_in
 
+pytestmark = pytest.mark.both_stores  # the web app on a shared PostgreSQL ledger too
+
 
 def ledger_of(office: Path) -> Ledger:
-    return Ledger(office.parent / "var" / "crosspost.db")
+    return project_ledger(office.parent)  # type: ignore[no-any-return]
 
 
 def test_a_pause_is_confirmed_first_then_recorded_with_the_account(
