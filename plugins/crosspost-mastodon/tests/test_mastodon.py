@@ -204,7 +204,8 @@ def test_length_counts_links_as_23_and_remote_mentions_by_user_name() -> None:
 
 POST = """\
 publish_at: 2027-01-15 10:00
-title: "Safer streets in Kent: the Commissioner visits Folkestone #SaferStreets 🎉"
+title: "Safer streets in Kent: the Commissioner visits Folkestone with \\
+  @kentpolice@mastodon.social #SaferStreets 🎉"
 body: Read more at https://www.kent-pcc.gov.uk/news
 media:
   - {path: media/pier.jpg, alt: "The Commissioner with officers on Folkestone harbour arm"}
@@ -223,6 +224,8 @@ def test_a_post_with_an_image_a_description_and_a_content_warning(
     assert sent["key"] == notes["idempotency.0"]  # chosen and noted before the call
     assert sent["spoiler_text"] == "Police news" and sent["sensitive"] in (True, "1", "true")
     assert sent["visibility"] == "unlisted" and sent["language"] == "en"
+    assert "@kentpolice@mastodon.social #SaferStreets 🎉" in sent["status"]  # as written
+    assert sent["status"].endswith("Read more at https://www.kent-pcc.gov.uk/news")  # a link
     [medium] = instance.media.values()
     assert medium["description"].startswith("The Commissioner with officers")
     assert sent["media_ids"] == [medium["id"]]
