@@ -124,7 +124,10 @@ def send(
     if claimed is None:  # paused, or another process took it between our look and our claim
         return _not_claimed(ledger, post_id, key)
     seconds = lease.total_seconds()
-    deadline = SendDeadline(seconds, margin=seconds / 3)
+    # a request begun just before the deadline ends, at its HTTP timeout at the latest, before
+    # the lease runs out (with the default 60 s lease on PostgreSQL, a 30 s timeout fits)
+    margin = max(seconds / 3, min(adapter.timeout, seconds / 2))
+    deadline = SendDeadline(seconds, margin=margin)
     on_part, on_note = _recorders(ledger, claimed)
     try:
         with _heartbeat(ledger, claimed, owner, lease, deadline), send_deadline(deadline):

@@ -46,10 +46,11 @@ from crosspost.adapters.base import (
     comparable,
     fail,
 )
-from crosspost.adapters.rules import PlatformRules
+from crosspost.adapters.rules import ERROR, Finding, PlatformRules
 from crosspost.core.errors import (
     AuthError,
     InDoubt,
+    LeaseLost,
     PartReceipt,
     PublishError,
     RateLimited,
@@ -63,6 +64,8 @@ log = logging.getLogger(__name__)
 POST = "app.bsky.feed.post"
 DEFAULT_SERVICE = "https://bsky.social"
 LIMIT = 300  # graphemes: app.bsky.feed.post's text has maxGraphemes 300 (its lexicon)
+TEXT_BYTES = 3000  # and maxLength 3000, in UTF-8 bytes (the lexicon's unit for strings)
+SESSION_ERRORS = ("ExpiredToken", "InvalidToken", "AuthenticationRequired", "AccountTakedown")
 IMAGE_BYTES = 1_000_000  # app.bsky.embed.images#image: maxSize 1000000
 ALT_LIMIT = 2000  # the Bluesky app's limit on an image's description
 RETRIES = 2  # a publishing call repeated with the same record key after no answer
@@ -129,6 +132,26 @@ class BlueskyAdapter(Adapter):
     )
     look_up_limit = 100
 
+    @classmethod
+    def rules_for(cls, settings: dict[str, Any]) -> PlatformRules:
+        """Without link cards, the link is not sent beside the text: the template places it."""
+        from dataclasses import replace
+
+        return replace(cls.rules, link_field=(settings.get("link_card") or "yes") == "yes")
+
+    def check(self, rendered: Any) -> list[Finding]:
+        """The platform's rules, and the lexicon's other limit: 3,000 bytes of UTF-8."""
+        findings = super().check(rendered)
+        for number, text in enumerate([rendered.text, *rendered.thread], start=1):
+            size = len(text.encode("utf-8"))
+            if size > TEXT_BYTES:
+                where = "the text" if number == 1 else f"thread part {number}"
+                findings.append(Finding(
+                    ERROR, f"{where} is {size:,} bytes in UTF-8, over Bluesky's limit of "
+                    f"{TEXT_BYTES:,} (emoji made of several characters count several times)",
+                ))  # fmt: skip
+        return findings
+
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._client: Any = None
@@ -179,13 +202,11 @@ class BlueskyAdapter(Adapter):
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", None)
         content = getattr(response, "content", None)
-        said = getattr(content, "message", None) or getattr(content, "error", None)
+        code = getattr(content, "error", None)  # the XRPC error's name, e.g. ExpiredToken
+        said = getattr(content, "message", None) or code
         where = f"{doing}: Bluesky answered {status}" if status else doing
-        if isinstance(exc, e.UnauthorizedError) or said in (
-            "AuthenticationRequired",
-            "ExpiredToken",
-            "InvalidToken",
-        ):
+        if isinstance(exc, e.UnauthorizedError) or code in SESSION_ERRORS:
+            self._client = None  # a dead session: the next call signs in afresh
             return AuthError(
                 f"{where}: the handle or app password was refused; create an app password "
                 f"in Bluesky ({APP_PASSWORDS}) and set it in the environment",
@@ -195,6 +216,8 @@ class BlueskyAdapter(Adapter):
             reset = (getattr(response, "headers", None) or {}).get("ratelimit-reset")
             retry_at = datetime.fromtimestamp(int(reset), UTC) if reset else None
             return RateLimited(f"{where}: rate limited", retry_at=retry_at, code=status)
+        if status == 413:  # the SDK raises it as a NetworkError; it is final
+            return Rejected(f"{where}: too large", platform_message=said, code=status)
         if isinstance(exc, e.BadRequestError):
             return Rejected(f"{where}: the post was refused", platform_message=said, code=status)
         if isinstance(exc, e.InvokeTimeoutError) or (
@@ -232,7 +255,8 @@ class BlueskyAdapter(Adapter):
                 if on_note:
                     on_note(key, rkey)
             reply = self._reply(parts, refs) if parts else None
-            record = self._record(texts[index], rkey, embed if index == 0 else None, reply)
+            created = _iso(self.now())  # this attempt's time: never backdated by an old key
+            record = self._record(texts[index], created, embed if index == 0 else None, reply)
             uri, cid = self._put(rkey, record, part=index)
             refs[uri] = cid
             part = PartReceipt(index, uri, self.url(uri))
@@ -241,26 +265,37 @@ class BlueskyAdapter(Adapter):
                 on_part(part)
         first = parts[0]
         return Receipt(
-            remote_id=first.remote_id, url=first.url,
-            published_at=tid_time(first.remote_id.rsplit("/", 1)[-1]), parts=tuple(parts),
+            remote_id=first.remote_id, url=first.url, published_at=self.now().astimezone(UTC),
+            parts=tuple(parts),
         )  # fmt: skip
 
     def _put(self, rkey: str, record: dict[str, Any], part: int) -> tuple[str, str]:
         """putRecord under the key chosen in advance. With no answer, the same call is made
         again (the same key and record: it cannot make a second post); a record found under
-        the key is the answer."""
+        the key is the answer. A session that died is signed in again, once."""
         from atproto_client import models
 
-        data = models.ComAtprotoRepoPutRecord.Data(
-            repo=self.did, collection=POST, rkey=rkey, record=record
-        )
-        attempt = 0
+        attempt, signed_in_again = 0, False
         while True:
-            check_deadline()  # never post on a claim another server may have taken over
+            try:
+                check_deadline()  # never post on a claim another server may have taken over
+            except LeaseLost as exc:
+                if attempt == 0:
+                    raise
+                raise InDoubt(f"{exc.message} (after a call with no answer)", part=part) from None
+            data = models.ComAtprotoRepoPutRecord.Data(
+                repo=self.did, collection=POST, rkey=rkey, record=record
+            )
             try:
                 with self._mapped(f"posting to Bluesky (part {part + 1})", sending=True):
                     done = self.client().com.atproto.repo.put_record(data)
                 return str(done.uri), str(done.cid)
+            except AuthError:
+                if signed_in_again or self._client is not None:
+                    raise
+                signed_in_again = True  # the session had expired: sign in, the same call again
+            except RateLimited:
+                raise  # answered before anything was written; the key makes a later try safe
             except TransientError as exc:
                 # no answer, or a passing fault: the record may exist. Look; else make the
                 # same call again, which can only ever write this one record
@@ -278,6 +313,7 @@ class BlueskyAdapter(Adapter):
                         part=part,
                     ) from None
                 log.warning("Bluesky gave no answer; trying again with the same key %s", rkey)
+                self.sleep(2.0)
             except PublishError as exc:
                 raise after_publishing_call(exc) from None
 
@@ -306,12 +342,12 @@ class BlueskyAdapter(Adapter):
         return str(found.uri), str(found.cid), value
 
     def _record(
-        self, text: str, rkey: str, embed: dict[str, Any] | None, reply: dict[str, Any] | None
+        self, text: str, created: str, embed: dict[str, Any] | None, reply: dict[str, Any] | None
     ) -> dict[str, Any]:
         record: dict[str, Any] = {
             "$type": POST,
             "text": text,
-            "createdAt": _iso(tid_time(rkey)),  # from the key: the same on every retry
+            "createdAt": created,  # fixed for this attempt: its repeats are the same record
             "langs": ["en"],
         }
         facets = self.facets(text)

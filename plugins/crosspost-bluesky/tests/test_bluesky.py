@@ -54,22 +54,22 @@ class Pds:
         self.handles = {"trafficpolice.bsky.social": "did:plc:traffic0000000000000000"}
         route = mock.route
         route(method="POST", url=f"{PDS}/xrpc/com.atproto.server.createSession").mock(
-            side_effect=self.session
+            side_effect=lambda request: self.session(request)
         )
         route(method="POST", url=f"{PDS}/xrpc/com.atproto.repo.uploadBlob").mock(
-            side_effect=self.upload
+            side_effect=lambda request: self.upload(request)
         )
         route(method="POST", url=f"{PDS}/xrpc/com.atproto.repo.putRecord").mock(
-            side_effect=self.put
+            side_effect=lambda request: self.put(request)
         )
         route(method="GET", url__startswith=f"{PDS}/xrpc/com.atproto.repo.getRecord").mock(
-            side_effect=self.get
+            side_effect=lambda request: self.get(request)
         )
         route(method="GET", url__startswith=f"{PDS}/xrpc/com.atproto.repo.listRecords").mock(
-            side_effect=self.list
+            side_effect=lambda request: self.list(request)
         )
         route(method="GET", url__startswith=f"{PDS}/xrpc/com.atproto.identity.resolveHandle").mock(
-            side_effect=self.resolve
+            side_effect=lambda request: self.resolve(request)
         )
 
     def session(self, request: httpx.Request) -> httpx.Response:
@@ -159,7 +159,8 @@ def adapter(root: Path, environ: dict[str, str] | None = None) -> BlueskyAdapter
     from crosspost.loading.config import load_config
 
     channel = load_config(root / "crosspost.yaml").channels["c"]
-    return BlueskyAdapter(channel, root=root, environ=ENV if environ is None else environ)
+    env = ENV if environ is None else environ
+    return BlueskyAdapter(channel, root=root, environ=env, sleep=lambda seconds: None)
 
 
 def image(root: Path, name: str = "pier.jpg") -> None:
@@ -360,3 +361,102 @@ def test_recent_reads_the_account_back(tmp_path: Path, pds: Pds) -> None:
     found = {p.remote_id: p for p in a.recent()}
     second = found[receipt.parts[1].remote_id]
     assert second.text == "Two." and second.reply_to == receipt.parts[0].remote_id
+
+
+# --- what a review found ------------------------------------------------------------------
+
+
+def test_an_expired_session_signs_in_again_and_posts_once(tmp_path: Path, pds: Pds) -> None:
+    root = project(tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\n")
+    a = adapter(root)
+    a.client()  # signed in earlier; the PDS has since ended that session
+    put, refused = pds.put, []
+
+    def expired_once(request: httpx.Request) -> httpx.Response:
+        if not refused:
+            refused.append(request)
+            said = {"error": "ExpiredToken", "message": "Token has expired"}
+            return httpx.Response(400, json=said)
+        return put(request)
+
+    signed_in = []
+    session = pds.session
+    pds.session = lambda request: signed_in.append(1) or session(request)  # type: ignore[method-assign]
+    pds.put = expired_once  # type: ignore[method-assign]
+    receipt = a.publish(render_sample(root))
+    assert check_receipt(receipt) == [] and len(pds.records) == 1 and signed_in == [1]
+
+
+def test_a_later_attempt_is_dated_now_not_when_its_key_was_chosen(tmp_path: Path, pds: Pds) -> None:
+    from datetime import UTC, datetime
+
+    root = project(tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\n")
+    old_key = new_tid("hello/c/0", micros=1_700_000_000_000_000)  # chosen in November 2023
+    receipt = adapter(root).publish(render_sample(root), notes={"rkey.0": old_key})
+    [put] = pds.puts
+    assert put["rkey"] == old_key  # the same key: no second post can come of it
+    created = datetime.fromisoformat(put["record"]["createdAt"].replace("Z", "+00:00"))
+    assert abs((created - datetime.now(UTC)).total_seconds()) < 60
+    assert abs((receipt.published_at - datetime.now(UTC)).total_seconds()) < 60
+
+
+def test_without_link_cards_the_template_places_the_link(tmp_path: Path, pds: Pds) -> None:
+    root = project(
+        tmp_path, "publish_at: 2027-01-15 10:00\ntitle: Read the plan.\n"
+        "link: https://www.kent-pcc.gov.uk/plan\n", link_card="no",
+    )  # fmt: skip
+    (root / "templates" / "c.j2").write_text("{{ title }} {{ link }}")
+    adapter(root).publish(render_sample(root))
+    record = pds.puts[0]["record"]
+    assert "embed" not in record and record["text"].endswith("https://www.kent-pcc.gov.uk/plan")
+    assert [f["features"][0]["uri"] for f in record["facets"]] == [
+        "https://www.kent-pcc.gov.uk/plan"
+    ]  # and it is a link
+
+
+def test_a_refusal_for_size_is_final_and_a_rate_limit_waits_for_its_reset(
+    tmp_path: Path, pds: Pds
+) -> None:
+    from crosspost.core.errors import RateLimited, Rejected
+
+    root = project(tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\n")
+    pds.put = lambda request: httpx.Response(413, json={"error": "PayloadTooLarge"})  # type: ignore[method-assign]
+    with pytest.raises(Rejected, match="too large"):
+        adapter(root).publish(render_sample(root))
+    reset = int(time.time()) + 900
+    pds.put = lambda request: httpx.Response(  # type: ignore[method-assign]
+        429, json={"error": "RateLimitExceeded"}, headers={"ratelimit-reset": str(reset)}
+    )
+    with pytest.raises(RateLimited) as limited:
+        adapter(root).publish(render_sample(root))
+    assert limited.value.retry_at is not None and int(limited.value.retry_at.timestamp()) == reset
+
+
+def test_validate_counts_bytes_as_well_as_graphemes(tmp_path: Path) -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # one grapheme, 25 bytes
+    root = project(tmp_path, f'publish_at: 2027-01-15 10:00\ntitle: "{family * 158}"\n')
+    findings = adapter(root).check(render_sample(root))
+    assert any("3,950 bytes in UTF-8, over Bluesky's limit of 3,000" in f.message for f in findings)
+
+
+def test_a_deadline_that_passes_after_a_call_with_no_answer_is_in_doubt(
+    tmp_path: Path, pds: Pds
+) -> None:
+    """The first call may have made the post: running out of lease before the repeat must
+    not be taken for "nothing was sent"."""
+    from crosspost.adapters.base import SendDeadline, send_deadline
+
+    root = project(tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\n")
+    deadline = SendDeadline(60, margin=0)
+    pds.lose_answers = 1
+    put = pds.put
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        deadline.until = 0  # the lease ran out while this call went unanswered
+        return put(request)
+
+    pds.unreadable = True  # and the record cannot be read back either
+    pds.put = slow  # type: ignore[method-assign]
+    with send_deadline(deadline), pytest.raises(InDoubt, match="after a call with no answer"):
+        adapter(root).publish(render_sample(root))
+    assert len(pds.records) == 1

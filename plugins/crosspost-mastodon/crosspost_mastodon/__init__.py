@@ -29,6 +29,7 @@ import html
 import io
 import logging
 import re
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,7 @@ from crosspost.adapters.rules import MB, PlatformRules
 from crosspost.core.errors import (
     AuthError,
     InDoubt,
+    LeaseLost,
     PartReceipt,
     PublishError,
     RateLimited,
@@ -72,19 +74,28 @@ MEDIA = 4
 DESCRIPTION = 1500  # configuration.media_attachments.description_limit (Mastodon 4.4)
 IMAGE_BYTES = 16 * MB  # configuration.media_attachments.image_size_limit
 RETRIES = 2
+RETRY_WAIT = 5.0  # seconds before the same request again: the first may still be in progress
+KEY_LIFETIME = 55 * 60  # Mastodon keeps an Idempotency-Key for an hour: older ones are renewed
 PROCESSING_WAIT = 120.0  # seconds an uploaded image may take to be processed
-SCOPES = ("write:statuses", "write:media")
+SCOPES = ("write:statuses", "write:media", "read:accounts", "read:statuses")
 NEW_APPLICATION = "Preferences → Development → New application"
-URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+# a link as Mastodon finds it: trailing punctuation is not part of it (Twitter-text's rule)
+URL = re.compile(r"https?://[^\s<>\"]*[^\s<>\".,;:!?)\]'’]", re.IGNORECASE)
 MENTION = re.compile(r"(?<![\w@])@(\w+)@[\w.-]+\w", re.UNICODE)
 
 
-def mastodon_length(text: str, url_length: int = URL_LENGTH) -> tuple[int, bool]:
-    """How Mastodon counts a status (its StatusLengthValidator): every link as 23 characters,
-    a remote mention as its user name alone, the rest in grapheme clusters."""
-    countable = URL.sub("x" * url_length, text)
+def mastodon_length(text: str, url_length: int = URL_LENGTH, warning: str = "") -> tuple[int, bool]:
+    """How Mastodon counts a status (its StatusLengthValidator): the content warning and the
+    text together, every link as 23 characters, a remote mention as its user name alone, the
+    rest in grapheme clusters."""
+    countable = warning + URL.sub("x" * url_length, text)
     countable = MENTION.sub(lambda m: "@" + m.group(1), countable)
     return len(regex.findall(r"\X", countable)), True
+
+
+def local_mentions(text: str) -> str:
+    """`@user@domain` as `@user`: how Mastodon shows a remote mention in a status's HTML."""
+    return MENTION.sub(lambda m: "@" + m.group(1), text)
 
 
 def as_text(content: str) -> str:
@@ -92,6 +103,14 @@ def as_text(content: str) -> str:
     text = re.sub(r"<br\s*/?>", "\n", content)
     text = re.sub(r"</p>\s*<p>", "\n\n", text)
     return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+def _key_age(key: str) -> float:
+    """Seconds since a key of ours was made (its second field); an unknown form: very old."""
+    parts = key.split("-")
+    if len(parts) >= 3 and parts[1].isdigit():
+        return time.time() - int(parts[1])
+    return float("inf")
 
 
 class MastodonAdapter(Adapter):
@@ -148,8 +167,10 @@ class MastodonAdapter(Adapter):
         """The channel's instance limits, as the config states them (doctor checks them)."""
         from dataclasses import replace
 
+        warning = str(settings.get("content_warning") or "")
         return replace(
             cls.rules,
+            counter=lambda text: mastodon_length(text, warning=warning),
             text_limit=int(settings.get("max_characters") or CHARACTERS),
             max_media=int(settings.get("max_media") or MEDIA),
             alt_limit=int(settings.get("description_limit") or DESCRIPTION),
@@ -206,7 +227,7 @@ class MastodonAdapter(Adapter):
             if status in (401, 403):
                 return AuthError(
                     f"{where}: the access token was refused or lacks a permission; create an "
-                    f"application ({NEW_APPLICATION}) with {' and '.join(SCOPES)}",
+                    f"application ({NEW_APPLICATION}) with the scopes {', '.join(SCOPES)}",
                     platform_message=said, code=status,
                 )  # fmt: skip
             if status == 429:
@@ -217,8 +238,16 @@ class MastodonAdapter(Adapter):
     def limits(self) -> dict[str, int]:
         """The instance's own limits (GET /api/v2/instance), read once per adapter."""
         if self._limits is None:
-            with self._mapped("reading the instance's limits"):
-                info = self.api().instance_v2()
+            try:
+                with self._mapped("reading the instance's limits"):
+                    info = self.api().instance_v2()
+            except Rejected:  # no /api/v2/instance (before Mastodon 4.0): the channel's own
+                info = {"configuration": {"statuses": {
+                    "max_characters": self.channel.settings.get("max_characters"),
+                    "max_media_attachments": self.channel.settings.get("max_media"),
+                }, "media_attachments": {
+                    "description_limit": self.channel.settings.get("description_limit"),
+                }}}  # fmt: skip
             conf = info.get("configuration") or {}
             statuses = conf.get("statuses") or {}
             media = conf.get("media_attachments") or {}
@@ -234,8 +263,9 @@ class MastodonAdapter(Adapter):
     def _refuse_over_limits(self, rendered: Any) -> None:
         """What the instance itself would refuse, refused before anything is sent."""
         limits = self.limits()
+        warning = self.setting("content_warning") or ""
         for number, text in enumerate([rendered.text, *rendered.thread], start=1):
-            length, _ = mastodon_length(text, limits["url_length"])
+            length, _ = mastodon_length(text, limits["url_length"], warning)
             if length > limits["max_characters"]:
                 raise Rejected(
                     f"part {number} is {length} characters; {self.setting('instance')} allows "
@@ -246,6 +276,12 @@ class MastodonAdapter(Adapter):
                 f"{len(rendered.media)} images; the instance allows {limits['max_media']}"
             )
         for media in rendered.media:
+            size = getattr(media.info, "size", 0)
+            if size > limits["image_bytes"]:
+                raise Rejected(
+                    f"{media.rel} is {size:,} bytes; the instance takes images up to "
+                    f"{limits['image_bytes']:,}"
+                )
             if len(media.alt) > limits["description_limit"]:
                 raise Rejected(
                     f"the description of {media.rel} is {len(media.alt)} characters; the "
@@ -272,8 +308,11 @@ class MastodonAdapter(Adapter):
         for index in range(len(parts), len(texts)):
             note = f"idempotency.{index}"
             key = notes.get(note)
-            if key is None:  # chosen, and on record, before the call that uses it
-                key = f"crosspost-{uuid.uuid4()}"
+            if key is None or _key_age(key) > KEY_LIFETIME:
+                # chosen, and on record, before the call that uses it. A key older than the
+                # instance keeps one is renewed: this is reached only after settlement read
+                # the account back and did not find the post
+                key = f"crosspost-{int(time.time())}-{uuid.uuid4().hex[:12]}"
                 if on_note:
                     on_note(note, key)
             status = self._post(
@@ -300,7 +339,12 @@ class MastodonAdapter(Adapter):
         content_warning = self.setting("content_warning") or None
         attempt = 0
         while True:
-            check_deadline()  # never post on a claim another server may have taken over
+            try:
+                check_deadline()  # never post on a claim another server may have taken over
+            except LeaseLost as exc:
+                if attempt == 0:
+                    raise
+                raise InDoubt(f"{exc.message} (after a call with no answer)", part=part) from None
             try:
                 with self._mapped(f"posting to {self.channel.handle} (part {part + 1})"):
                     return self.api().status_post(
@@ -318,6 +362,7 @@ class MastodonAdapter(Adapter):
                         part=part,
                     ) from None
                 log.warning("no answer from the instance; again with the same key %s", key)
+                self.sleep(RETRY_WAIT)  # the first request may still be being processed
             except PublishError as exc:
                 raise after_publishing_call(exc) from None
 
@@ -375,7 +420,8 @@ class MastodonAdapter(Adapter):
         ]
 
     def same_text(self, sent: str, found: str, *, media: int = 0) -> bool:
-        return comparable(sent) == comparable(found)
+        """The API's HTML shows a remote mention as its user name alone."""
+        return comparable(local_mentions(sent)) == comparable(local_mentions(found))
 
     def delete(self, remote_id: str) -> None:
         with self._mapped("deleting a status"):
@@ -397,12 +443,15 @@ class MastodonAdapter(Adapter):
             )
         scopes = list(app.get("scopes") or [])
         report = CredentialReport(ok=True, account=f"@{account['acct']}", scopes=scopes)
-        missing = [s for s in SCOPES if scopes and s not in scopes and "write" not in scopes]
+        missing = [
+            s for s in SCOPES if scopes and s not in scopes and s.split(":")[0] not in scopes
+        ]
         if missing:
             report.ok = False
             report.problems.append(
-                f"the access token cannot {' or '.join(missing)}: create an application "
-                f"({NEW_APPLICATION}) with the scopes {' and '.join(SCOPES)}, and use its token"
+                f"the access token lacks {', '.join(missing)}: create an application "
+                f"({NEW_APPLICATION}) with the scopes {', '.join(SCOPES)}, and use its token "
+                "(without the read scopes a send in doubt can never be settled)"
             )
         for key in ("max_characters", "max_media", "description_limit"):
             stated = int(self.channel.settings.get(key) or self.settings[key].default)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -36,6 +38,17 @@ ACCOUNT = {
 }  # fmt: skip
 
 
+def render(text: str) -> str:
+    """A status's text as Mastodon's HTML: escaped, line breaks, and a remote mention shown
+    by its user name alone (app/lib/text_formatter.rb)."""
+    out = html.escape(text).replace("\n", "<br />")
+    card = (
+        r'<span class="h-card"><a href="https://\2/@\1" class="u-url mention">'
+        r"@<span>\1</span></a></span>"
+    )
+    return re.sub(r"@(\w+)@([\w.-]+\w)", card, out)
+
+
 def form(body: Any) -> dict[str, Any]:
     """A form-encoded request body; `name[]` fields as lists, as Rails reads them."""
     if isinstance(body, bytes):
@@ -60,10 +73,13 @@ class Instance:
         self.lose_answers = 0
         self.scopes = ["read", "write:statuses", "write:media"]
         self.max_characters = 500
+        self.image_size_limit = 16777216
+        self.has_v2 = True
 
         def add(method: str, path: str, callback: Any) -> None:  # Rails takes a final /
+            name = callback.__name__  # looked up at each call: a test may swap it
             mock.add_callback(method, re.compile(rf"{re.escape(BASE)}{path}/?(\?.*)?$"),
-                              callback=callback)  # fmt: skip
+                              callback=lambda request: getattr(self, name)(request))  # fmt: skip
 
         add("GET", "/api/v2/instance", self.instance)
         add("GET", "/api/v1/instance", self.instance_v1)  # Mastodon.py reads the version there
@@ -82,13 +98,16 @@ class Instance:
         return 401, {}, json.dumps({"error": "The access token is invalid"})
 
     def instance(self, request: Any) -> tuple[int, dict[str, str], str]:
+        if not self.has_v2:  # Mastodon before 4.0
+            return 404, {}, json.dumps({"error": "Record not found"})
         return 200, {}, json.dumps({
             "domain": "social.example.gov.uk", "title": "Example", "version": "4.4.0",
             "api_versions": {"mastodon": 6},
             "configuration": {
                 "statuses": {"max_characters": self.max_characters, "max_media_attachments": 4,
                              "characters_reserved_per_url": 23},
-                "media_attachments": {"image_size_limit": 16777216, "description_limit": 1500,
+                "media_attachments": {"image_size_limit": self.image_size_limit,
+                                      "description_limit": 1500,
                                       "supported_mime_types": ["image/jpeg", "image/png"]},
             },
         })  # fmt: skip
@@ -119,7 +138,7 @@ class Instance:
             "spoiler_text": body.get("spoiler_text") or "", "visibility": body.get("visibility"),
             "language": body.get("language"), "uri": f"{BASE}/users/kentpcc/statuses/{number}",
             "url": f"{BASE}/@kentpcc/{number}",
-            "content": "<p>" + html.escape(text).replace("\n", "<br />") + "</p>",
+            "content": "<p>" + render(text) + "</p>",
             "media_attachments": [self.media[i] for i in body.get("media_ids", []) or []],
             "account": ACCOUNT, "mentions": [], "tags": [], "emojis": [],
             "reblogs_count": 0, "favourites_count": 0, "replies_count": 0,
@@ -297,3 +316,87 @@ def test_doctor_says_which_permissions_the_token_lacks(tmp_path: Path, instance:
 
 def test_html_content_reads_back_as_the_words_sent() -> None:
     assert as_text("<p>One &amp; two<br />three</p><p>four</p>") == "One & two\nthree\n\nfour"
+
+
+# --- what a review found ------------------------------------------------------------------
+
+
+def test_a_post_with_a_remote_mention_is_found_when_settling(
+    tmp_path: Path, instance: Instance
+) -> None:
+    from crosspost.adapters.base import Sent
+
+    text = "Thanks @kentpolice@mastodon.social for today"
+    root = project(tmp_path, f"publish_at: 2027-01-15 10:00\ntitle: {text}\n")
+    adapter(root).publish(render_sample(root))
+    assert "@<span>kentpolice</span>" in instance.statuses[0]["content"]  # as Mastodon shows it
+    settled = adapter(root).settle(Sent("hello", (text,), (), datetime(2027, 1, 1, tzinfo=UTC)))
+    assert settled.found is not None and settled.found.remote_id == instance.statuses[0]["id"]
+
+
+def test_the_content_warning_counts_towards_the_limit(tmp_path: Path, instance: Instance) -> None:
+    words = "x" * 480
+    root = project(tmp_path, f"publish_at: 2027-01-15 10:00\ntitle: {words}\n",
+                   content_warning="A warning of thirty characters")  # fmt: skip
+    findings = adapter(root).check(render_sample(root))
+    assert any("over Mastodon's limit of 500" in f.message for f in findings)
+    with pytest.raises(Rejected, match="allows 500"):
+        adapter(root).publish(render_sample(root))
+    assert instance.statuses == []
+
+
+def test_an_instance_without_v2_limits_still_posts(tmp_path: Path, instance: Instance) -> None:
+    instance.has_v2 = False
+    root = project(tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\n")
+    assert check_receipt(adapter(root).publish(render_sample(root))) == []
+
+
+def test_the_instance_image_size_limit_is_enforced(tmp_path: Path, instance: Instance) -> None:
+    instance.image_size_limit = 1000
+    root = project(tmp_path, POST)
+    image(root)
+    with pytest.raises(Rejected, match="takes images up to 1,000"):
+        adapter(root).publish(render_sample(root))
+    assert instance.statuses == [] and instance.media == {}
+
+
+def test_doctor_names_the_read_scopes_settling_needs(tmp_path: Path, instance: Instance) -> None:
+    instance.scopes = ["write:statuses", "write:media"]
+    report = adapter(project(tmp_path)).check_credentials()
+    assert not report.ok and "read:accounts" in report.problems[0]
+    assert "settled" in report.problems[0]
+
+
+def test_a_key_older_than_the_instance_keeps_is_renewed(tmp_path: Path, instance: Instance) -> None:
+    root = project(tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\n")
+    old = f"crosspost-{int(time.time()) - 2 * 3600}-abcdef012345"
+    notes = {"idempotency.0": old}
+    adapter(root).publish(render_sample(root), notes=notes, on_note=notes.__setitem__)
+    assert notes["idempotency.0"] != old and instance.requests[0]["key"] == notes["idempotency.0"]
+    fresh = dict(notes)
+    adapter(root).publish(render_sample(root), notes=fresh, on_note=fresh.__setitem__)
+    assert fresh == notes and len(instance.statuses) == 1  # a recent key is used as it is
+
+
+def test_a_deadline_that_passes_after_a_call_with_no_answer_is_in_doubt(
+    tmp_path: Path, instance: Instance
+) -> None:
+    from crosspost.adapters.base import SendDeadline, send_deadline
+
+    root = project(tmp_path, "publish_at: 2027-01-15 10:00\ntitle: One.\n")
+    deadline = SendDeadline(60, margin=0)
+    instance.lose_answers = 1
+    post = instance.post
+
+    def slow(request: Any) -> tuple[int, dict[str, str], str]:
+        deadline.until = 0  # the lease ran out while this call went unanswered
+        return post(request)
+
+    instance.post = slow  # type: ignore[method-assign]
+    with send_deadline(deadline), pytest.raises(InDoubt, match="after a call with no answer"):
+        adapter(root).publish(render_sample(root))
+    assert len(instance.statuses) == 1
+
+
+def test_a_link_ending_a_sentence_counts_23_without_its_full_stop() -> None:
+    assert mastodon_length("See https://example.org/a.")[0] == 4 + 23 + 1
