@@ -279,3 +279,19 @@ def site(project: Path) -> Path:
     for name in ("x", "fb"):
         (project / "templates" / f"{name}.j2").write_text("{{ title }}")
     return project
+
+
+def install_plugins(target: Path, *plugins: Path) -> Path:
+    """Plugin packages installed as a third party would (pip, from their pyproject files),
+    into a folder of their own: put on PYTHONPATH, crosspost finds them by entry point."""
+    import subprocess
+    import sys
+
+    for plugin in plugins:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+             "--no-index", "--target", str(target), str(plugin)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+    return target

@@ -189,6 +189,18 @@ def git(cwd: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+def two_checkouts(origin: Path, message: str) -> tuple[Path, Path]:
+    """The project at `origin` committed to git, and cloned for host A and host B."""
+    (origin / ".gitignore").write_text("var/\n")
+    git(origin, "init", "-q", "-b", "main")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-qm", message)
+    a_root, b_root = origin.parent / "a", origin.parent / "b"
+    for root in (a_root, b_root):
+        git(origin.parent, "clone", "-q", str(origin), str(root))
+    return a_root, b_root
+
+
 def test_stale_checkout_deleted_post_is_not_published_by_the_other_host(
     tmp_path: Path, pg_server: Any, shared: Any
 ) -> None:
@@ -197,13 +209,7 @@ def test_stale_checkout_deleted_post_is_not_published_by_the_other_host(
     origin = tmp_path / "origin"
     make_site(origin, 3, spread=0, start_in=12.0, latency=0)
     on_postgresql(origin, pg_server, shared)
-    (origin / ".gitignore").write_text("var/\n")
-    git(origin, "init", "-q", "-b", "main")
-    git(origin, "add", "-A")
-    git(origin, "commit", "-qm", "three posts")
-    a_root, b_root = tmp_path / "a", tmp_path / "b"
-    git(tmp_path, "clone", "-q", str(origin), str(a_root))
-    git(tmp_path, "clone", "-q", str(origin), str(b_root))
+    a_root, b_root = two_checkouts(origin, "three posts")
     for root in (a_root, b_root):  # one platform for both servers: the same outbox
         config = root / "crosspost.yaml"
         config.write_text(config.read_text().replace("var/", f"{tmp_path}/platform/"))
@@ -274,13 +280,7 @@ def test_a_plan_recorded_while_another_server_plans_wins(
     on_postgresql(origin, pg_server, shared)
     config = origin / "crosspost.yaml"
     config.write_text(config.read_text().replace("var/", f"{tmp_path}/platform/"))
-    (origin / ".gitignore").write_text("var/\n")
-    git(origin, "init", "-q", "-b", "main")
-    git(origin, "add", "-A")
-    git(origin, "commit", "-qm", "R1")
-    a_root, b_root = tmp_path / "a", tmp_path / "b"
-    git(tmp_path, "clone", "-q", str(origin), str(a_root))
-    git(tmp_path, "clone", "-q", str(origin), str(b_root))
+    a_root, b_root = two_checkouts(origin, "R1")
     first = b_root / "queue" / "p0000.yaml"
     first.write_text(first.read_text().replace("Post number 0", "CORRECTED post 0"))
     soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="milliseconds")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, install_plugins
 
 PLUGIN = REPO / "examples" / "crosspost-outbox"
 
@@ -22,13 +22,7 @@ PLUGIN = REPO / "examples" / "crosspost-outbox"
 def site_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The plugin installed into a folder of its own (pip, from its pyproject), put on the
     path of the commands below: crosspost finds it only through its entry point."""
-    target = tmp_path_factory.mktemp("plugin-site")
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(PLUGIN)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+    target = install_plugins(tmp_path_factory.mktemp("plugin-site"), PLUGIN)
     assert list(target.glob("crosspost_outbox-*.dist-info/entry_points.txt"))
     return target
 

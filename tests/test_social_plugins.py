@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, install_plugins
 
 PLUGINS = {
     "bluesky": REPO / "plugins" / "crosspost-bluesky",
@@ -40,14 +40,7 @@ channels:
 def site_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Both plugins installed into a folder of their own (pip, from their pyproject files),
     put on the path of the commands below: crosspost finds them only by their entry points."""
-    target = tmp_path_factory.mktemp("social-site")
-    for plugin in PLUGINS.values():
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-             "--no-index", "--target", str(target), str(plugin)],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr[-3000:]
+    target = install_plugins(tmp_path_factory.mktemp("social-site"), *PLUGINS.values())
     assert len(list(target.glob("crosspost_*-*.dist-info/entry_points.txt"))) == 2
     return target
 

@@ -101,47 +101,53 @@ class Event:
     detail: str
 
 
-def _m1(db: Any) -> None:
-    db.execute(
-        """
-        CREATE TABLE deliveries (
-            id INTEGER PRIMARY KEY,
-            post_id TEXT NOT NULL,
-            channel TEXT NOT NULL,
-            due_at TEXT,
-            content_hash TEXT NOT NULL,
-            state TEXT NOT NULL DEFAULT 'pending',
-            attempts INTEGER NOT NULL DEFAULT 0,
-            owner TEXT,
-            lease_until TEXT,
-            remote_id TEXT,
-            url TEXT,
-            text TEXT NOT NULL DEFAULT '',
-            parts TEXT NOT NULL DEFAULT '[]',
-            comment_id TEXT,
-            published_at TEXT,
-            last_error TEXT,
-            error_kind TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            UNIQUE (post_id, channel)
-        )
-        """
+# The first tables, in words both stores take; only the key column differs (ledger_pg).
+DELIVERIES_TABLE = """
+    CREATE TABLE deliveries (
+        id {key},
+        post_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        due_at TEXT,
+        content_hash TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        owner TEXT,
+        lease_until TEXT,
+        remote_id TEXT,
+        url TEXT,
+        text TEXT NOT NULL DEFAULT '',
+        parts TEXT NOT NULL DEFAULT '[]',
+        comment_id TEXT,
+        published_at TEXT,
+        last_error TEXT,
+        error_kind TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (post_id, channel)
     )
+"""
+EVENTS_TABLE = """
+    CREATE TABLE events (
+        id {key},
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        post_id TEXT,
+        channel TEXT,
+        detail TEXT NOT NULL DEFAULT ''
+    )
+"""
+
+
+def first_tables(db: Any, key: str) -> None:
+    """Deliveries and events (their key column's type given), and the index on due times."""
+    db.execute(DELIVERIES_TABLE.format(key=key))
     db.execute("CREATE INDEX deliveries_state_due ON deliveries (state, due_at)")
-    db.execute(
-        """
-        CREATE TABLE events (
-            id INTEGER PRIMARY KEY,
-            at TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            post_id TEXT,
-            channel TEXT,
-            detail TEXT NOT NULL DEFAULT ''
-        )
-        """
-    )
+    db.execute(EVENTS_TABLE.format(key=key))
+
+
+def _m1(db: Any) -> None:
+    first_tables(db, "INTEGER PRIMARY KEY")
     # the event log is append-only: the database itself refuses edits and deletions
     db.execute(
         "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
