@@ -193,6 +193,28 @@ def test_edits_deletions_and_drafts_are_reconciled(site: Path) -> None:
         )
 
 
+def test_a_draft_made_ready_again_and_a_restored_file_go_out(site: Path) -> None:
+    """Cancelled when made a draft or deleted; back in the queue unchanged, planned again."""
+    post(site, "drafted", "2027-01-15 10:00", extra="channels: [x]\n")
+    post(site, "deleted", "2027-01-15 10:00", extra="channels: [x]\n")
+    clock = Clock(datetime(2027, 1, 14, tzinfo=UTC))
+    d = daemon(site, clock)
+    post(site, "drafted", "2027-01-15 10:00", extra="channels: [x]\nstatus: draft\n")
+    kept = (site / "queue" / "deleted.yaml").read_text()
+    (site / "queue" / "deleted.yaml").unlink()
+    d.load("edit")
+    assert state(site, "drafted") == state(site, "deleted") == "cancelled"
+    post(site, "drafted", "2027-01-15 10:00", extra="channels: [x]\n")  # ready again, as it was
+    (site / "queue" / "deleted.yaml").write_text(kept)  # restored (a git revert)
+    d.load("restored")
+    clock.at("2027-01-15T10:00+00:00")
+    d.deliver_due()
+    assert sorted(r["post_id"] for r in outbox(site)) == ["deleted", "drafted"]
+    with ledger_of(site) as ledger:
+        said = [e.detail for e in ledger.events() if e.kind == "replanned"]
+    assert said and all("back in the queue after it was cancelled" in d for d in said)
+
+
 def test_edit_after_publishing_is_reported_not_republished(site: Path) -> None:
     post(site, "p", "2027-01-15 10:00", extra="channels: [x]\n")
     clock = Clock(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))

@@ -135,3 +135,11 @@ def test_a_release_to_send_late_is_kept_by_an_unchanged_plan(plan: Plan) -> None
     key = next(iter(plan.deliveries))
     released = row(plan, key, error_kind=Act.RELEASED_LATE)
     assert steps(plan, known(*(row(plan, k) for k in plan.deliveries), released)) == []
+
+
+def test_a_cancelled_delivery_back_in_the_plan_is_planned_again(plan: Plan) -> None:
+    """Its post was made a draft (or its file deleted) and is back as it was."""
+    key = next(iter(plan.deliveries))
+    cancelled = row(plan, key, state=State.CANCELLED)
+    rows = known(*(row(plan, k) for k in plan.deliveries), cancelled)
+    assert steps(plan, rows) == [Step(Do.PLAN, key, cancelled)]

@@ -610,8 +610,10 @@ class Ledger:
                 self._event(db, actor, "planned", post_id, channel, f"due {due}")
             elif row["state"] == State.PENDING and changed:
                 self._replan(db, row, content, now, actor)
-            elif row["state"] in (State.FAILED, State.CANCELLED, State.EXPIRED) and changed:
-                self._reopen(db, row, content, now, actor)
+            elif (row["state"] in (State.FAILED, State.EXPIRED) and changed) or row[
+                "state"
+            ] == State.CANCELLED:  # back in the queue: a draft made ready again
+                self._reopen(db, row, content, now, actor, changed)
             elif (
                 row["state"] == State.PUBLISHED
                 and row["content_hash"] != content_hash
@@ -643,8 +645,12 @@ class Ledger:
         )
         self._event(db, actor, "replanned", row["post_id"], row["channel"], f"due {content[0]}")
 
-    def _reopen(self, db: Any, row: Any, content: tuple, now: str | None, actor: str) -> None:
-        """A failed, cancelled or expired delivery whose post was edited is planned afresh."""
+    def _reopen(
+        self, db: Any, row: Any, content: tuple, now: str | None, actor: str, changed: bool
+    ) -> None:
+        """A failed or expired delivery whose post was edited is planned afresh; so is a
+        cancelled one whose post is back in the queue (a file restored, a draft made ready,
+        a channel named again), edited or not."""
         db.execute(
             "UPDATE deliveries SET state = 'pending', due_at = ?, content_hash = ?, "
             "text = ?, file = ?, thread = ?, media = ?, notes = '{}', retry_at = NULL, "
@@ -654,7 +660,8 @@ class Ledger:
         )
         self._event(
             db, actor, "replanned", row["post_id"], row["channel"],
-            f"edited after it was {row['state']}; due {content[0]}",
+            f"{'edited' if changed else 'back in the queue'} after it was {row['state']}; "
+            f"due {content[0]}",
         )  # fmt: skip
 
     def claim(

@@ -120,6 +120,7 @@ def steps(plan: Plan, known: Mapping[tuple[str, str], Delivery]) -> list[Step]:
             current is not None
             and current.content_hash == plan.hashes[key]
             and current.due_at == rendered.publish_at
+            and current.state != State.CANCELLED  # a cancelled one back in the queue: reopened
         ):
             continue  # nothing to write: reloading a large queue stays cheap
         out.append(Step(Do.PLAN, key, current))
