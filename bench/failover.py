@@ -192,6 +192,27 @@ def claim_capacity(tmp: Path, server, count: int = 2000) -> None:  # type: ignor
               f"once) in {took:.2f} s = {won / took:.0f} claims/s")  # fmt: skip
 
 
+def idle_cpu(tmp: Path, server, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """A daemon on PostgreSQL with nothing due: heartbeats and the wake poll only."""
+    from bench.daemon import cpu_seconds
+
+    root = tmp / "idle"
+    site(root, 10, datetime.now(UTC) + timedelta(days=30), timedelta(days=1))
+    config = root / "crosspost.yaml"
+    config.write_text(config.read_text().replace("state: var/ledger.db\n", pg_state(server, root)))
+    proc = start(root, "host-a")
+    try:
+        wait(lambda: published(root) == 0 and proc.poll() is None, 5)
+        time.sleep(10)  # start-up done
+        before = cpu_seconds(proc.pid)
+        time.sleep(seconds)
+        used = cpu_seconds(proc.pid) - before
+    finally:
+        stop([proc])
+    print(f"idle CPU:   one daemon on PostgreSQL, nothing due: {used:.2f} s in {seconds:.0f} s = "
+          f"{100 * used / seconds:.2f} %  (target <= 1 %)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--due", type=int, default=1000)
@@ -204,6 +225,7 @@ def main() -> None:
         claim_capacity(Path(tmp), server)
         due_run(Path(tmp), server, args.due)
         takeover(Path(tmp), server)
+        idle_cpu(Path(tmp), server)
     servers.close()
 
 

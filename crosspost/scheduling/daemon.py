@@ -842,8 +842,13 @@ class _Wake:
         self.ledger = ledger
         self.version = ledger.data_version()
         self.seen = ledger.control(WAKE)
+        self.every = ledger.wake_every  # SQLite's counter is free; a database is asked less
+        self.last = time.monotonic()
 
     def by_a_person(self) -> bool:
+        if time.monotonic() - self.last < self.every:
+            return False
+        self.last = time.monotonic()
         try:
             version = self.ledger.data_version()
             if version == self.version:

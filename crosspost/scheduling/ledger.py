@@ -317,6 +317,7 @@ class Ledger:
 
     kind = "sqlite"
     migrations = MIGRATIONS
+    wake_every = 0.0  # seconds between looks for a person's action (data_version is free)
     _db_error: type[Exception] = sqlite3.DatabaseError
 
     db: Any  # the connection: sqlite3's, or PostgresLedger's wrapper of psycopg's
