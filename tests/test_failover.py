@@ -312,3 +312,35 @@ def test_a_plan_recorded_while_another_server_plans_wins(
     finally:
         a.close()
         b.close()
+
+
+def cli(root: Path, *args: str) -> tuple[int, str]:
+    done = subprocess.run(
+        [EXE, *args, "--config", str(root / "crosspost.yaml")],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "USER": "sam"},
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_release_reaches_a_daemon_on_postgresql_within_seconds(
+    tmp_path: Path, pg_server: Any, shared: Any
+) -> None:
+    """The sweep runs once a minute here: only the wake control gets the release out."""
+    make_site(tmp_path, 1, spread=0, start_in=5.0, latency=0)
+    on_postgresql(tmp_path, pg_server, shared)
+    config = tmp_path / "crosspost.yaml"
+    config.write_text(config.read_text().replace("sweep_interval: 1s", "sweep_interval: 60s"))
+    assert cli(tmp_path, "ledger", "migrate")[0] == 0
+    assert cli(tmp_path, "pause", "--reason", "incident")[0] == 0
+    host = Host(tmp_path, "host-a")
+    try:
+        assert wait_for(lambda: ledger_state(shared)[State.HELD] == 2, 30)
+        assert cli(tmp_path, "resume")[0] == 0
+        code, out = cli(tmp_path, "release", "p0000", "--channel", "x")
+        assert code == 0, out
+        asked = time.monotonic()
+        assert wait_for(lambda: ledger_state(shared)[State.PUBLISHED] == 1, 15)
+        took = time.monotonic() - asked
+        assert took <= 3.0, f"the release took {took:.1f} s to reach the daemon"
+    finally:
+        assert host.stop()[0] == 0
