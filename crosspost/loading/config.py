@@ -47,8 +47,9 @@ CHANNEL_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 SIGN_IN_KEYS = ("oidc",)
 OIDC_KEYS = (
     "label", "issuer", "client_id", "client_secret", "allowed_domains", "group_claim",
-    "approvers", "admins",
+    "approvers", "admins", "redirect_uri",
 )  # fmt: skip
+CALLBACK = "/login/oidc/callback"
 _LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)")
 
 
@@ -135,6 +136,9 @@ class OidcSettings:
     admins: tuple[str, ...]
     mark: Mark
     env_refs: tuple[tuple[str, str, Mark], ...] = ()  # (var, used by, where)
+    # the address the provider sends people back to, as registered with it; None: the
+    # address the request came in on (behind a proxy, uvicorn must then see its headers)
+    redirect_uri: str | None = None
 
     def client_id(self, environ: Mapping[str, str] | None = None) -> str:
         return (os.environ if environ is None else environ).get(self.client_id_var, "")
@@ -483,6 +487,25 @@ def _credentials(
     return credentials
 
 
+def _redirect_uri(oidc: Reader, data: Any) -> str | None:
+    """`redirect_uri`: this app's public https:// address of the callback, as registered."""
+    value = oidc.text("redirect_uri")
+    if value is None:
+        return None
+    value = value.strip()
+    if not (value.startswith("https://") or _LOOPBACK.match(value)) or not value.endswith(
+        CALLBACK
+    ):
+        oidc.error(
+            data.value_mark("redirect_uri"),
+            f"'redirect_uri' must be the web app's https:// address followed by {CALLBACK} "
+            f"(e.g. https://crosspost.kent.pcc.police.uk{CALLBACK}), as registered with the "
+            "provider",
+        )
+        return None
+    return value
+
+
 def _sign_in(reader: Reader, problems: Problems) -> OidcSettings | None:
     """The `sign_in` section: `oidc` (the office's accounts), None when it is not set."""
     raw = reader.mapping("sign_in")
@@ -519,6 +542,7 @@ def _sign_in(reader: Reader, problems: Problems) -> OidcSettings | None:
             "'allowed_domains' must list e-mail domains such as kent.pcc.police.uk",
         )
     group_claim = oidc.text("group_claim")
+    redirect_uri = _redirect_uri(oidc, data)
     approvers = tuple(v.strip().lower() for v in oidc.text_list("approvers") or [])
     admins = tuple(v.strip().lower() for v in oidc.text_list("admins") or [])
     if issuer is None or len(variables) < 2:
@@ -534,6 +558,7 @@ def _sign_in(reader: Reader, problems: Problems) -> OidcSettings | None:
         admins=admins,
         mark=data.mark,
         env_refs=tuple(env_refs),
+        redirect_uri=redirect_uri,
     )
 
 

@@ -192,7 +192,9 @@ async def start(web: WebLike, request: Request) -> Response:
         metadata = await run_in_threadpool(provider.metadata)
     except SignInRefused as exc:
         return _refused(web, request, exc)
-    redirect_uri = str(request.url_for("oidc_callback"))
+    # as registered with the provider; else as the request came in (behind a proxy that
+    # rewrites the host, set sign_in.oidc.redirect_uri)
+    redirect_uri = provider.settings.redirect_uri or str(request.url_for("oidc_callback"))
     key, flow = provider.start(redirect_uri)
     client = OAuth2Session(
         provider.settings.client_id(), scope=SCOPE, redirect_uri=redirect_uri,

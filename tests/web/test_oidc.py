@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -108,6 +109,7 @@ def signed_in_office(
                 "    group_claim: groups\n"
                 "    approvers: [comms-approvers]\n"
                 "    admins: [Ada.Lead@allowed.example]\n"
+                f"    redirect_uri: {app_url}/login/oidc/callback\n"
             )
         monkeypatch.setenv("OIDC_CLIENT_ID", CLIENT_ID)
         monkeypatch.setenv("OIDC_CLIENT_SECRET", CLIENT_SECRET)
@@ -224,6 +226,12 @@ def test_a_tampered_state_or_a_stale_flow_is_refused(
     location = start.headers["location"]
     assert "code_challenge_method=S256" in location and "nonce=" in location
     assert CLIENT_SECRET not in location
+    # the address registered with the provider, whatever host the request came in on
+    other = requests.get(
+        app_url.replace("localhost", "127.0.0.1") + "/login/oidc", allow_redirects=False
+    )
+    sent = parse_qs(urlsplit(other.headers["location"]).query)["redirect_uri"]
+    assert sent == [app_url + "/login/oidc/callback"]
     answer = browser.get(
         app_url + "/login/oidc/callback",
         params={"state": "not-the-state", "code": "x"},
@@ -278,3 +286,20 @@ def test_external_accounts_are_found_by_address_and_have_no_password(
     assert again.display == "Ann External"
     assert accounts.verify(first.name, "!external") is None
     assert accounts.get("ann") is not None and accounts.get("ann").role == Role.AUTHOR  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "value", ["http://crosspost.example.org/login/oidc/callback", "https://crosspost.example.org/"]
+)
+def test_a_redirect_uri_must_be_the_https_callback(office: Path, value: str) -> None:
+    from crosspost.core.problems import ConfigError
+    from crosspost.loading.config import load_config
+
+    with office.open("a", encoding="utf-8") as config:
+        config.write(
+            "\nsign_in:\n  oidc:\n    issuer: https://login.example.org\n"
+            "    client_id: ${OIDC_CLIENT_ID}\n    client_secret: ${OIDC_CLIENT_SECRET}\n"
+            f"    allowed_domains: [allowed.example]\n    redirect_uri: {value}\n"
+        )
+    with pytest.raises(ConfigError, match="'redirect_uri' must be the web app's https://"):
+        load_config(office)
