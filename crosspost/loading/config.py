@@ -493,9 +493,7 @@ def _redirect_uri(oidc: Reader, data: Any) -> str | None:
     if value is None:
         return None
     value = value.strip()
-    if not (value.startswith("https://") or _LOOPBACK.match(value)) or not value.endswith(
-        CALLBACK
-    ):
+    if not (value.startswith("https://") or _LOOPBACK.match(value)) or not value.endswith(CALLBACK):
         oidc.error(
             data.value_mark("redirect_uri"),
             f"'redirect_uri' must be the web app's https:// address followed by {CALLBACK} "

@@ -611,26 +611,37 @@ class Ledger:
                 self._event(db, actor, "planned", post_id, channel, f"due {due}")
             elif row["state"] == State.PENDING and changed:
                 self._replan(db, row, content, now, actor)
-            elif (row["state"] in (State.FAILED, State.EXPIRED) and changed) or row[
-                "state"
-            ] == State.CANCELLED:  # back in the queue: a draft made ready again
+            elif self._reopens(row, changed):  # edited, or back in the queue
                 self._reopen(db, row, content, now, actor, changed)
-            elif (
-                row["state"] == State.PUBLISHED
-                and row["content_hash"] != content_hash
-                and row["edited_hash"] != content_hash
+            elif row["state"] == State.PUBLISHED and content_hash not in (
+                row["content_hash"],
+                row["edited_hash"],
             ):
-                db.execute(
-                    "UPDATE deliveries SET edited_hash = ?, updated_at = ? WHERE id = ?",
-                    (content_hash, now, row["id"]),
-                )
-                self._event(
-                    db, actor, "edited_after_publishing", post_id, channel,
-                    "the post changed after it was published; it is not published again",
-                )  # fmt: skip
+                self._edited_after(db, row, content_hash, now, actor)
         found = self.get(post_id, channel)
         assert found is not None
         return found
+
+    @staticmethod
+    def _reopens(row: Any, changed: bool) -> bool:
+        """A failed or expired delivery is planned afresh once edited; a cancelled one as soon
+        as it is back in the queue (a file restored, a draft made ready again)."""
+        if row["state"] == State.CANCELLED:
+            return True
+        return row["state"] in (State.FAILED, State.EXPIRED) and changed
+
+    def _edited_after(
+        self, db: Any, row: Any, content_hash: str, now: str | None, actor: str
+    ) -> None:
+        """A published post changed since: said once, never published again."""
+        db.execute(
+            "UPDATE deliveries SET edited_hash = ?, updated_at = ? WHERE id = ?",
+            (content_hash, now, row["id"]),
+        )
+        self._event(
+            db, actor, "edited_after_publishing", row["post_id"], row["channel"],
+            "the post changed after it was published; it is not published again",
+        )  # fmt: skip
 
     def _replan(self, db: Any, row: Any, content: tuple, now: str | None, actor: str) -> None:
         """A pending delivery edited before it went out takes the new time and content."""
