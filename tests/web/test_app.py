@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from crosspost.web import app as web_app
 from crosspost.web.accounts import AccountStore, Role
 from crosspost.web.app import CSP, ROUTES
 
@@ -162,3 +163,33 @@ def test_secrets_never_reach_a_page(client: TestClient) -> None:
     for path in ("/", "/posts", "/posts/new", "/posts/2026-12-01-safer-streets-funding"):
         text = client.get(path).text
         assert token not in text and PASSWORD not in text and "$argon2" not in text
+
+
+def test_every_form_that_changes_something_carries_the_csrf_token() -> None:
+    """The role matrix sends a forged token to every route that takes a change; this holds
+    the pages to their side: each form posting to one carries the token. Only sign-in, which
+    no session yet protects, goes without (it checks the request's origin instead)."""
+    import re
+
+    templates = Path(web_app.__file__).parent / "templates"
+    posting = {p.path for p in ROUTES if "POST" in p.methods}
+    seen = 0
+    for template in sorted(templates.glob("*.j2")):
+        text = template.read_text(encoding="utf-8")
+        for form in re.finditer(r"<form\b([^>]*)>(.*?)</form>", text, re.S):
+            attrs, body = form.groups()
+            if 'method="post"' not in attrs.lower():
+                continue
+            seen += 1
+            action = re.search(r'action="([^"?]*)', attrs)
+            path = action.group(1) if action else ""
+            if path == "/login":
+                continue
+            assert 'name="csrf"' in body, f"{template.name}: a form posting to {path or 'itself'}"
+            # a template's {{ value }} stands for any one segment; a route's {name} is one too
+            pattern = re.escape(re.sub(r"\{\{.*?\}\}", "\0", path)).replace("\x00", "[^/]+")
+            known = {re.sub(r"\{[^}]*\}", "X", p) for p in posting}
+            assert not path or any(re.fullmatch(pattern, k) for k in known), (
+                f"{template.name}: {path} is not a POST route"
+            )
+    assert seen >= 10
