@@ -59,22 +59,28 @@ def make_site(root: Path, posts: int, spread: float, start_in: float, latency: f
 class Daemon:
     """A `crosspost run` process whose log lines are collected as they come."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, env: dict[str, str] | None = None):
+        self.root = root
+        self.env = {**os.environ, **(env or {})}
+        self.lines: list[str] = []  # every run's, when it is started again (`spawn`)
+        self.spawn()
+
+    def spawn(self) -> None:
         self.proc = subprocess.Popen(
-            [EXE, "run", "--config", str(root / "crosspost.yaml"), "--log-format", "json"],
+            [EXE, "run", "--config", str(self.root / "crosspost.yaml"), "--log-format", "json"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            env=self.env,
         )
         self.pid = self.proc.pid
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
         self.reader.start()
 
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
             self.lines.append(line)
 
     @property

@@ -20,64 +20,29 @@ import pytest
 from crosspost.core.states import State
 from crosspost.scheduling.stores import open_ledger
 
-from .test_daemon_process import EXE, make_site, sent, wait_for
+from .test_daemon_process import EXE, Daemon, make_site, sent, wait_for
 
 pytestmark = pytest.mark.postgresql
 
 
-class Host:
+class Host(Daemon):
     """`crosspost run` as the daemon of one server (its own CROSSPOST_HOST_ID)."""
 
     def __init__(self, root: Path, host: str):
-        self.root, self.host = root, host
-        self.lines: list[str] = []
-        self.proc: subprocess.Popen[str] | None = None
-        self.start()
-
-    def start(self) -> None:
-        env = {**os.environ, "CROSSPOST_HOST_ID": self.host}
-        self.proc = subprocess.Popen(
-            [EXE, "run", "--config", str(self.root / "crosspost.yaml"), "--log-format", "json"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            start_new_session=True, env=env,
-        )  # fmt: skip
-        proc = self.proc
-
-        def read() -> None:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                self.lines.append(line)
-
-        import threading
-
-        threading.Thread(target=read, daemon=True).start()
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+        self.host = host
+        super().__init__(root, env={"CROSSPOST_HOST_ID": host})
 
     def signal(self, sig: int) -> None:
         os.killpg(self.pid, sig)
 
     def kill_and_restart(self) -> None:
-        self.signal(signal.SIGKILL)
-        assert self.proc is not None
-        self.proc.wait()
-        self.start()
+        self.kill()
+        self.spawn()  # the same host id: its dead pid's claims are taken over at once
 
     def stop(self) -> tuple[int, str]:
-        assert self.proc is not None
-        with_cont = self.proc.poll() is None
-        if with_cont:
+        if self.proc.poll() is None:
             self.signal(signal.SIGCONT)  # never leave one stopped
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        return self.proc.returncode, "".join(self.lines)
+        return super().stop()
 
 
 @pytest.fixture
