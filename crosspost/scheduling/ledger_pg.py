@@ -247,8 +247,10 @@ class PostgresLedger(Ledger):
             cm = self._pool.connection(timeout=30)
             conn = cm.__enter__()
         except Exception as exc:
-            if isinstance(exc, self._db_error) and not _pool_timeout(exc):
-                raise
+            from psycopg_pool import PoolTimeout
+
+            if isinstance(exc, self._db_error) and not isinstance(exc, PoolTimeout):
+                raise  # a connection the server ended: the caller tries a fresh one
             raise LedgerError(
                 f"cannot connect to the ledger's database {self.describe()}: {_reason(exc)}"
             ) from None
@@ -269,7 +271,14 @@ class PostgresLedger(Ledger):
         return self.spec.describe()
 
     def reopen(self) -> PostgresLedger:
-        return PostgresLedger(self.spec, clock=self.clock)
+        """Another handle on the same pool for another thread: nothing to check again (the
+        schema and the guard were checked when this one opened), no connection of its own."""
+        import copy
+
+        twin = copy.copy(self)
+        twin._tx_conn, twin._closed = None, False
+        twin.db = _Pooled(twin)
+        return twin
 
     def same_store(self, spec: Any) -> bool:
         return spec == self.spec
@@ -386,10 +395,6 @@ class PostgresLedger(Ledger):
 def _rollback(conn: Any) -> None:
     with contextlib.suppress(Exception):
         conn.execute("ROLLBACK")
-
-
-def _pool_timeout(exc: BaseException) -> bool:
-    return type(exc).__name__ == "PoolTimeout"
 
 
 def _reason(exc: BaseException) -> str:

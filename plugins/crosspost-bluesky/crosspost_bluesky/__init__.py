@@ -439,10 +439,12 @@ class BlueskyAdapter(Adapter):
         found = self._get(rkey)
         if found is None:
             return Settlement(found=None, searched_back=True, detail=f"no record {rkey}")
-        uri = found[0]
+        uri, value = found[0], found[2]
+        created = value.get("createdAt") or value.get("created_at")
         return Settlement(
             found=PartReceipt(index, uri, self.url(uri)), searched_back=True,
-            published_at=tid_time(rkey),
+            published_at=datetime.fromisoformat(created.replace("Z", "+00:00"))
+            if created else None,
         )  # fmt: skip
 
     def recent(self, limit: int = 50, since: datetime | None = None) -> list[RemotePost]:
